@@ -1,0 +1,21 @@
+"""The only zone that imports bpy: properties, operators, panels, keyframe writing."""
+from __future__ import annotations
+
+import importlib
+
+# Submodules that define register()/unregister(), in registration order.
+_MODULE_NAMES: tuple[str, ...] = ()
+
+
+def _modules():
+    return [importlib.import_module(f".{name}", __name__) for name in _MODULE_NAMES]
+
+
+def register() -> None:
+    for mod in _modules():
+        mod.register()
+
+
+def unregister() -> None:
+    for mod in reversed(_modules()):
+        mod.unregister()

@@ -1,0 +1,1 @@
+"""numpy-only building blocks: channels, audio features, sampler schedule, resampling, rig names."""

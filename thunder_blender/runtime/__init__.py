@@ -1,0 +1,1 @@
+"""numpy + onnxruntime: model sessions, take sampling, background jobs."""

@@ -1,0 +1,1 @@
+"""Training side: corpus synthesis, networks, training, evaluation, ONNX export (torch, librosa)."""
