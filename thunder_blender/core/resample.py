@@ -1,0 +1,124 @@
+"""Resample a performance from the model's frame rate to a scene's frame rate, keeping brief extremes.
+
+Frame ``f`` of a sequence at ``fps`` is the pose at time ``f / fps`` (the start of the frame it covers,
+as in docs/ARCHITECTURE.md). Output frame ``j`` at ``dst_fps`` is computed at source position
+``j * src_fps / dst_fps`` from the integer ``j`` alone, so there is no accumulated phase drift over long clips,
+and fractional rates (29.97 = 30000/1001) are handled like any other.
+
+Plain interpolation at a low scene rate can skip a short event entirely: at 12 fps a scene frame lands
+every 83 ms, so a 40 ms lip closure (two 50 fps frames) can fall between two scene frames and never be seen.
+``resample`` therefore starts from linear interpolation and then, per channel, makes sure every significant
+local extremum of the source (a peak or a trough, plateaus included) is shown by a scene frame whose window
+``[j - 1/2, j + 1/2)`` contains one of its samples, so it lands at most half a scene frame from where it
+happened. Extremes are placed from the most prominent down; a frame that shows one is locked. Only when
+more extremes than scene frames crowd into one stretch (e.g. a peak and a trough inside one 83 ms window
+at 12 fps) can the weaker one be dropped. Since the choice uses the sample times only, a closure that is a
+peak of mouthClose and a trough of jawOpen at the same source frames lands on the same scene frame.
+"""
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+
+
+def n_output_frames(n_src: int, src_fps: float, dst_fps: float) -> int:
+    """Number of scene frames covering ``n_src`` source frames (same duration, at least 1)."""
+    return max(1, int(round(n_src * float(dst_fps) / float(src_fps))))
+
+
+def _extremum_runs(x: np.ndarray, min_prominence: float) -> list[tuple[int, int, float, float]]:
+    """Local extrema of ``x`` as runs ``(start, stop, value, prominence)``, peaks and troughs together.
+
+    x: (T,) float64. Runs of equal values are treated as one sample (plateaus). A run is a peak (trough)
+    when it is higher (lower) than the runs on both sides; the ends only need the inner neighbour.
+    Prominence is the smaller of the two steps to the neighbours (the inner step at the ends).
+    """
+    n = x.shape[0]
+    starts = np.flatnonzero(np.r_[True, x[1:] != x[:-1]])
+    if starts.size < 2:
+        return []
+    vals = x[starts]
+    stops = np.r_[starts[1:], n]
+    runs = []
+    for sign in (1.0, -1.0):
+        y = sign * vals
+        left = np.r_[np.inf, y[1:] - y[:-1]]  # step up from the left neighbour
+        right = np.r_[y[:-1] - y[1:], np.inf]  # step down to the right neighbour
+        prom = np.minimum(left, right)
+        for k in np.flatnonzero(prom >= min_prominence):
+            runs.append((int(starts[k]), int(stops[k]), float(vals[k]), float(prom[k])))
+    return runs
+
+
+def _place_extremes(col: np.ndarray, out: np.ndarray, ratio: float, min_prominence: float) -> None:
+    """Write unrepresented extrema of ``col`` (T,) onto ``out`` (M,) in place.
+
+    Runs are visited from the most prominent (and, on ties, the briefest) down. A run is represented when
+    a scene frame whose window holds one of its samples already shows its value; that frame is then locked
+    so a later, weaker extreme cannot overwrite it. Otherwise the run's value goes onto the free frame of
+    its windows nearest to the run's centre, which is then locked.
+    """
+    m = out.shape[0]
+    locked = np.zeros(m, dtype=bool)
+    runs = _extremum_runs(col, min_prominence)
+    runs.sort(key=lambda r: (-r[3], r[1] - r[0], r[0]))
+    for start, stop, value, _prom in runs:
+        frames = np.unique(np.floor(np.arange(start, stop) / ratio + 0.5).astype(np.int64))
+        frames = frames[frames < m]
+        if frames.size == 0:
+            continue
+        shown = frames[np.abs(out[frames] - value) <= 1e-9]
+        if shown.size:
+            if shown.size == 1:
+                locked[shown[0]] = True
+            continue
+        free = frames[~locked[frames]]
+        if free.size == 0:
+            continue
+        centre = 0.5 * (start + stop - 1) / ratio
+        j = free[np.argmin(np.abs(free - centre))]
+        out[j] = value
+        locked[j] = True
+
+
+def resample(
+    x: npt.ArrayLike,
+    src_fps: float,
+    dst_fps: float,
+    n_out: int | None = None,
+    preserve_extremes: bool = True,
+    min_prominence: float = 0.01,
+) -> FloatArray:
+    """Resample a performance in time.
+
+    x: (T, C) values at ``src_fps``. Returns (M, C) float32 at ``dst_fps`` with
+    ``M = n_out`` or ``n_output_frames(T, src_fps, dst_fps)``; positions past the last source frame
+    hold the last value. ``preserve_extremes`` puts every local extreme (prominence >= ``min_prominence``)
+    on the nearest scene frame (see the module docstring).
+    """
+    a = np.asarray(x, dtype=np.float64)
+    if a.ndim != 2:
+        raise ValueError(f"expected a (T, C) array, got shape {a.shape}")
+    if src_fps <= 0 or dst_fps <= 0:
+        raise ValueError("frame rates must be positive")
+    t_src, n_ch = a.shape
+    if t_src == 0:
+        raise ValueError("cannot resample an empty performance")
+    m = n_output_frames(t_src, src_fps, dst_fps) if n_out is None else int(n_out)
+    ratio = float(src_fps) / float(dst_fps)
+    pos = np.arange(m, dtype=np.float64) * ratio  # source position of each output frame
+    grid = np.arange(t_src, dtype=np.float64)
+    out = np.empty((m, n_ch), dtype=np.float64)
+    for c in range(n_ch):
+        out[:, c] = np.interp(pos, grid, a[:, c])
+    if preserve_extremes and t_src > 1:
+        for c in range(n_ch):
+            _place_extremes(a[:, c], out[:, c], ratio, min_prominence)
+    return out.astype(np.float32)
+
+
+def scene_fps(fps: int, fps_base: float) -> float:
+    """Blender's effective frame rate (``render.fps / render.fps_base``)."""
+    return float(fps) / float(fps_base)
