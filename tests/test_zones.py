@@ -14,7 +14,7 @@ ALLOWED_THIRD_PARTY = {
     "core": {"numpy"},
     "runtime": {"numpy", "onnxruntime"},
     "blender": {"numpy", "onnxruntime", "bpy", "aud", "bpy_extras", "mathutils", "addon_utils", "gpu", "blf"},
-    "top": {"numpy", "onnxruntime"},  # __init__.py, cli.py
+    "top": {"numpy", "onnxruntime", "matplotlib"},  # __init__.py, cli.py; matplotlib only in preview.py (CLI)
 }
 
 
