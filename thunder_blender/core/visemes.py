@@ -1,0 +1,84 @@
+"""Oculus / Ready Player Me visemes derived from the ARKit mouth channels.
+
+The model speaks ARKit-52. Rigs that only have the 15 Oculus (OVR LipSync) visemes, as Ready Player Me
+avatars do (``viseme_sil viseme_PP ... viseme_U``), get viseme weights from a documented, hand-made mapping:
+
+1. Each non-silent viseme ``v`` has a prototype mouth pose ``p_v`` over the ARKit mouth channels
+   (``PROTOTYPES`` below; written by hand from the usual articulation of each viseme class, not fitted
+   to data).
+2. For each frame, the mouth vector ``m`` (the ARKit mouth channels of that frame) is explained as a
+   non-negative mix of prototypes: ``w = argmin_{w >= 0} ||P w - m||^2 + ridge ||w||^2``, solved by
+   projected gradient descent (fixed iteration count, vectorised over frames, deterministic).
+3. If the weights sum to more than 1 they are scaled to sum to 1; ``viseme_sil = 1 - sum(w)``.
+
+A prototype pose maps back to its own viseme (weight ~1) and a neutral mouth maps to ``viseme_sil``.
+The mapping is linear-ish and smooth in time when the ARKit curves are, so keys do not chatter.
+"""
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from .channels import ARKIT_52, INDEX
+
+VISEMES: tuple[str, ...] = (
+    "sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "I", "O", "U",
+)
+VISEME_KEYS: tuple[str, ...] = tuple(f"viseme_{v}" for v in VISEMES)
+
+
+def _sym(name: str, value: float) -> dict[str, float]:
+    return {f"{name}Left": value, f"{name}Right": value}
+
+
+# Hand-made prototype mouth poses (ARKit weights). Illustrative articulation, not fitted to any data set.
+PROTOTYPES: dict[str, dict[str, float]] = {
+    "PP": {"mouthClose": 0.25, "jawOpen": 0.05, "mouthRollLower": 0.25, "mouthRollUpper": 0.2,
+           **_sym("mouthPress", 0.5)},
+    "FF": {"mouthRollLower": 0.6, "jawOpen": 0.08, **_sym("mouthUpperUp", 0.3)},
+    "TH": {"tongueOut": 0.5, "jawOpen": 0.18, **_sym("mouthStretch", 0.1)},
+    "DD": {"jawOpen": 0.22, "mouthShrugUpper": 0.25, **_sym("mouthStretch", 0.15)},
+    "kk": {"jawOpen": 0.3, **_sym("mouthStretch", 0.3), **_sym("mouthLowerDown", 0.1)},
+    "CH": {"mouthFunnel": 0.5, "mouthPucker": 0.2, "jawOpen": 0.15, "mouthShrugLower": 0.2},
+    "SS": {"jawOpen": 0.08, **_sym("mouthStretch", 0.45), **_sym("mouthSmile", 0.15)},
+    "nn": {"jawOpen": 0.15, "mouthShrugUpper": 0.1, **_sym("mouthUpperUp", 0.15)},
+    "RR": {"mouthFunnel": 0.35, "mouthPucker": 0.35, "jawOpen": 0.12, "mouthRollUpper": 0.25},
+    "aa": {"jawOpen": 0.7, **_sym("mouthLowerDown", 0.3), **_sym("mouthUpperUp", 0.1)},
+    "E": {"jawOpen": 0.35, **_sym("mouthStretch", 0.35), **_sym("mouthSmile", 0.2)},
+    "I": {"jawOpen": 0.2, **_sym("mouthSmile", 0.5), **_sym("mouthDimple", 0.2)},
+    "O": {"jawOpen": 0.45, "mouthFunnel": 0.6, "mouthPucker": 0.1},
+    "U": {"jawOpen": 0.12, "mouthPucker": 0.8, "mouthFunnel": 0.3},
+}
+assert set(PROTOTYPES) == set(VISEMES[1:])
+
+_COLS: tuple[str, ...] = tuple(sorted({n for p in PROTOTYPES.values() for n in p}, key=ARKIT_52.index))
+_COL_INDEX = np.array([INDEX[n] for n in _COLS], dtype=np.int64)
+# P: (C, 14) prototype matrix over the mouth channels it uses.
+_P = np.array([[PROTOTYPES[v].get(c, 0.0) for v in VISEMES[1:]] for c in _COLS], dtype=np.float64)
+_RIDGE = 1e-3
+_GRAM = _P.T @ _P + _RIDGE * np.eye(_P.shape[1])
+_STEP = 1.0 / float(np.linalg.eigvalsh(_GRAM).max())
+
+
+def visemes_from_arkit(arkit: npt.ArrayLike, iterations: int = 400) -> npt.NDArray[np.float32]:
+    """ARKit weights (T, >=52) in ``ARKIT_52`` order -> viseme weights (T, 15) in ``VISEMES`` order."""
+    a = np.asarray(arkit, dtype=np.float64)
+    if a.ndim != 2 or a.shape[1] < len(ARKIT_52):
+        raise ValueError(f"expected (T, 52+) ARKit weights, got shape {a.shape}")
+    m = np.clip(a[:, _COL_INDEX], 0.0, None)  # (T, C)
+    b = m @ _P  # (T, 14) = P^T m per frame
+    w = np.zeros((a.shape[0], _P.shape[1]))
+    for _ in range(iterations):
+        w = np.maximum(w - _STEP * (w @ _GRAM - b), 0.0)
+    total = w.sum(axis=1, keepdims=True)
+    w = np.where(total > 1.0, w / np.maximum(total, 1e-12), w)
+    sil = 1.0 - w.sum(axis=1, keepdims=True)
+    return np.concatenate([sil, w], axis=1).astype(np.float32)
+
+
+def prototype_vector(viseme: str) -> npt.NDArray[np.float32]:
+    """(52,) ARKit weights of a viseme's prototype pose (zeros for ``sil``)."""
+    v = np.zeros(len(ARKIT_52), dtype=np.float32)
+    for name, val in PROTOTYPES.get(viseme, {}).items():
+        v[INDEX[name]] = val
+    return v
