@@ -1,0 +1,1 @@
+"""Evaluation of generators against the corpus: vertex metrics, sync scores, lip reading, closures."""

@@ -1,0 +1,83 @@
+"""Train every judge on one corpus: ``train_all_judges(corpus_root, out_dir)`` (the pipeline's entry point).
+
+The mel front end runs once over a random subset of the corpus and is shared by all judges.
+``smoke=True`` trains each judge for a few seconds (pipeline / CI check, not usable as a judge).
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from . import PATHS
+from .data import load_items, voice_half
+from .lipreader import LipReaderConfig, save_lipreader, train_lipreader_items
+from .m2s import M2SConfig, save_m2s, train_m2s_items
+from .sync import SyncConfig, save_sync, train_sync_items
+
+
+def train_all_judges(corpus_root: str | Path, out_dir: str | Path = "data/judges", smoke: bool = False,
+                     max_items: int = 6000, log=print) -> dict[str, Path]:
+    """Train M2S (mouth and all-channel inputs), two sync experts and the lip reader.
+
+    Returns {name: checkpoint path}; also writes ``out_dir/judges.json`` with every judge's numbers.
+    """
+    torch.set_num_threads(2)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    train = load_items(corpus_root, ("train", "real_train"), 64 if smoke else max_items, seed=0)
+    val = load_items(corpus_root, ("val",), 16 if smoke else 300, seed=0)
+    log(f"judges: {len(train)} train / {len(val)} val utterances prepared in {time.monotonic() - t0:.0f}s")
+    fast = {"steps": 40, "max_seconds": 20.0, "batch": 8} if smoke else {}
+    report: dict[str, dict] = {}
+    paths: dict[str, Path] = {}
+
+    for inputs in ("mouth", "all"):
+        cfg = replace(M2SConfig(inputs=inputs), **fast)
+        if inputs == "all" and not smoke:
+            cfg = replace(cfg, max_seconds=120.0)  # ablation copy: smaller budget
+        model, m = train_m2s_items(train, val, cfg, log=log)
+        name = f"m2s_{inputs}"
+        paths[name] = save_m2s(model, out / PATHS[name], m)
+        report[name] = m
+
+    for name, half, seed in (("sync_loss", 0, 0), ("sync_eval", 1, 1)):
+        cfg = replace(SyncConfig(seed=seed), **fast)
+        part = voice_half(train, half)
+        model, m = train_sync_items(part, val, cfg, log=log)
+        m["train_voices"] = sorted({it.voice for it in part})
+        m["n_train_items"] = len(part)
+        paths[name] = save_sync(model, out / PATHS[name], m)
+        report[name] = m
+
+    cfg = replace(LipReaderConfig(), **fast)
+    model, m = train_lipreader_items(train, val, cfg, log=log)
+    paths["lipreader"] = save_lipreader(model, out / PATHS["lipreader"], m)
+    report["lipreader"] = m
+
+    report["_meta"] = {"corpus": str(corpus_root), "n_train": len(train), "n_val": len(val), "smoke": smoke,
+                       "seconds": round(time.monotonic() - t0, 1)}
+    (out / "judges.json").write_text(json.dumps(report, indent=2, default=str))
+    log(f"judges: done in {time.monotonic() - t0:.0f}s -> {out}")
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--corpus", default="data/corpus")
+    p.add_argument("--out", default="data/judges")
+    p.add_argument("--smoke", action="store_true")
+    p.add_argument("--max-items", type=int, default=6000)
+    a = p.parse_args(argv)
+    train_all_judges(a.corpus, a.out, smoke=a.smoke, max_items=a.max_items)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
