@@ -1,0 +1,183 @@
+"""Headless Blender for the command line: open a target, key the takes, add the audio, write Blender formats.
+
+Blender runs in-process through the ``bpy`` module. ``import_bpy()`` points ``BLENDER_USER_RESOURCES`` at a
+temporary directory first, so the user's Blender configuration is never read or written.
+
+Targets: ``demo`` (the bundled demo head), a ``.blend`` (opened read-only: results are saved under a new
+name), a ``.glb``/``.gltf`` or an ``.fbx`` (imported into an empty scene). The target object is the mesh whose
+shape keys match the most ARKit channels.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..core.channels import ARKIT_52
+
+TARGET_SUFFIXES = (".blend", ".glb", ".gltf", ".fbx")
+
+
+class TargetError(ValueError):
+    """The target file is unusable (missing, wrong type, no mesh with shape keys). One-line message."""
+
+
+def import_bpy():
+    """Import and return ``bpy`` with Blender's user resources in a fresh temp dir (set before import)."""
+    if "bpy" not in sys.modules:
+        os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="thunder-blender-user-"))
+    import bpy
+
+    return bpy
+
+
+def _norm(name: str) -> str:
+    return "".join(c for c in name.lower() if c.isalnum())
+
+
+_ARKIT_NORM = {_norm(n) for n in ARKIT_52}
+
+
+def arkit_score(obj) -> int:
+    """How many distinct ARKit channels the object's shape keys name (case and separators ignored)."""
+    key = getattr(obj.data, "shape_keys", None) if obj.type == "MESH" else None
+    if key is None:
+        return 0
+    return len({_norm(kb.name) for kb in key.key_blocks} & _ARKIT_NORM)
+
+
+def find_face(objects) -> object | None:
+    """The mesh with shape keys that best matches ARKit names (ties: more shape keys), or None."""
+    cands = [o for o in objects if o.type == "MESH" and o.data.shape_keys is not None
+             and len(o.data.shape_keys.key_blocks) > 1]
+    if not cands:
+        return None
+    return max(cands, key=lambda o: (arkit_score(o), len(o.data.shape_keys.key_blocks), o.name))
+
+
+def check_target(target: str) -> None:
+    """Validate a --target value without Blender (fast failure before generation)."""
+    if target == "demo":
+        return
+    p = Path(target)
+    if p.suffix.lower() not in TARGET_SUFFIXES:
+        raise TargetError(f"target must be 'demo' or a {', '.join(TARGET_SUFFIXES)} file, got {target!r}")
+    if not p.is_file():
+        raise TargetError(f"target file not found: {p}")
+
+
+def load_target(target: str, name: str):
+    """Open/import the target into the current Blender session. Returns the face object."""
+    bpy = import_bpy()
+    check_target(target)
+    if target == "demo":
+        bpy.ops.wm.read_homefile(use_empty=True)
+        from .demo_head import build_demo_head
+
+        return build_demo_head(bpy.context, name)
+    p = Path(target).resolve()
+    suffix = p.suffix.lower()
+    if suffix == ".blend":
+        try:
+            bpy.ops.wm.open_mainfile(filepath=str(p), load_ui=False)
+        except RuntimeError as err:
+            raise TargetError(f"cannot open {p.name}: {str(err).strip().splitlines()[-1]}") from None
+    else:
+        bpy.ops.wm.read_homefile(use_empty=True)
+        try:
+            if suffix == ".fbx":
+                bpy.ops.import_scene.fbx(filepath=str(p))
+            else:
+                bpy.ops.import_scene.gltf(filepath=str(p))
+        except RuntimeError as err:
+            raise TargetError(f"cannot import {p.name}: {str(err).strip().splitlines()[-1]}") from None
+    face = find_face(bpy.context.scene.objects)
+    if face is None:
+        raise TargetError(f"{p.name} has no mesh with shape keys to animate")
+    return face
+
+
+def set_scene_fps(scene, fps: float) -> None:
+    """Set ``render.fps``/``fps_base`` so that fps / fps_base == ``fps`` (29.97 -> 30 / 1.001)."""
+    whole = round(fps)
+    if abs(fps - whole) < 1e-6:
+        scene.render.fps, scene.render.fps_base = int(whole), 1.0
+    else:
+        scene.render.fps = int(round(fps * 1.001))
+        scene.render.fps_base = scene.render.fps / fps
+
+
+def write_wav(path: Path, pcm: np.ndarray, sample_rate: int) -> None:
+    """(S,) float mono in [-1, 1] -> 16-bit PCM WAV."""
+    data = (np.clip(pcm, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(int(sample_rate))
+        w.writeframes(data)
+
+
+def add_sound(scene, wav: Path, frame_start: int, pack: bool = True):
+    """Put the speech on the sequencer at ``frame_start`` (packed into the .blend by default)."""
+    bpy = import_bpy()
+    se = scene.sequence_editor or scene.sequence_editor_create()
+    strip = se.strips.new_sound("THUNDER speech", str(wav), channel=1, frame_start=frame_start)
+    if pack:
+        strip.sound.pack()
+    scene.use_audio_scrub = True
+    bpy.context.view_layer.update()
+    return strip
+
+
+@dataclass
+class BlenderJob:
+    """What to write from Blender. ``formats`` is a subset of {"blend", "glb", "fbx"}."""
+
+    target: str
+    name: str
+    formats: set[str]
+    fps: float | None = None          # None: the target .blend's scene rate, else 30
+    audio: tuple[np.ndarray, int] | None = None  # (pcm (S,), sample rate) to place on the sequencer
+    written: list[Path] = field(default_factory=list)
+
+
+def write_outputs(job: BlenderJob, takes, staging: Path) -> list[Path]:
+    """Key ``takes`` on the job's target and write the requested Blender formats into ``staging``.
+
+    takes: ``runtime.generate.Takes`` (weights (N, T, 55) at takes.fps). Returns the written paths.
+    """
+    bpy = import_bpy()
+    from . import export
+    from .keyframes import write_takes
+
+    face = load_target(job.target, job.name)
+    scene = bpy.context.scene
+    if job.fps is not None or job.target == "demo" or not job.target.lower().endswith(".blend"):
+        set_scene_fps(scene, job.fps or 30.0)
+    fps = scene.render.fps / scene.render.fps_base
+    start = int(scene.frame_start)
+    if job.audio is not None:
+        wav = staging / f".{job.name}_speech.wav"
+        write_wav(wav, *job.audio)
+        add_sound(scene, wav, start)
+    actions = write_takes(face, takes, start, fps)
+    n_scene = int(round(takes.duration * fps))
+    scene.frame_end = max(scene.frame_end if job.target.lower().endswith(".blend") else start,
+                          start + n_scene - 1)
+    out: list[Path] = []
+    if "glb" in job.formats:
+        out.append(staging / f"{job.name}.glb")
+        export.export_glb(out[-1], face)
+    if "fbx" in job.formats:
+        for k, act in enumerate(actions):
+            out.append(staging / f"{job.name}_take_{k + 1}.fbx")
+            export.export_fbx_take(out[-1], face, act)
+    if "blend" in job.formats:
+        out.append(staging / f"{job.name}.blend")
+        bpy.ops.wm.save_as_mainfile(filepath=str(out[-1]), compress=True, relative_remap=False)
+    return out

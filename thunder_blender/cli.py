@@ -1,0 +1,297 @@
+"""``thunder``: generate facial-animation takes from speech without Blender's UI.
+
+    thunder generate speech.wav --takes 4 --target demo --out out --format glb,fbx,csv,json,png
+    thunder info                  # model card, onnxruntime providers, GPU
+    thunder mapping rig.blend     # which model channel drives each shape key
+
+Uses the same runtime as the add-on. Blender formats (blend, glb, fbx) and targets run headless Blender
+through the bpy module, imported only when needed. Outputs are written into a hidden staging directory next
+to the destination and moved in place at the end: a failure or Ctrl-C leaves nothing partial.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import __version__
+from .core.channels import EMOTIONS
+
+FORMATS = ("glb", "fbx", "blend", "csv", "json", "png")
+BLENDER_FORMATS = {"glb", "fbx", "blend"}
+DEFAULT_FORMATS = "glb,csv,json,png"
+
+
+class CliError(Exception):
+    """A user-facing one-line error."""
+
+
+class ProgressBar:
+    """``generating [########------------] 3/8`` on stderr, redrawn in place."""
+
+    def __init__(self, label: str, stream=None, width: int = 28) -> None:
+        self.label, self.stream, self.width, self.shown = label, stream or sys.stderr, width, False
+
+    def __call__(self, done: int, total: int) -> None:
+        total = max(total, 1)
+        fill = int(self.width * min(done, total) / total)
+        self.stream.write(f"\r{self.label} [{'#' * fill}{'-' * (self.width - fill)}] {done}/{total}")
+        self.stream.flush()
+        self.shown = True
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _formats(text: str) -> list[str]:
+    items = [f.strip().lower() for f in text.split(",") if f.strip()]
+    bad = [f for f in items if f not in FORMATS]
+    if bad or not items:
+        raise CliError(f"unknown format {', '.join(bad) or text!r}; choose from {','.join(FORMATS)}")
+    return list(dict.fromkeys(items))
+
+
+def _check_args(args: argparse.Namespace) -> list[str]:
+    formats = _formats(args.format)
+    if args.emotion not in EMOTIONS:
+        raise CliError(f"unknown emotion {args.emotion!r}; choose one of {', '.join(EMOTIONS)}")
+    if not 0.0 <= args.intensity <= 1.0:
+        raise CliError(f"--intensity must be between 0 and 1, got {args.intensity}")
+    if not 1 <= args.takes <= 32:
+        raise CliError(f"--takes must be between 1 and 32, got {args.takes}")
+    if args.fps is not None and not 1.0 <= args.fps <= 240.0:
+        raise CliError(f"--fps must be between 1 and 240, got {args.fps}")
+    if not args.name or any(c in args.name for c in "/\\:") or args.name.startswith("."):
+        raise CliError(f"--name must be a plain file name stem, got {args.name!r}")
+    if BLENDER_FORMATS & set(formats):
+        from .blender.headless import TargetError, check_target
+
+        try:
+            check_target(args.target)
+        except TargetError as err:
+            raise CliError(str(err)) from None
+        if "blend" in formats and args.target != "demo":
+            dest = Path(args.out, f"{args.name}.blend").resolve()
+            if dest == Path(args.target).resolve():
+                raise CliError(f"refusing to overwrite the target {args.target}; choose another --name or --out")
+    return formats
+
+
+def _make_staging(out: Path) -> tuple[Path, bool]:
+    """Create ``out`` if needed and a hidden staging dir inside it. Returns (staging, created_out)."""
+    created = False
+    if out.exists() and not out.is_dir():
+        raise CliError(f"output path exists and is not a directory: {out}")
+    if not out.exists():
+        try:
+            out.mkdir(parents=True)
+            created = True
+        except OSError as err:
+            raise CliError(f"cannot create output directory {out}: {err.strerror or err}") from None
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=".thunder-partial-", dir=out))
+    except OSError as err:
+        raise CliError(f"output directory is not writable: {out} ({err.strerror or err})") from None
+    return staging, created
+
+
+def _model_meta(model) -> dict:
+    card = getattr(model, "card", None)
+    if isinstance(card, dict):
+        return {k: card[k] for k in ("name", "version", "created", "fps") if k in card}
+    return {"name": type(model).__name__}
+
+
+def _write_numpy_formats(staging: Path, formats: list[str], args, takes, pcm, rate, model) -> list[Path]:
+    from .core import livelink, takes_json
+    from .core.resample import resample
+
+    out: list[Path] = []
+    if "json" in formats:
+        out.append(staging / f"{args.name}.json")
+        takes_json.write(out[-1], takes.weights, takes.fps, takes.seeds, model=_model_meta(model),
+                         audio={"path": str(Path(args.audio).resolve()), "sample_rate": rate,
+                                "duration": round(len(pcm) / rate, 4)},
+                         settings={**takes.settings, "emotion": args.emotion, "intensity": args.intensity,
+                                   "guidance": args.guidance, "head_motion": not args.no_head})
+    if "csv" in formats:
+        fps = args.fps or 30.0
+        for k, w in enumerate(takes.weights):
+            out.append(staging / f"{args.name}_take_{k + 1}.csv")
+            livelink.write_csv(out[-1], resample(w, takes.fps, fps), fps)
+    if "png" in formats:
+        from . import preview
+
+        out.append(staging / f"{args.name}.png")
+        preview.render(out[-1], takes.weights, takes.fps, takes.seeds, pcm, rate,
+                       title=f"{Path(args.audio).name}: {len(takes.seeds)} takes "
+                             f"(emotion {args.emotion}, seed {args.seed})")
+    return out
+
+
+def _load_model():
+    from .runtime.model import load_model
+
+    return load_model()
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from .audio_file import read_audio
+    from .runtime.generate import GenerateRequest, InputError, generate
+
+    formats = _check_args(args)
+    out_dir = Path(args.out)
+    pcm, rate = read_audio(args.audio)
+    if float(abs(pcm).max()) < 1e-4:
+        raise CliError(f"audio is silent: {args.audio}")
+    try:
+        request = GenerateRequest(pcm=pcm, sample_rate=rate, n_takes=args.takes, seed=args.seed,
+                                  emotion=args.emotion, intensity=args.intensity, guidance=args.guidance,
+                                  head_motion=not args.no_head)
+    except InputError as err:
+        raise CliError(str(err)) from None
+    staging, created = _make_staging(out_dir)
+    written: list[Path] = []
+    try:
+        t0 = time.perf_counter()
+        model = _load_model()
+        bar = ProgressBar("generating")
+        try:
+            takes = generate(request, model, progress=bar)
+        except InputError as err:
+            raise CliError(str(err)) from None
+        finally:
+            bar.close()
+        t_gen = time.perf_counter() - t0
+        staged = _write_numpy_formats(staging, formats, args, takes, pcm, rate, model)
+        if BLENDER_FORMATS & set(formats):
+            from .blender.headless import BlenderJob, TargetError, write_outputs
+
+            print("writing Blender formats ...", file=sys.stderr)
+            job = BlenderJob(args.target, args.name, BLENDER_FORMATS & set(formats), args.fps, (pcm, rate))
+            try:
+                staged += write_outputs(job, takes, staging)
+            except TargetError as err:
+                raise CliError(str(err)) from None
+        for f in staged:
+            dest = out_dir / f.name
+            os.replace(f, dest)
+            written.append(dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        for f in written:  # only reachable if a rename itself failed midway
+            f.unlink(missing_ok=True)
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+    total = time.perf_counter() - t0
+    print(f"{len(takes.seeds)} takes of {takes.duration:.2f} s (seeds {', '.join(map(str, takes.seeds))}); "
+          f"generation {t_gen:.1f} s, total {total:.1f} s. Wrote {len(written)} files to {out_dir}:")
+    for f in written:
+        print(f"  {f}  ({f.stat().st_size / 1024:.0f} KB)")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import onnxruntime as ort
+
+    print(f"thunder {__version__}")
+    try:
+        model = _load_model()
+        meta = getattr(model, "card", None) or _model_meta(model)
+        print("model:")
+        for k, v in meta.items():
+            if not isinstance(v, (dict, list)):
+                print(f"  {k}: {v}")
+    except Exception as err:  # noqa: BLE001 - info must still report the rest
+        print(f"model: not available ({str(err).splitlines()[0] if str(err) else type(err).__name__})")
+    providers = ort.get_available_providers()
+    print(f"onnxruntime {ort.__version__}; providers: {', '.join(providers)}")
+    gpus = [p for p in providers if p not in ("CPUExecutionProvider", "AzureExecutionProvider")]
+    smi = shutil.which("nvidia-smi")
+    if smi:
+        import subprocess
+
+        res = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=20)
+        if res.returncode == 0 and res.stdout.strip():
+            gpus.append(res.stdout.strip().splitlines()[0])
+    print(f"GPU: {'; '.join(gpus)}" if gpus else "GPU: none detected (running on CPU)")
+    return 0
+
+
+def cmd_mapping(args: argparse.Namespace) -> int:
+    from .blender.headless import TargetError, check_target, load_target
+    from .core.rig_names import build_mapping, coverage_lines
+
+    try:
+        check_target(args.file)
+        face = load_target(args.file, "Face")
+    except TargetError as err:
+        raise CliError(str(err)) from None
+    names = [kb.name for kb in face.data.shape_keys.key_blocks]
+    mapping = build_mapping(names)
+    from .core.rig_names import FEATURES
+
+    print(f"{Path(args.file).name}: object {face.name!r}, {len(names) - 1} shape keys")
+    for line in coverage_lines(mapping):
+        print(f"  {line}")
+    for name, row, origin in zip(mapping.targets, mapping.matrix, mapping.origin, strict=True):
+        terms = " + ".join(f"{w:g}*{FEATURES[i]}" if w != 1 else FEATURES[i] for i in row.nonzero()[0]
+                           for w in [float(row[i])])
+        print(f"  {name:<28} <- {terms}  ({origin})")
+    if mapping.unmatched:
+        print(f"  not driven: {', '.join(mapping.unmatched)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="thunder", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--version", action="version", version=f"thunder {__version__}")
+    sub = ap.add_subparsers(dest="command", required=True)
+    g = sub.add_parser("generate", help="speech file -> animation takes")
+    g.add_argument("audio", help="speech file (WAV; other formats through ffmpeg or Blender)")
+    g.add_argument("--takes", type=int, default=4)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--emotion", default="auto", help=f"one of {', '.join(EMOTIONS)}")
+    g.add_argument("--intensity", type=float, default=0.5)
+    g.add_argument("--guidance", type=float, default=1.0)
+    g.add_argument("--no-head", action="store_true", help="no head rotation")
+    g.add_argument("--fps", type=float, default=None,
+                   help="frame rate of the CSV and Blender outputs (default 30; a .blend target keeps its own)")
+    g.add_argument("--target", default="demo", help="demo | FILE.blend | FILE.glb | FILE.fbx")
+    g.add_argument("--out", default="out")
+    g.add_argument("--name", default="takes", help="stem of the output file names")
+    g.add_argument("--format", default=DEFAULT_FORMATS, help=f"comma list from {','.join(FORMATS)}")
+    g.set_defaults(func=cmd_generate)
+    i = sub.add_parser("info", help="model card, providers, GPU")
+    i.set_defaults(func=cmd_info)
+    m = sub.add_parser("mapping", help="what a rig's shape keys map to")
+    m.add_argument("file", help="FILE.blend | FILE.glb | FILE.fbx")
+    m.set_defaults(func=cmd_mapping)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .audio_file import AudioFileError
+    from .runtime.generate import InputError
+
+    try:
+        return args.func(args)
+    except (CliError, AudioFileError, InputError) as err:
+        print(f"thunder: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nthunder: interrupted; nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
