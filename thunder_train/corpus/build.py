@@ -1,0 +1,170 @@
+"""Corpus build: plan jobs per split, synthesise them on a process pool, write shards and meta.json."""
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+from . import text as textsrc
+from .expression import sample_emotion
+from .shards import Record, write_shard
+from .synth import FPS, SR, Job, run_job
+from .voices import Voice, all_voices, sentence_split, voice_split
+
+SPLIT_SHARE = {"train": 0.90, "val": 0.05, "test": 0.05}
+# share of synthetic hours per voice group
+GROUP_SHARE = {"espeak-en": 0.38, "espeak-other": 0.20, "flite": 0.27, "festival": 0.15}
+
+
+@dataclass
+class BuildConfig:
+    """What to build."""
+
+    out: Path
+    hours: float = 10.0
+    seed: int = 0
+    workers: int = 2
+    shard_seconds: float = 900.0   # audio per shard
+    real: bool = True              # also build real_train / real_val from the Asterisk prompts
+    card: Path | None = None       # extra copy of the data card (e.g. docs/DATA_CARD.md)
+    groups: dict[str, float] = field(default_factory=lambda: dict(GROUP_SHARE))
+
+
+def _group(v: Voice) -> str:
+    if v.engine == "espeak":
+        return "espeak-en" if v.lang == "en" else "espeak-other"
+    return v.engine
+
+
+def plan(cfg: BuildConfig) -> dict[str, list[Job]]:
+    """Jobs per synthetic split; deterministic from ``cfg.seed`` and ``cfg.hours``."""
+    rng = np.random.default_rng([cfg.seed, 1])
+    sents = textsrc.english_sentences()
+    pools: dict[str, list[str]] = {s: [] for s in SPLIT_SHARE}
+    for s in sents:
+        pools[sentence_split(s.text, cfg.seed)].append(s.text)
+    voices: dict[tuple[str, str], list[Voice]] = {}
+    for v in all_voices():
+        voices.setdefault((voice_split(v, cfg.seed), _group(v)), []).append(v)
+    groups = {g: w for g, w in cfg.groups.items() if w > 0}
+    gnames = sorted(groups)
+    gprob = np.array([groups[g] for g in gnames])
+    jobs: dict[str, list[Job]] = {}
+    for split, share in SPLIT_SHARE.items():
+        pool = list(pools[split])
+        rng.shuffle(pool)
+        cursor = 0
+        target = cfg.hours * 3600 * share
+        est = 0.0
+        out: list[Job] = []
+        while est < target:
+            g = gnames[int(rng.choice(len(gnames), p=gprob / gprob.sum()))]
+            cands = voices.get((split, g))
+            if not cands:
+                continue
+            v = cands[int(rng.integers(len(cands)))]
+            k = int(rng.choice([1, 2, 3], p=[0.5, 0.35, 0.15]))
+            chosen = []
+            for _ in range(k):
+                chosen.append(pool[cursor % len(pool)])
+                cursor += 1
+            emo, inten = sample_emotion(rng)
+            out.append(Job(v, tuple(chosen), emo, inten, int(rng.integers(2**31)), cfg.seed))
+            words = sum(len(s.split()) for s in chosen)
+            est += 0.36 * words + 0.7 * k + 0.8
+        jobs[split] = out
+    return jobs
+
+
+def _write_split(root: Path, split: str, recs_iter, shard_seconds: float, stats: dict) -> None:
+    buf: list[Record] = []
+    dur = 0.0
+    n_shard = 0
+    for r in recs_iter:
+        buf.append(r)
+        d = len(r.audio) / SR
+        dur += d
+        _accumulate(stats, split, r, d)
+        if dur >= shard_seconds:
+            write_shard(root / split / f"shard_{n_shard:05d}.npz", buf)
+            n_shard, buf, dur = n_shard + 1, [], 0.0
+    if buf:
+        write_shard(root / split / f"shard_{n_shard:05d}.npz", buf)
+
+
+def _accumulate(stats: dict, split: str, r: Record, d: float) -> None:
+    s = stats.setdefault(split, {"utterances": 0, "seconds": 0.0, "voices": Counter(), "langs": Counter(),
+                                 "sources": Counter(), "emotions": Counter(), "phone_frames": Counter(),
+                                 "closure_frames": 0, "bilabial_segments": 0})
+    s["utterances"] += 1
+    s["seconds"] += d
+    s["voices"][r.voice] += d
+    s["langs"][r.lang] += d
+    s["sources"][r.source] += d
+    s["emotions"][int(r.emotion)] += 1
+    s["phone_frames"].update(dict(enumerate(np.bincount(r.phone_class, minlength=10).tolist())))
+    stats.setdefault("_unmapped", Counter()).update(r.unmapped)
+    s["closure_frames"] += int(r.closure.sum())
+    s["bilabial_segments"] += sum(1 for seg in r.segments if seg[1] == 1)
+
+
+def build(cfg: BuildConfig, log=print) -> dict:
+    """Build the corpus under ``cfg.out``; returns the stats written to meta.json."""
+    root = Path(cfg.out)
+    for old in root.glob("*/shard_*.npz"):
+        old.unlink()
+    root.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    jobs = plan(cfg)
+    log(f"planned {sum(len(j) for j in jobs.values())} utterances in {time.time() - t0:.1f} s")
+    stats: dict = {}
+    ctx = get_context("fork")
+    with ctx.Pool(cfg.workers) as pool:
+        for split, js in jobs.items():
+            t1 = time.time()
+            _write_split(root, split, pool.imap(run_job, js, chunksize=8), cfg.shard_seconds, stats)
+            sec = stats.get(split, {}).get("seconds", 0.0)
+            log(f"{split}: {len(js)} utterances, {sec / 3600:.2f} h in {time.time() - t1:.0f} s "
+                f"({sec / max(time.time() - t1, 1e-6):.0f}x real time)")
+    synth_wall = time.time() - t0
+    if cfg.real:
+        from .real import build_real
+        t2 = time.time()
+        build_real(root, cfg.seed, stats, log=log, workers=cfg.workers)
+        log(f"real speech in {time.time() - t2:.0f} s")
+    meta = _meta(cfg, stats, synth_wall, time.time() - t0)
+    (root / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
+    from .datacard import write_card
+    write_card(root, meta, cfg.card)
+    return meta
+
+
+def _meta(cfg: BuildConfig, stats: dict, synth_wall: float, wall: float) -> dict:
+    from .phonemap import UNKNOWN
+    synth_sec = sum(stats.get(s, {}).get("seconds", 0.0) for s in SPLIT_SHARE)
+    splits = {}
+    for split, s in stats.items():
+        if split.startswith("_"):
+            continue
+        splits[split] = {
+            "utterances": s["utterances"], "hours": round(s["seconds"] / 3600, 4),
+            "n_voices": len(s["voices"]), "voices": sorted(s["voices"]),
+            "hours_by_language": {k: round(v / 3600, 4) for k, v in sorted(s["langs"].items())},
+            "hours_by_source": {k: round(v / 3600, 4) for k, v in sorted(s["sources"].items())},
+            "emotions": {str(k): v for k, v in sorted(s["emotions"].items())},
+            "phone_class_frames": {str(k): v for k, v in sorted(s["phone_frames"].items())},
+            "closure_frames": s["closure_frames"], "bilabial_segments": s["bilabial_segments"],
+        }
+    return {
+        "fps": FPS, "sample_rate": SR, "seed": cfg.seed, "hours_requested": cfg.hours, "workers": cfg.workers,
+        "synthetic_hours": round(synth_sec / 3600, 4), "synthetic_wall_s": round(synth_wall, 1),
+        "synthetic_speed_x_realtime": round(synth_sec / max(synth_wall, 1e-6), 1), "build_wall_s": round(wall, 1),
+        "splits": splits,
+        "unmapped_phones": dict(sorted((stats.get("_unmapped", Counter()) + Counter(UNKNOWN)).items())),
+        "text_sources": textsrc.LICENCES,
+    }
