@@ -1,0 +1,31 @@
+"""``python -m thunder_train.bench --out bench.json``: run the benchmark, write JSON, print the table."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .report import table
+from .suite import SuiteConfig, quick_config, run_suite
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m thunder_train.bench", description=__doc__)
+    ap.add_argument("--out", type=Path, default=Path("bench.json"))
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions and shorter clips (development)")
+    ap.add_argument("--only", default="", help="comma-separated parts, e.g. generation,keyframes")
+    args = ap.parse_args(argv)
+    cfg = quick_config() if args.quick else SuiteConfig()
+    if args.only:
+        cfg = SuiteConfig(**{**cfg.__dict__, "only": tuple(s.strip() for s in args.only.split(",") if s.strip())})
+    results = run_suite(cfg)
+    results["config"] = {"quick": args.quick, "only": list(cfg.only)}
+    args.out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(table(results))
+    print(f"\nwrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
