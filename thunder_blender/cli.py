@@ -61,10 +61,6 @@ def _check_args(args: argparse.Namespace) -> list[str]:
     formats = _formats(args.format)
     if args.emotion not in EMOTIONS:
         raise CliError(f"unknown emotion {args.emotion!r}; choose one of {', '.join(EMOTIONS)}")
-    if not 0.0 <= args.intensity <= 1.0:
-        raise CliError(f"--intensity must be between 0 and 1, got {args.intensity}")
-    if not 1 <= args.takes <= 32:
-        raise CliError(f"--takes must be between 1 and 32, got {args.takes}")
     if args.fps is not None and not 1.0 <= args.fps <= 240.0:
         raise CliError(f"--fps must be between 1 and 240, got {args.fps}")
     if not args.name or any(c in args.name for c in "/\\:") or args.name.startswith("."):
@@ -102,10 +98,11 @@ def _make_staging(out: Path) -> tuple[Path, bool]:
 
 
 def _model_meta(model) -> dict:
+    """Scalar fields of the model card (name, version, fps, ...), for the JSON output."""
     card = getattr(model, "card", None)
-    if isinstance(card, dict):
-        return {k: card[k] for k in ("name", "version", "created", "fps") if k in card}
-    return {"name": type(model).__name__}
+    if not isinstance(card, dict):
+        return {"name": type(model).__name__}
+    return {k: v for k, v in card.items() if isinstance(v, (str, int, float, bool))}
 
 
 def _write_numpy_formats(staging: Path, formats: list[str], args, takes, pcm, rate, model) -> list[Path]:
@@ -118,8 +115,8 @@ def _write_numpy_formats(staging: Path, formats: list[str], args, takes, pcm, ra
         takes_json.write(out[-1], takes.weights, takes.fps, takes.seeds, model=_model_meta(model),
                          audio={"path": str(Path(args.audio).resolve()), "sample_rate": rate,
                                 "duration": round(len(pcm) / rate, 4)},
-                         settings={**takes.settings, "emotion": args.emotion, "intensity": args.intensity,
-                                   "guidance": args.guidance, "head_motion": not args.no_head})
+                         settings={"emotion": args.emotion, "intensity": args.intensity, "guidance": args.guidance,
+                                   "head_motion": not args.no_head, "seed": args.seed, **takes.settings})
     if "csv" in formats:
         fps = args.fps or 30.0
         for k, w in enumerate(takes.weights):
@@ -205,7 +202,8 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"thunder {__version__}")
     try:
         model = _load_model()
-        meta = getattr(model, "card", None) or _model_meta(model)
+        meta = {**_model_meta(model), "directory": str(getattr(model, "directory", "")),
+                "providers in use": ", ".join(getattr(model, "providers", []))}
         print("model:")
         for k, v in meta.items():
             if not isinstance(v, (dict, list)):
@@ -281,11 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .audio_file import AudioFileError
-    from .runtime.generate import InputError
+    from .runtime.generate import GenerationCancelled, InputError
+    from .runtime.model import ModelError
 
     try:
         return args.func(args)
-    except (CliError, AudioFileError, InputError) as err:
+    except (CliError, AudioFileError, InputError, ModelError, GenerationCancelled) as err:
         print(f"thunder: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,0 +1,237 @@
+"""The ``thunder`` command line without Blender: numpy outputs, bad input, atomic writes, info.
+
+Bad-input tests run the real console entry in a subprocess (they fail before any model is needed).
+Output tests replace the model with ``synthetic_generate`` (below) so they check the CLI's own work
+(files, formats, timing, atomicity) independently of model quality; tests/test_cli_model.py runs the
+shipped model.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from thunder_blender import cli
+from thunder_blender.core import livelink, takes_json
+from thunder_blender.core.channels import INDEX, N_CHANNELS
+from thunder_blender.core.resample import resample
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_WAV = ROOT / "thunder_blender" / "assets" / "demo_speech.wav"
+
+
+def write_wav(path: Path, pcm: np.ndarray, rate: int = 16000) -> Path:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(pcm, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
+
+
+@pytest.fixture(scope="session")
+def short_wav(tmp_path_factory) -> Path:
+    """The first 1.6 s of the bundled demo speech."""
+    from thunder_blender.audio_file import read_wav
+
+    pcm, rate = read_wav(DEMO_WAV)
+    return write_wav(tmp_path_factory.mktemp("audio") / "short.wav", pcm[: int(1.6 * rate)], rate)
+
+
+def synthetic_generate(request, model, progress=None, cancel=None):
+    """Stand-in for the generator: 50 fps takes whose jaw follows the audio envelope, per-seed variation."""
+    from thunder_blender.runtime.generate import Takes, take_seeds
+
+    pcm = np.asarray(request.pcm, np.float32)
+    hop = request.sample_rate // 50
+    n = max(1, len(pcm) // hop)
+    env = np.sqrt(np.mean(pcm[: n * hop].reshape(n, hop) ** 2, axis=1))
+    env = env / (env.max() + 1e-9)
+    seeds = take_seeds(request)
+    out = np.zeros((len(seeds), n, N_CHANNELS), np.float32)
+    for k, s in enumerate(seeds):
+        rng = np.random.default_rng(s)
+        out[k, :, INDEX["jawOpen"]] = np.clip(env * rng.uniform(0.5, 0.9), 0, 1)
+        out[k, :, INDEX["mouthClose"]] = np.clip(0.2 - env * 0.2, 0, 1)
+        out[k, :, :52] += np.clip(rng.normal(0, 0.05, (n, 52)), 0, 1)
+        out[k, :, 52:] = np.sin(np.arange(n)[:, None] / 25.0 + rng.uniform(0, 6, 3)) * 0.05
+        if progress:
+            progress(k + 1, len(seeds))
+    return Takes(weights=np.clip(out, -1, 1), fps=50.0, seeds=seeds, settings={"stand_in": True})
+
+
+@pytest.fixture
+def fake_model(monkeypatch):
+    monkeypatch.setattr(cli, "_load_model", lambda: type("StandIn", (), {"card": {"name": "stand-in"}})())
+    monkeypatch.setattr("thunder_blender.runtime.generate.generate", synthetic_generate)
+
+
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "thunder_blender.cli", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_numpy_formats(fake_model, short_wav, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = cli.main(["generate", str(short_wav), "--takes", "3", "--seed", "5", "--out", str(out),
+                     "--name", "clip", "--format", "csv,json,png", "--fps", "30"])
+    assert code == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["clip.json", "clip.png", "clip_take_1.csv", "clip_take_2.csv", "clip_take_3.csv"]
+    captured = capsys.readouterr()
+    assert "Wrote 5 files" in captured.out and "3/3" in captured.err  # summary, progress bar
+
+    weights, fps, seeds, doc = takes_json.read(out / "clip.json")
+    expected = synthetic_generate(type("R", (), {"pcm": _read(short_wav), "sample_rate": 16000,
+                                                  "take_seeds": None, "seed": 5, "n_takes": 3})(), None)
+    assert fps == 50.0 and seeds == expected.seeds and doc["model"]["name"] == "stand-in"
+    np.testing.assert_allclose(weights, expected.weights, atol=1e-6)
+    assert doc["audio"]["duration"] == pytest.approx(1.6, abs=1e-3)
+
+    perf, times, csv_fps = livelink.read_csv(out / "clip_take_2.csv", fps=30)
+    np.testing.assert_allclose(perf, resample(expected.weights[1], 50.0, 30.0), atol=1e-6)
+    assert times[-1] == pytest.approx((len(perf) - 1) / 30)
+    assert len(perf) == 48  # 1.6 s at 30 fps
+
+    png = (out / "clip.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+
+
+def _read(path: Path) -> np.ndarray:
+    from thunder_blender.audio_file import read_audio
+
+    return read_audio(path)[0]
+
+
+def test_other_audio_formats_are_read_through_ffmpeg(tmp_path):
+    from thunder_blender.audio_file import read_audio
+
+    pcm = _read(DEMO_WAV)[:16000]
+    wav = write_wav(tmp_path / "a.wav", pcm)
+    ogg = tmp_path / "a.ogg"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), str(ogg)], check=True, timeout=60)
+    back, rate = read_audio(ogg)
+    assert rate == 16000 and abs(len(back) - 16000) < 400
+    # Same speech: the envelopes correlate strongly.
+    n = min(len(back), len(pcm)) // 320 * 320
+    e1 = np.abs(pcm[:n]).reshape(-1, 320).mean(1)
+    e2 = np.abs(back[:n]).reshape(-1, 320).mean(1)
+    assert np.corrcoef(e1, e2)[0, 1] > 0.9
+
+
+def _assert_failed_cleanly(res: subprocess.CompletedProcess, message: str) -> None:
+    assert res.returncode != 0
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("thunder: error:"), res.stderr
+    assert message in lines[0]
+    assert "Traceback" not in res.stderr
+
+
+@pytest.fixture
+def bad_inputs(tmp_path) -> dict[str, Path]:
+    garbage = tmp_path / "garbage.wav"
+    garbage.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really" * 10)
+    empty = write_wav(tmp_path / "empty.wav", np.zeros(0))
+    silent = write_wav(tmp_path / "silent.wav", np.zeros(16000))
+    zero_bytes = tmp_path / "zero.mp3"
+    zero_bytes.write_bytes(b"")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    return {"garbage": garbage, "empty": empty, "silent": silent, "zero_bytes": zero_bytes, "file": a_file}
+
+
+@pytest.mark.parametrize("case, extra, message", [
+    ("missing", [], "audio file not found"),
+    ("garbage", [], "cannot read audio garbage.wav"),
+    ("empty", [], "0 s long"),
+    ("zero_bytes", [], "empty (0 bytes)"),
+    ("silent", [], "silent"),
+    ("ok", ["--emotion", "furious"], "unknown emotion 'furious'"),
+    ("ok", ["--format", "glb,mp4"], "unknown format 'mp4'"),
+    ("ok", ["--name", "../evil"], "--name must be"),
+    ("ok", ["--target", "rig.obj", "--format", "glb"], "target must be"),
+    ("ok", ["--target", "missing.blend", "--format", "glb"], "target file not found"),
+    ("ok", ["--fps", "0"], "--fps must be"),
+])
+def test_bad_input_exits_with_one_line_and_writes_nothing(case, extra, message, bad_inputs, tmp_path):
+    audio = {"missing": tmp_path / "nope.wav", "ok": DEMO_WAV}.get(case) or bad_inputs[case]
+    out = tmp_path / "out"
+    res = run_cli("generate", str(audio), "--out", str(out), "--format", "csv,json", *extra)
+    _assert_failed_cleanly(res, message)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("where", ["out_is_file", "parent_is_file"])
+def test_unwritable_output_dir(where, bad_inputs, tmp_path):
+    out = bad_inputs["file"] if where == "out_is_file" else bad_inputs["file"] / "sub"
+    res = run_cli("generate", str(DEMO_WAV), "--out", str(out), "--format", "csv")
+    _assert_failed_cleanly(res, "output")
+    assert bad_inputs["file"].read_text() == "x"
+
+
+def test_readonly_output_dir(tmp_path):
+    """A directory the process cannot write into (a read-only filesystem: /proc) fails cleanly."""
+    res = run_cli("generate", str(DEMO_WAV), "--out", "/proc/thunder_out", "--format", "csv")
+    _assert_failed_cleanly(res, "output")
+
+
+@pytest.mark.parametrize("exc", [KeyboardInterrupt, RuntimeError])
+def test_failure_while_writing_leaves_nothing_partial(exc, fake_model, short_wav, tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("user file")
+    (out / "clip.json").write_text("previous run")
+
+    def boom(*a, **k):
+        raise exc("interrupted while plotting")
+
+    monkeypatch.setattr("thunder_blender.preview.render", boom)
+    argv = ["generate", str(short_wav), "--out", str(out), "--name", "clip", "--format", "json,csv,png"]
+    if exc is KeyboardInterrupt:
+        assert cli.main(argv) == 130
+    else:
+        with pytest.raises(RuntimeError):
+            cli.main(argv)
+    assert sorted(p.name for p in out.iterdir()) == ["clip.json", "keep.txt"]
+    assert (out / "clip.json").read_text() == "previous run"
+
+
+def test_failure_in_a_new_output_dir_removes_it(fake_model, short_wav, tmp_path, monkeypatch):
+    monkeypatch.setattr("thunder_blender.preview.render", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+    out = tmp_path / "new" / "out"
+    assert cli.main(["generate", str(short_wav), "--out", str(out), "--format", "json,png"]) == 130
+    assert not out.exists()
+
+
+def test_progress_bar_draws_in_place():
+    import io
+
+    buf = io.StringIO()
+    bar = cli.ProgressBar("generating", stream=buf, width=10)
+    bar(1, 4)
+    bar(4, 4)
+    bar.close()
+    assert buf.getvalue() == "\rgenerating [##--------] 1/4\rgenerating [##########] 4/4\n"
+
+
+def test_info_reports_providers_and_gpu():
+    res = run_cli("info")
+    assert res.returncode == 0, res.stderr
+    assert "CPUExecutionProvider" in res.stdout
+    assert "GPU:" in res.stdout and "model:" in res.stdout
+
+
+def test_json_file_layout(fake_model, short_wav, tmp_path):
+    out = tmp_path / "o"
+    assert cli.main(["generate", str(short_wav), "--out", str(out), "--name", "r", "--format", "json",
+                     "--takes", "2", "--emotion", "happy", "--intensity", "0.8"]) == 0
+    doc = json.loads((out / "r.json").read_text())
+    assert doc["format"] == "thunder-takes" and doc["fps"] == 50.0 and len(doc["channels"]) == 55
+    assert [t["index"] for t in doc["takes"]] == [1, 2]
+    assert len(doc["takes"][0]["frames"]) == doc["n_frames"] == 80
+    assert doc["settings"]["emotion"] == "happy" and doc["settings"]["intensity"] == 0.8
