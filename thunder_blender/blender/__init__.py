@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 
 # Submodules that define register()/unregister(), in registration order.
-_MODULE_NAMES: tuple[str, ...] = ()
+_MODULE_NAMES: tuple[str, ...] = ("demo_head",)
 
 
 def _modules():
