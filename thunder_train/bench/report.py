@@ -63,7 +63,7 @@ def rows(results: dict, targets: Targets = Targets()) -> list[tuple[str, str, st
                         f"({v['x_shipped']:.0f}x shipped, {v['denoiser_calls']} denoiser calls)", ""))
     if (kf := section("keyframes")) is not None:
         lbl = f"write {kf['takes']} takes x {kf['channels_mapped']}+3 ch x {kf['seconds']:g} s @ 30 fps"
-        out.append((lbl + " (bulk write_takes)", _fmt_s(kf["bulk_s"]),
+        out.append((lbl + " (bulk write_takes)", f"{_fmt_s(kf['bulk_s'])} (resampling {_fmt_s(kf['of_which_resample_s'])})",
                     f"<= {targets.write_8_takes_s} s: {_verdict(kf['bulk_s'], targets.write_8_takes_s)}"
                     if kf["takes"] == 8 else ""))
         out.append((lbl + " (keyframe_insert)", f"{_fmt_s(kf['keyframe_insert_s'])} "

@@ -103,7 +103,8 @@ def run_suite(cfg: SuiteConfig, log=print) -> dict:
         parts = {
             "generation": lambda: bench_generation(cfg.runtime, work),
             "reference": lambda: bench_reference(cfg.reference, work),
-            "keyframes": lambda: run_probe(["keyframes", str(cfg.keyframe_takes), str(cfg.keyframe_seconds)]),
+            "keyframes": lambda: run_probe(["keyframes", str(cfg.keyframe_takes), str(cfg.keyframe_seconds),
+                                             str(clip10)]),
             "enable": lambda: bench_enable(cfg.enable_runs),
             "first_generation": lambda: run_probe(["first_generation", str(clip10), "4"]),
             "runtime_rss": lambda: run_probe(["runtime_rss", str(clip10), "4"]),
