@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 
 # Submodules that define register()/unregister(), in registration order.
-_MODULE_NAMES: tuple[str, ...] = ("demo_head",)
+_MODULE_NAMES: tuple[str, ...] = ("demo_head", "prefs", "props", "ops_generate", "ops_takes", "ui")
 
 
 def _modules():

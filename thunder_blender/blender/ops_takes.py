@@ -1,0 +1,127 @@
+"""Take management operators: preview, keep, re-roll and clear the takes of the active object."""
+from __future__ import annotations
+
+import bpy
+from bpy.props import IntProperty
+
+
+def _rig_and_takes(op, context):
+    from .keyframes import find_takes
+    from .props import mapping_paths
+    from .rig import RigError, detect_rig
+
+    try:
+        rig = detect_rig(context.active_object, **mapping_paths(context))
+    except RigError as exc:
+        op.report({"ERROR"}, str(exc))
+        return None, []
+    takes = find_takes(rig)
+    if not takes:
+        op.report({"ERROR"}, f"'{rig.obj.name}' has no THUNDER takes")
+        return None, []
+    return rig, takes
+
+
+class _TakeOp:
+    index: IntProperty(name="Take", default=-1, min=-1, options={"SKIP_SAVE"},
+                       description="Take index (-1: the one selected in the list)")
+
+    def _index(self, context, n: int) -> int | None:
+        i = self.index
+        if i < 0:
+            props = getattr(context.active_object, "thunder", None)
+            i = props.active_take if props is not None else 0
+        if not 0 <= i < n:
+            self.report({"ERROR"}, f"no take {i + 1} (there are {n})")
+            return None
+        return i
+
+
+class THUNDER_OT_take_preview(_TakeOp, bpy.types.Operator):
+    """Make this take the active animation"""
+
+    bl_idname = "thunder.take_preview"
+    bl_label = "Preview Take"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        from .keyframes import _sync_list, set_active_take
+
+        rig, takes = _rig_and_takes(self, context)
+        i = self._index(context, len(takes)) if rig else None
+        if i is None:
+            return {"CANCELLED"}
+        set_active_take(rig, takes[i])
+        _sync_list(rig, i)
+        return {"FINISHED"}
+
+
+class THUNDER_OT_take_keep(_TakeOp, bpy.types.Operator):
+    """Keep this take and delete the others"""
+
+    bl_idname = "thunder.take_keep"
+    bl_label = "Keep Take"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        from .keyframes import keep_take
+
+        rig, takes = _rig_and_takes(self, context)
+        i = self._index(context, len(takes)) if rig else None
+        if i is None:
+            return {"CANCELLED"}
+        keep_take(rig, takes[i])
+        self.report({"INFO"}, f"Kept {takes[i].name}")
+        return {"FINISHED"}
+
+
+class THUNDER_OT_take_reroll(_TakeOp, bpy.types.Operator):
+    """Generate this take again with a fresh seed (same audio and settings)"""
+
+    bl_idname = "thunder.take_reroll"
+    bl_label = "Re-roll Take"
+
+    def invoke(self, context, event):
+        rig, takes = _rig_and_takes(self, context)
+        i = self._index(context, len(takes)) if rig else None
+        if i is None:
+            return {"CANCELLED"}
+        return bpy.ops.thunder.generate("INVOKE_DEFAULT", reroll_take=i)
+
+    def execute(self, context):
+        rig, takes = _rig_and_takes(self, context)
+        i = self._index(context, len(takes)) if rig else None
+        if i is None:
+            return {"CANCELLED"}
+        return bpy.ops.thunder.generate("EXEC_DEFAULT", reroll_take=i)
+
+
+class THUNDER_OT_takes_clear(bpy.types.Operator):
+    """Delete every THUNDER take of the active object"""
+
+    bl_idname = "thunder.takes_clear"
+    bl_label = "Clear Takes"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        from .keyframes import remove_takes
+
+        rig, takes = _rig_and_takes(self, context)
+        if rig is None:
+            return {"CANCELLED"}
+        remove_takes(rig, delete_kept=True)
+        self.report({"INFO"}, f"Removed {len(takes)} takes")
+        return {"FINISHED"}
+
+
+_CLASSES = (THUNDER_OT_take_preview, THUNDER_OT_take_keep, THUNDER_OT_take_reroll, THUNDER_OT_takes_clear)
+
+
+def register() -> None:
+    for cls in _CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    for cls in reversed(_CLASSES):
+        bpy.utils.unregister_class(cls)

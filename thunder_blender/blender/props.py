@@ -1,0 +1,90 @@
+"""Add-on properties: generation settings on the scene, the takes list on the target object."""
+from __future__ import annotations
+
+import bpy
+from bpy.props import (
+    BoolProperty,
+    CollectionProperty,
+    EnumProperty,
+    FloatProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
+
+from ..core.channels import EMOTIONS
+
+_EMOTION_ITEMS = [(e, e.capitalize(), "Let the model choose" if e == "auto" else f"{e.capitalize()} delivery")
+                  for e in EMOTIONS]
+
+
+class THUNDER_PG_take(bpy.types.PropertyGroup):
+    action: PointerProperty(type=bpy.types.Action, name="Action", description="The take's action")
+
+
+def _on_active_take(self, context) -> None:
+    """Preview the take selected in the list (makes its action active)."""
+    if not (0 <= self.active_take < len(self.takes)):
+        return
+    action = self.takes[self.active_take].action
+    if action is None:
+        return
+    from .keyframes import set_active_take
+    from .rig import RigError, detect_rig
+
+    try:
+        rig = detect_rig(self.id_data, **mapping_paths(context))
+    except RigError:
+        return
+    set_active_take(rig, action)
+
+
+class THUNDER_PG_object(bpy.types.PropertyGroup):
+    takes: CollectionProperty(type=THUNDER_PG_take)
+    active_take: IntProperty(name="Take", default=0, min=0, update=_on_active_take,
+                             description="Selecting a take previews it (makes its action active)")
+
+
+class THUNDER_PG_scene(bpy.types.PropertyGroup):
+    audio_source: EnumProperty(
+        name="Audio", default="STRIP",
+        items=[("STRIP", "Sound Strip", "The active (or selected) sound strip in the Sequencer"),
+               ("FILE", "File", "An audio file placed at a start frame")])
+    audio_file: StringProperty(name="Audio File", subtype="FILE_PATH", description="Speech audio (wav, flac, mp3...)")
+    file_start_frame: IntProperty(name="Start Frame", default=1, description="Frame where the audio file starts")
+    n_takes: IntProperty(name="Takes", default=4, min=1, max=16, description="How many takes to generate")
+    seed: IntProperty(name="Seed", default=0, min=0, description="Seed of the first take (takes use derived seeds)")
+    emotion: EnumProperty(name="Emotion", items=_EMOTION_ITEMS, default="auto")
+    intensity: FloatProperty(name="Intensity", default=0.5, min=0.0, max=1.0, subtype="FACTOR")
+    guidance: FloatProperty(name="Expressiveness", default=1.0, min=0.0, max=4.0,
+                            description="Guidance scale: higher follows emotion and speech more strongly")
+    head_motion: BoolProperty(name="Head Motion", default=True, description="Key head rotation too")
+    mapping_file: StringProperty(name="Mapping File", subtype="FILE_PATH",
+                                 description="Optional JSON shape-key mapping for custom rigs")
+
+
+def mapping_paths(context) -> dict:
+    """Keyword arguments for ``rig.detect_rig`` from the scene settings and preferences."""
+    from .prefs import get_prefs
+
+    scene = context.scene
+    prefs = get_prefs(context)
+    return {"user_map_path": scene.thunder.mapping_file if scene else "",
+            "flame_map_path": prefs.flame_map_file if prefs else ""}
+
+
+_CLASSES = (THUNDER_PG_take, THUNDER_PG_object, THUNDER_PG_scene)
+
+
+def register() -> None:
+    for cls in _CLASSES:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.thunder = PointerProperty(type=THUNDER_PG_scene)
+    bpy.types.Object.thunder = PointerProperty(type=THUNDER_PG_object)
+
+
+def unregister() -> None:
+    del bpy.types.Object.thunder
+    del bpy.types.Scene.thunder
+    for cls in reversed(_CLASSES):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,128 @@
+"""Sidebar panels (3D View and Sequencer, tab "THUNDER") and the takes list."""
+from __future__ import annotations
+
+import bpy
+
+from .ops_generate import STATUS
+
+_RIG_CACHE: dict = {}
+
+
+def _rig_summary(context) -> tuple[list[str], str]:
+    """Detected rig lines for the active object, or ([], error). Cached on the object's key names."""
+    obj = context.active_object
+    if obj is None:
+        return [], "Select the face mesh (or its armature)"
+    from .props import mapping_paths
+
+    paths = mapping_paths(context)
+    key = getattr(getattr(obj, "data", None), "shape_keys", None)
+    names = tuple(kb.name for kb in key.key_blocks) if key is not None else ()
+    sig = (obj.name, obj.type, names, tuple(sorted(paths.items())),
+           tuple(c.name for c in obj.children), obj.parent.name if obj.parent else "")
+    if sig not in _RIG_CACHE:
+        from .rig import RigError, detect_rig
+
+        try:
+            _RIG_CACHE[sig] = (detect_rig(obj, **paths).summary_lines(), "")
+        except RigError as exc:
+            _RIG_CACHE[sig] = ([], str(exc))
+        if len(_RIG_CACHE) > 32:
+            _RIG_CACHE.pop(next(iter(_RIG_CACHE)))
+    return _RIG_CACHE[sig]
+
+
+class THUNDER_UL_takes(bpy.types.UIList):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0):
+        act = item.action
+        if act is None:
+            layout.label(text="(missing)", icon="ERROR")
+            return
+        row = layout.row(align=True)
+        row.label(text=act.name, icon="ACTION")
+        row.label(text=f"seed {act.get('thunder_seed', '?')}")
+        if act.get("thunder_kept"):
+            row.label(text="", icon="PINNED")
+
+
+def draw_thunder(layout, context) -> None:
+    scene = context.scene
+    s = scene.thunder
+    col = layout.column()
+    col.prop(s, "audio_source", expand=True)
+    if s.audio_source == "FILE":
+        col.prop(s, "audio_file", text="")
+        col.prop(s, "file_start_frame")
+    else:
+        from .strips import active_sound_strip
+
+        strip = active_sound_strip(scene)
+        if strip is None:
+            col.label(text="No sound strip selected", icon="ERROR")
+        else:
+            col.label(text=f"{strip.name}: frames {strip.frame_final_start}-{strip.frame_final_end - 1}",
+                      icon="SOUND")
+    box = layout.box()
+    lines, err = _rig_summary(context)
+    obj = context.active_object
+    box.label(text=f"Target: {obj.name}" if obj else "Target: none", icon="OBJECT_DATA")
+    if err:
+        box.label(text=err, icon="ERROR")
+    for line in lines:
+        box.label(text=line)
+    box.prop(s, "mapping_file", text="Map")
+    col = layout.column(align=True)
+    col.prop(s, "n_takes")
+    col.prop(s, "seed")
+    col.prop(s, "emotion")
+    col.prop(s, "intensity")
+    col.prop(s, "guidance")
+    col.prop(s, "head_motion")
+    if STATUS["running"]:
+        frac = STATUS["done"] / STATUS["total"] if STATUS["total"] else 0.0
+        layout.progress(factor=frac, type="BAR", text=f"{STATUS['text']} (Esc cancels)")
+    layout.operator("thunder.generate", icon="PLAY")
+    props = getattr(obj, "thunder", None) if obj else None
+    if props is not None and len(props.takes):
+        layout.label(text="Takes")
+        layout.template_list("THUNDER_UL_takes", "", props, "takes", props, "active_take", rows=3)
+        row = layout.row(align=True)
+        row.operator("thunder.take_keep", text="Keep", icon="CHECKMARK")
+        row.operator("thunder.take_reroll", text="Re-roll", icon="FILE_REFRESH")
+        row.operator("thunder.takes_clear", text="Clear", icon="TRASH")
+
+
+class THUNDER_PT_view3d(bpy.types.Panel):
+    bl_label = "THUNDER Lip Sync"
+    bl_idname = "THUNDER_PT_view3d"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "THUNDER"
+
+    def draw(self, context):
+        draw_thunder(self.layout, context)
+
+
+class THUNDER_PT_sequencer(bpy.types.Panel):
+    bl_label = "THUNDER Lip Sync"
+    bl_idname = "THUNDER_PT_sequencer"
+    bl_space_type = "SEQUENCE_EDITOR"
+    bl_region_type = "UI"
+    bl_category = "THUNDER"
+
+    def draw(self, context):
+        draw_thunder(self.layout, context)
+
+
+_CLASSES = (THUNDER_UL_takes, THUNDER_PT_view3d, THUNDER_PT_sequencer)
+
+
+def register() -> None:
+    for cls in _CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    _RIG_CACHE.clear()
+    for cls in reversed(_CLASSES):
+        bpy.utils.unregister_class(cls)
