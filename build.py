@@ -14,6 +14,7 @@ with ``BLENDER_USER_RESOURCES`` pointing at a temp dir so no user configuration 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -30,8 +31,9 @@ PACKAGE = ROOT / "thunder_blender"
 MANIFEST = ROOT / "blender_manifest.toml"
 MODELS = ROOT / "models"
 WHEEL_CACHE = ROOT / ".cache" / "wheels"
-# Files from models/ that the add-on needs at run time.
+# Files from models/ that the add-on needs at run time when there is no card naming them.
 MODEL_FILES = ("*.onnx", "*.json")
+MODEL_CARD = "model.json"
 
 _WHEELS_BLOCK = re.compile(r"^wheels\s*=\s*\[.*?\]\s*?$", re.MULTILINE | re.DOTALL)
 
@@ -103,6 +105,24 @@ def fetch_wheels(wheels: list[WheelName], cache: Path = WHEEL_CACHE, quiet: bool
     return paths
 
 
+def model_files(models: Path | None = None) -> list[Path]:
+    """The model files to ship: the card ``model.json`` plus the files its ``files`` entry names (other
+    artefacts in models/, e.g. ablation variants, stay out); without a card, every *.onnx and *.json."""
+    models = MODELS if models is None else models
+    card_path = models / MODEL_CARD
+    if card_path.is_file():
+        try:
+            card = json.loads(card_path.read_text())
+        except ValueError as exc:
+            raise BuildError(f"{card_path} is not valid JSON ({exc})") from exc
+        named = [models / f for f in sorted(set((card.get("files") or {}).values()))]
+        missing = [str(p) for p in named if not p.is_file()]
+        if missing:
+            raise BuildError(f"model files named in {card_path.name} are missing: {', '.join(missing)}")
+        return [card_path, *named]
+    return sorted({f for pattern in MODEL_FILES for f in models.glob(pattern)})
+
+
 def _place(src: Path, dst: Path, link: bool) -> None:
     if link:
         dst.symlink_to(src, target_is_directory=src.is_dir())
@@ -142,9 +162,8 @@ def stage(dest: Path, link: bool = False, wheels: list[Path] | None = None) -> P
     (dest / "blender_manifest.toml").write_text(staged_manifest_text([w.name for w in wheels]))
     model_dir = dest / "models"
     model_dir.mkdir()
-    for pattern in MODEL_FILES:
-        for f in sorted(MODELS.glob(pattern)):
-            _place(f, model_dir / f.name, link)
+    for f in model_files():
+        _place(f, model_dir / f.name, link)
     if wheels:
         wdir = dest / "wheels"
         wdir.mkdir()
@@ -171,7 +190,7 @@ def zip_name(platform: str | None = None) -> str:
 
 def build(out: Path, stage_dir: Path, with_wheels: bool = True, allow_no_model: bool = False) -> list[Path]:
     """Stage, validate and build. Returns the zips written to ``out`` (one per platform with wheels)."""
-    if not allow_no_model and not any(MODELS.glob("*.onnx")):
+    if not allow_no_model and not any(f.suffix == ".onnx" for f in model_files()):
         raise BuildError(f"no model in {MODELS} (*.onnx); train and export one first (make train)")
     wheels = fetch_wheels(manifest_wheels()) if with_wheels else []
     stage(stage_dir, wheels=wheels)

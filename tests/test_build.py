@@ -73,3 +73,18 @@ def test_build_without_model_fails_with_one_line_message(tmp_path, monkeypatch):
         build.build(tmp_path / "dist", tmp_path / "stage")
     assert "\n" not in str(err.value)
     assert not (tmp_path / "dist").exists()
+
+
+def test_model_files_follow_the_card(tmp_path):
+    models = tmp_path / "models"
+    models.mkdir()
+    for name in ("enc.onnx", "den.onnx", "variant_det.onnx", "metrics.json"):
+        (models / name).write_bytes(b"x")
+    # Without a card: every .onnx and .json.
+    assert [p.name for p in build.model_files(models)] == ["den.onnx", "enc.onnx", "metrics.json",
+                                                          "variant_det.onnx"]
+    (models / "model.json").write_text('{"files": {"encoder": "enc.onnx", "denoiser": "den.onnx"}}')
+    assert [p.name for p in build.model_files(models)] == ["model.json", "den.onnx", "enc.onnx"]
+    (models / "model.json").write_text('{"files": {"encoder": "enc.onnx", "denoiser": "gone.onnx"}}')
+    with pytest.raises(build.BuildError, match="gone.onnx"):
+        build.model_files(models)
