@@ -225,12 +225,13 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_mapping(args: argparse.Namespace) -> int:
-    from .blender.headless import TargetError, check_target, load_target
+    from .blender.headless import TargetError, check_target, load_target, stdout_to_stderr
     from .core.rig_names import build_mapping, coverage_lines
 
     try:
         check_target(args.file)
-        face = load_target(args.file, "Face")
+        with stdout_to_stderr():
+            face = load_target(args.file, "Face")
     except TargetError as err:
         raise CliError(str(err)) from None
     names = [kb.name for kb in face.data.shape_keys.key_blocks]

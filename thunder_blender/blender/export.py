@@ -76,7 +76,7 @@ def _selection(objects: Sequence[bpy.types.Object]) -> Iterator[None]:
 
 
 def _export_objects(obj: bpy.types.Object) -> list[bpy.types.Object]:
-    """The mesh plus its armature parent/modifier targets, so skinned heads export whole."""
+    """The mesh plus its armature, so skinned heads (and head-bone rotation) export whole."""
     objs = [obj]
     arm = obj.find_armature()
     if arm is not None:
@@ -84,33 +84,81 @@ def _export_objects(obj: bpy.types.Object) -> list[bpy.types.Object]:
     return objs
 
 
+def _anim_ids(obj: bpy.types.Object) -> list:
+    """IDs a take can animate: the shape keys, the object (head rotation), its armature (head bone)."""
+    ids = [obj.data.shape_keys, obj, obj.find_armature()]
+    return [i for i in ids if i is not None]
+
+
+def _uses(idb, action: bpy.types.Action) -> bool:
+    ad = idb.animation_data
+    return ad is not None and (ad.action == action or any(
+        st.action == action for tr in ad.nla_tracks for st in tr.strips))
+
+
+class _SavedAnim:
+    """Active action, slot and NLA track mutes of some IDs, restored on ``restore()``."""
+
+    def __init__(self, ids) -> None:
+        self.state = []
+        for idb in ids:
+            ad = idb.animation_data
+            if ad is not None:
+                self.state.append((ad, ad.action, ad.action_slot if ad.action else None,
+                                   [(t, t.mute) for t in ad.nla_tracks]))
+
+    def restore(self) -> None:
+        for ad, act, slot, mutes in self.state:
+            ad.action = act
+            if act is not None and slot is not None:
+                ad.action_slot = slot
+            for track, mute in mutes:
+                track.mute = mute
+
+
+def _slot_for(action: bpy.types.Action, idb):
+    return next((s for s in action.slots if s.target_id_type == idb.id_type), None)
+
+
 def export_glb(path: str | Path, obj: bpy.types.Object,
                actions: Sequence[bpy.types.Action] | None = None) -> None:
-    """Write ``obj`` (and its armature) with every take as its own glTF animation (morph-target weights).
+    """Write ``obj`` (and its armature) with every take as its own glTF animation: morph-target weights,
+    plus node rotation when the take also rotates the head.
 
-    Takes are the shape-key actions on ``obj``'s NLA tracks (one track per take, as
-    ``blender.keyframes.write_takes`` leaves them; muted tracks count) plus any of ``actions`` that has no
-    track yet (a temporary track is added for the export). The active action is cleared while exporting:
-    it would otherwise be evaluated on top of every track and all animations would show the same take.
+    Takes are the NLA tracks on the shape keys / object / armature (one track per take, same track name on
+    each ID, as ``blender.keyframes.write_takes`` leaves them; the exporter merges same-named tracks into one
+    animation), plus any of ``actions`` that has no track yet (a temporary track is added for the export).
+    Other NLA tracks on these IDs are exported too. While exporting, active actions are cleared (they would
+    be evaluated on top of every track, so all animations would show the same take) and tracks are unmuted
+    (the exporter plays each track in turn; a muted one would export as a still pose).
     """
     key = obj.data.shape_keys
     if key is None:
         raise ValueError(f"{obj.name!r} has no shape keys")
-    ad = key.animation_data or key.animation_data_create()
-    saved = (ad.action, ad.action_slot if ad.action else None)
-    on_tracks = {s.action for t in ad.nla_tracks for s in t.strips}
-    mutes = [(t, t.mute) for t in ad.nla_tracks]
+    ids = _anim_ids(obj)
+    key.animation_data or key.animation_data_create()
+    saved = _SavedAnim(ids)
     temp_tracks = []
     try:
         for act in actions or ():
-            if act not in on_tracks:
+            if _uses(key, act) and any(st.action == act for t in key.animation_data.nla_tracks for st in t.strips):
+                continue
+            for idb in ids:
+                slot = _slot_for(act, idb)
+                if slot is None or (idb is not key and idb.id_type == "OBJECT" and not _uses(idb, act)):
+                    continue
+                ad = idb.animation_data or idb.animation_data_create()
                 track = ad.nla_tracks.new()
                 track.name = act.name
-                track.strips.new(act.name, int(key_range(act)[0]), act)
-                temp_tracks.append(track)
-        ad.action = None
-        for track in ad.nla_tracks:  # the exporter solos each track in turn; muted ones would not play
-            track.mute = False
+                strip = track.strips.new(act.name, int(key_range(act)[0]), act)
+                strip.action_slot = slot
+                temp_tracks.append((ad, track))
+        for idb in ids:
+            ad = idb.animation_data
+            if ad is not None:
+                ad.action = None
+                for track in ad.nla_tracks:
+                    track.mute = False
         with _selection(_export_objects(obj)):
             bpy.ops.export_scene.gltf(
                 filepath=str(path), export_format="GLB", use_selection=True,
@@ -121,59 +169,48 @@ def export_glb(path: str | Path, obj: bpy.types.Object,
                 export_extras=False, export_cameras=False, export_lights=False,
             )
     finally:
-        for track in temp_tracks:
+        for ad, track in temp_tracks:
             ad.nla_tracks.remove(track)
-        for track, mute in mutes:
-            track.mute = mute
-        ad.action = saved[0]
-        if saved[0] is not None and saved[1] is not None:
-            ad.action_slot = saved[1]
+        saved.restore()
 
 
-def export_fbx_take(path: str | Path, obj: bpy.types.Object, key_action: bpy.types.Action,
-                    object_action: bpy.types.Action | None = None) -> None:
-    """Write one FBX with one take baked: ``key_action`` on the shape keys (and optionally an object-level
-    action, e.g. head rotation), shifted so the take starts at FBX time 0."""
+def export_fbx_take(path: str | Path, obj: bpy.types.Object, action: bpy.types.Action) -> None:
+    """Write one FBX with one take baked, starting at FBX time 0.
+
+    ``action`` is the take: its shape-key slot goes on the shape keys and, if the take also rotates the
+    head (an object slot used by the object or its armature), that slot goes on that ID too.
+    """
     scene = bpy.context.scene
     key = obj.data.shape_keys
     if key is None:
         raise ValueError(f"{obj.name!r} has no shape keys")
-    start, end = key_range(key_action)
-    targets = [(key, key_action)] + ([(obj, object_action)] if object_action is not None else [])
-    saved = []
-    temps = []
+    start, end = key_range(action)
+    ids = [key] + [i for i in _anim_ids(obj)[1:] if _uses(i, action) and _slot_for(action, i) is not None]
+    saved = _SavedAnim(_anim_ids(obj))
+    tmp = action.copy()
+    frame_range = (scene.frame_start, scene.frame_end, scene.frame_current)
     try:
-        for idb, act in targets:
+        _shift_keys(tmp, -start)
+        for idb in _anim_ids(obj):
+            ad = idb.animation_data
+            if ad is not None:
+                for track in ad.nla_tracks:
+                    track.mute = True
+                if idb not in ids and ad.action is not None and ad.action.get("thunder_take") is not None:
+                    ad.action = None  # another take's rotation must not leak into this one
+        for idb in ids:
             ad = idb.animation_data or idb.animation_data_create()
-            saved.append((ad, ad.action, ad.action_slot if ad.action else None,
-                          [(t, t.mute) for t in ad.nla_tracks], ad.use_tweak_mode))
-            tmp = act.copy()
-            temps.append(tmp)
-            _shift_keys(tmp, -start)
-            for t in ad.nla_tracks:
-                t.mute = True
-            slot = next((s for s in tmp.slots if s.target_id_type == idb.id_type), None)
             ad.action = tmp
-            if slot is not None:
-                ad.action_slot = slot
-        frame_range = (scene.frame_start, scene.frame_end, scene.frame_current)
+            ad.action_slot = _slot_for(tmp, idb)
         scene.frame_start, scene.frame_end = 0, int(round(end - start))
-        try:
-            with _selection(_export_objects(obj)):
-                bpy.ops.export_scene.fbx(
-                    filepath=str(path), use_selection=True, object_types={"MESH", "ARMATURE", "EMPTY"},
-                    bake_anim=True, bake_anim_use_all_bones=True, bake_anim_use_nla_strips=False,
-                    bake_anim_use_all_actions=False, bake_anim_force_startend_keying=True,
-                    bake_anim_step=1.0, bake_anim_simplify_factor=0.0, add_leaf_bones=False,
-                )
-        finally:
-            scene.frame_start, scene.frame_end, scene.frame_current = frame_range
+        with _selection(_export_objects(obj)):
+            bpy.ops.export_scene.fbx(
+                filepath=str(path), use_selection=True, object_types={"MESH", "ARMATURE", "EMPTY"},
+                bake_anim=True, bake_anim_use_all_bones=True, bake_anim_use_nla_strips=False,
+                bake_anim_use_all_actions=False, bake_anim_force_startend_keying=True,
+                bake_anim_step=1.0, bake_anim_simplify_factor=0.0, add_leaf_bones=False,
+            )
     finally:
-        for ad, act, slot, mutes, _ in saved:
-            ad.action = act
-            if act is not None and slot is not None:
-                ad.action_slot = slot
-            for t, m in mutes:
-                t.mute = m
-        for tmp in temps:
-            bpy.data.actions.remove(tmp)
+        scene.frame_start, scene.frame_end, scene.frame_current = frame_range
+        saved.restore()
+        bpy.data.actions.remove(tmp)

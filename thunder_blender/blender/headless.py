@@ -9,10 +9,12 @@ shape keys match the most ARKit channels.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
 import wave
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,11 +148,32 @@ class BlenderJob:
     written: list[Path] = field(default_factory=list)
 
 
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send everything written to file descriptor 1 (Blender's and its exporters' chatter) to stderr, so
+    the command line's stdout carries only its own summary."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def write_outputs(job: BlenderJob, takes, staging: Path) -> list[Path]:
     """Key ``takes`` on the job's target and write the requested Blender formats into ``staging``.
 
     takes: ``runtime.generate.Takes`` (weights (N, T, 55) at takes.fps). Returns the written paths.
+    Blender's console output goes to stderr.
     """
+    with stdout_to_stderr():
+        return _write_outputs(job, takes, staging)
+
+
+def _write_outputs(job: BlenderJob, takes, staging: Path) -> list[Path]:
     bpy = import_bpy()
     from . import export
     from .keyframes import write_takes

@@ -1,0 +1,144 @@
+"""``thunder generate`` through headless Blender: demo head and file targets, glb/fbx/blend outputs.
+
+Uses the stand-in generator from tests/test_cli.py so the checks are exact (the values in every format are
+the takes resampled to the scene rate); tests/test_cli_model.py runs the shipped model end to end.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.blender.test_export import accessor, read_glb, validate_gltf
+from tests.test_cli import _read, fake_model, short_wav, synthetic_generate  # noqa: F401 (fixtures)
+from thunder_blender import cli
+from thunder_blender.core.channels import ARKIT_52
+from thunder_blender.core.resample import resample
+
+pytestmark = pytest.mark.blender
+FPS = 30
+
+
+def _expected(wav, n_takes: int, seed: int):
+    from thunder_blender.runtime.generate import GenerateRequest
+
+    takes = synthetic_generate(GenerateRequest(pcm=_read(wav), n_takes=n_takes, seed=seed), None)
+    return takes, np.stack([resample(w, takes.fps, FPS) for w in takes.weights])
+
+
+@pytest.fixture(scope="module")
+def demo_run(bpy, tmp_path_factory, short_wav):  # noqa: F811
+    """One CLI run on the demo head writing every format (module-scoped: Blender work is shared)."""
+    mp = pytest.MonkeyPatch()
+    mp.setattr(cli, "_load_model", lambda: type("StandIn", (), {"card": {"name": "stand-in"}})())
+    mp.setattr("thunder_blender.runtime.generate.generate", synthetic_generate)
+    out = tmp_path_factory.mktemp("cli") / "out"
+    try:
+        code = cli.main(["generate", str(short_wav), "--takes", "4", "--seed", "3", "--target", "demo",
+                         "--out", str(out), "--name", "demo", "--format", "blend,glb,fbx,csv,json,png"])
+    finally:
+        mp.undo()
+    assert code == 0
+    return out
+
+
+def test_demo_run_writes_every_file(demo_run):
+    names = sorted(p.name for p in demo_run.iterdir())
+    assert names == sorted(["demo.blend", "demo.glb", "demo.json", "demo.png"]
+                           + [f"demo_take_{k}.{ext}" for k in range(1, 5) for ext in ("csv", "fbx")])
+
+
+@pytest.mark.node
+def test_demo_glb_is_valid_with_four_takes_of_52_targets(demo_run, short_wav):  # noqa: F811
+    report = validate_gltf(demo_run / "demo.glb")
+    assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:5]
+    assert report["info"]["animationCount"] == 4
+
+
+def test_demo_glb_weights_and_timing(demo_run, short_wav):  # noqa: F811
+    _, scene = _expected(short_wav, 4, 3)
+    doc, blob = read_glb(demo_run / "demo.glb")
+    assert doc["meshes"][0]["extras"]["targetNames"] == list(ARKIT_52)
+    anims = sorted(doc["animations"], key=lambda a: a["name"])
+    assert len(anims) == 4
+    for k, anim in enumerate(anims):
+        chan = next(c for c in anim["channels"] if c["target"]["path"] == "weights")
+        sampler = anim["samplers"][chan["sampler"]]
+        times = accessor(doc, blob, sampler["input"])[:, 0]
+        m = scene.shape[1]
+        np.testing.assert_allclose(times, np.arange(m) / FPS, atol=1e-5)  # take time 0 = audio time 0
+        values = accessor(doc, blob, sampler["output"]).reshape(m, 52)
+        np.testing.assert_allclose(values, scene[k, :, :52], atol=1e-4)
+
+
+def test_demo_fbx_take_round_trip(bpy, demo_run, short_wav):  # noqa: F811
+    _, scene = _expected(short_wav, 4, 3)
+    bpy.ops.wm.read_homefile(use_empty=True)
+    bpy.context.scene.render.fps = FPS
+    bpy.ops.import_scene.fbx(filepath=str(demo_run / "demo_take_3.fbx"))  # default +1 frame offset
+    (obj,) = [o for o in bpy.context.scene.objects if o.type == "MESH"]
+    act = obj.data.shape_keys.animation_data.action
+    curves = {fc.data_path: fc for bag in act.layers[0].strips[0].channelbags for fc in bag.fcurves}
+    fc = curves['key_blocks["jawOpen"].value']
+    co = np.empty(2 * len(fc.keyframe_points), np.float32)
+    fc.keyframe_points.foreach_get("co", co)
+    np.testing.assert_allclose(co[0::2], 1 + np.arange(scene.shape[1]), atol=1e-3)
+    np.testing.assert_allclose(co[1::2], scene[2, :, ARKIT_52.index("jawOpen")], atol=2e-4)
+
+
+def test_demo_blend_has_takes_and_sound(bpy, demo_run, short_wav):  # noqa: F811
+    bpy.ops.wm.open_mainfile(filepath=str(demo_run / "demo.blend"), load_ui=False)
+    scene = bpy.context.scene
+    assert scene.render.fps / scene.render.fps_base == FPS
+    (strip,) = list(scene.sequence_editor.strips)
+    assert strip.type == "SOUND" and strip.frame_start == scene.frame_start == 1
+    assert strip.sound.packed_file is not None
+    takes = [a for a in bpy.data.actions if "thunder_take" in a]
+    assert len(takes) == 4
+    assert scene.frame_end == 1 + round(1.6 * FPS) - 1
+
+
+def test_blend_target_is_not_modified_and_keeps_its_fps(bpy, tmp_path, short_wav, fake_model):  # noqa: F811
+    from tests.blender.test_export import make_face
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    bpy.context.scene.render.fps = 24
+    make_face(bpy, "MyRig")
+    src = tmp_path / "rig.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(src))
+    before = src.read_bytes()
+    out = tmp_path / "out"
+    assert cli.main(["generate", str(short_wav), "--takes", "2", "--target", str(src), "--out", str(out),
+                     "--name", "rig_takes", "--format", "blend,glb"]) == 0
+    assert src.read_bytes() == before
+    bpy.ops.wm.open_mainfile(filepath=str(out / "rig_takes.blend"), load_ui=False)
+    assert bpy.context.scene.render.fps == 24
+    assert "MyRig" in bpy.data.objects and len([a for a in bpy.data.actions if "thunder_take" in a]) == 2
+
+
+def test_target_without_shape_keys_fails_cleanly(bpy, tmp_path, short_wav, fake_model, capsys):  # noqa: F811
+    bpy.ops.wm.read_homefile(use_empty=True)
+    bpy.ops.mesh.primitive_cube_add()
+    src = tmp_path / "cube.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(src))
+    out = tmp_path / "out"
+    assert cli.main(["generate", str(short_wav), "--target", str(src), "--out", str(out),
+                     "--format", "glb,csv"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "thunder: error: cube.blend has no mesh with shape keys to animate"
+    assert not out.exists()
+
+
+def test_mapping_command(bpy, tmp_path, capsys):
+    from tests.blender.test_export import make_face
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    obj = make_face(bpy, "Rig")
+    obj.shape_key_add(name="viseme_aa")
+    obj.shape_key_add(name="Wrinkles")
+    src = tmp_path / "rig.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(src))
+    assert cli.main(["mapping", str(src)]) == 0
+    text = capsys.readouterr().out
+    assert "ARKit: 52/52 shape keys" in text
+    assert "jawOpen" in text and "viseme_aa" in text
+    assert "not driven: Wrinkles" in text
