@@ -1,0 +1,125 @@
+"""English forced alignment with pocketsphinx (phone level), and phone-sequence matching.
+
+``align(audio, text)`` returns CMU phones with start/end times (10 ms resolution). Out-of-vocabulary
+words get a pronunciation from espeak-ng (en-us), converted from IPA to CMU phones.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import numpy as np
+
+_IPA_CMU: dict[str, str] = {
+    "aɪə": "AY ER", "aɪ": "AY", "aʊ": "AW", "ɔɪ": "OY", "oʊ": "OW", "əʊ": "OW", "eɪ": "EY", "tʃ": "CH", "dʒ": "JH",
+    "ɛɹ": "EH R", "ɪɹ": "IH R", "ʊɹ": "UH R", "ɔɹ": "AO R", "ɑɹ": "AA R", "ɜɹ": "ER", "əɹ": "ER", "iə": "IH AH",
+    "ð": "DH", "θ": "TH", "ə": "AH", "ɐ": "AH", "ʌ": "AH", "æ": "AE", "ɑ": "AA", "a": "AA", "o": "OW", "ɔ": "AO",
+    "ɒ": "AA", "ɛ": "EH", "e": "EY", "ɪ": "IH", "ᵻ": "IH", "i": "IY", "ʊ": "UH", "u": "UW", "ɜ": "ER", "ɚ": "ER",
+    "ɝ": "ER", "ɹ": "R", "r": "R", "l": "L", "ɫ": "L", "n": "N", "m": "M", "ŋ": "NG", "p": "P", "b": "B", "t": "T",
+    "d": "D", "ɾ": "D", "k": "K", "g": "G", "ɡ": "G", "f": "F", "v": "V", "s": "S", "z": "Z", "ʃ": "SH",
+    "ʒ": "ZH", "h": "HH", "j": "Y", "w": "W", "ʔ": "T", "x": "K", "ç": "HH",
+}
+_KEYS = sorted(_IPA_CMU, key=len, reverse=True)
+
+
+def ipa_to_cmu(names: list[str]) -> list[str]:
+    """Convert espeak-ng IPA phoneme names to CMU phones (greedy longest match)."""
+    out: list[str] = []
+    for name in names:
+        s = "".join(ch for ch in unicodedata.normalize("NFD", name) if ch.isalpha() or ch in "ɾʔ")
+        i = 0
+        while i < len(s):
+            for k in _KEYS:
+                if s.startswith(k, i):
+                    out += _IPA_CMU[k].split()
+                    i += len(k)
+                    break
+            else:
+                i += 1
+    return out
+
+
+def words_of(text: str) -> list[str]:
+    """Lower-case words for alignment (punctuation dropped, apostrophes kept)."""
+    text = text.lower().replace("’", "'")
+    return [w.strip("'") for w in re.findall(r"[a-z']+", text) if w.strip("'")]
+
+
+class Aligner:
+    """pocketsphinx forced aligner for 16 kHz English speech."""
+
+    def __init__(self) -> None:
+        from pocketsphinx import Decoder
+
+        self.dec = Decoder(samprate=16000, loglevel="FATAL")
+        self._espeak = None
+
+    def _ensure_word(self, w: str) -> bool:
+        if self.dec.lookup_word(w) is not None:
+            return True
+        from .espeak import ESpeak, SynthParams
+
+        if self._espeak is None:
+            self._espeak = ESpeak()
+        _, phones = self._espeak.synthesize(w, "en-us", SynthParams())
+        cmu = ipa_to_cmu([p for p, _, _ in phones if p not in ("", "_")])
+        if not cmu:
+            return False
+        self.dec.add_word(w, " ".join(cmu), True)
+        return True
+
+    def align(self, audio: np.ndarray, text: str) -> list[tuple[str, float, float]]:
+        """CMU phones ``[(phone, start_s, end_s)]`` of ``audio`` ``(S,)`` float in [-1, 1] at 16 kHz.
+
+        Raises ``RuntimeError`` when pocketsphinx cannot align the text.
+        """
+        words = [w for w in words_of(text) if self._ensure_word(w)]
+        if not words:
+            raise RuntimeError("no alignable words")
+        pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes()
+        self.dec.set_align_text(" ".join(words))
+        self.dec.start_utt()
+        self.dec.process_raw(pcm, full_utt=True)
+        self.dec.end_utt()
+        self.dec.set_alignment()
+        self.dec.start_utt()
+        self.dec.process_raw(pcm, full_utt=True)
+        self.dec.end_utt()
+        al = self.dec.get_alignment()
+        if al is None:
+            raise RuntimeError("phone alignment failed")
+        out = []
+        for w in al:
+            for p in w:
+                out.append((p.name, p.start / 100.0, (p.start + p.duration) / 100.0))
+        if not out:
+            raise RuntimeError("empty alignment")
+        return out
+
+
+def match_onsets(ref: list[tuple[int, float]], hyp: list[tuple[int, float]], gap: float = 1.0) -> np.ndarray:
+    """Onset differences (s) of class-matched segments after a global sequence alignment.
+
+    ``ref``/``hyp``: ``[(class_id, onset_s)]``. Needleman-Wunsch on class ids (match 2, mismatch -1,
+    gap -``gap``); returns ``hyp_onset - ref_onset`` for every matched pair ``(M,)``.
+    """
+    n, m = len(ref), len(hyp)
+    score = np.zeros((n + 1, m + 1))
+    score[:, 0] = -gap * np.arange(n + 1)
+    score[0, :] = -gap * np.arange(m + 1)
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            s = 2.0 if ref[i - 1][0] == hyp[j - 1][0] else -1.0
+            score[i, j] = max(score[i - 1, j - 1] + s, score[i - 1, j] - gap, score[i, j - 1] - gap)
+    i, j, diffs = n, m, []
+    while i > 0 and j > 0:
+        s = 2.0 if ref[i - 1][0] == hyp[j - 1][0] else -1.0
+        if score[i, j] == score[i - 1, j - 1] + s:
+            if s > 0:
+                diffs.append(hyp[j - 1][1] - ref[i - 1][1])
+            i, j = i - 1, j - 1
+        elif score[i, j] == score[i - 1, j] - gap:
+            i -= 1
+        else:
+            j -= 1
+    return np.array(diffs[::-1])

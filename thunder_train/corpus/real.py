@@ -1,0 +1,163 @@
+"""Real recorded speech: the Asterisk core sound prompts, decoded to 16 kHz and aligned to phones.
+
+- Audio: the wideband ``.g722`` files (Debian asterisk-core-sounds-{en,es,fr}-g722), decoded with ffmpeg.
+- Transcripts: ``/usr/share/doc/asterisk-core-sounds-XX/core-sounds-XX.txt.gz`` (``name: text``).
+- English: pocketsphinx forced alignment (phone level), see ``align.py``.
+- Spanish / French: no acoustic model is available offline, so the transcript is rendered with
+  espeak-ng (known phone times) and its MFCCs are aligned to the recording's by DTW; the espeak phone
+  boundaries are carried over through the warping path (``dtw_align``). Its accuracy is measured on
+  English, where pocketsphinx gives a reference.
+Prompts are split into ``real_train`` / ``real_val`` by prompt name (about 15 % held out). Decoded and
+aligned prompts are cached in ``<cache>/real_<lang>.npz`` so later builds only re-render.
+"""
+from __future__ import annotations
+
+import gzip
+import re
+import subprocess
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from thunder_blender.core.channels import EMOTIONS
+
+SOUNDS = Path("/usr/share/asterisk/sounds")
+DOCS = Path("/usr/share/doc")
+SETS = {"en": "en_US_f_Allison", "es": "es_MX_f_Allison", "fr": "fr_CA_f_June"}
+ESPEAK_VOICE = {"en": "en-us", "es": "es-419", "fr": "fr"}
+SR = 16000
+VAL_SHARE = 0.15
+
+
+def transcripts(lang: str) -> dict[str, str]:
+    """``{prompt name: text}`` for prompts with spoken, digit-free text."""
+    out = {}
+    with gzip.open(DOCS / f"asterisk-core-sounds-{lang}" / f"core-sounds-{lang}.txt.gz", "rt",
+                   encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.startswith(";") or ":" not in line:
+                continue
+            name, text = line.split(":", 1)
+            text = text.strip().strip('"').strip()
+            if not text or "[" in text or re.search(r"[0-9@#*=/]", text) or "www" in text:
+                continue
+            out[name.strip()] = text
+    return out
+
+
+def decode(path: Path) -> np.ndarray:
+    """16 kHz mono float32 ``(S,)`` audio of a .g722 prompt."""
+    res = subprocess.run(["ffmpeg", "-v", "error", "-f", "g722", "-i", str(path), "-f", "s16le", "-ac", "1",
+                          "-ar", str(SR), "-"], capture_output=True, check=True)
+    return np.frombuffer(res.stdout, np.int16).astype(np.float32) / 32768.0
+
+
+def prompt_split(name: str, seed: int) -> str:
+    return "real_val" if zlib.crc32(f"{seed}:real:{name}".encode()) / 2**32 < VAL_SHARE else "real_train"
+
+
+def _process(args: tuple[str, str, str]) -> tuple[str, np.ndarray, list, str]:
+    """Worker: decode and align one prompt -> (name, audio, phones, kind) or empty phones on failure."""
+    lang, name, text = args
+    path = SOUNDS / SETS[lang] / f"{name}.g722"
+    audio = decode(path)
+    try:
+        if lang == "en":
+            from .align import Aligner
+            global _ALIGNER
+            if _ALIGNER is None:
+                _ALIGNER = Aligner()
+            return name, audio, _ALIGNER.align(audio, text), "cmu"
+        from .dtw_align import dtw_align
+        return name, audio, dtw_align(audio, text, ESPEAK_VOICE[lang]), "ipa"
+    except (RuntimeError, ValueError):
+        return name, audio, [], "none"
+
+
+_ALIGNER = None
+
+
+def load_or_align(lang: str, cache: Path, workers: int = 2, log=print) -> list[dict]:
+    """Decoded and aligned prompts of one language (cached): ``[{name, text, audio, phones, kind}]``."""
+    path = cache / f"real_{lang}.npz"
+    tr = transcripts(lang)
+    names = sorted(n for n in tr if (SOUNDS / SETS[lang] / f"{n}.g722").exists())
+    if path.exists():
+        z = np.load(path, allow_pickle=False)
+        if list(z["names"]) == names:
+            return _unpack(z, tr)
+    from multiprocessing import get_context
+    with get_context("fork").Pool(workers) as pool:
+        res = pool.map(_process, [(lang, n, tr[n]) for n in names], chunksize=4)
+    ok = [r for r in res if r[2]]
+    log(f"real {lang}: aligned {len(ok)}/{len(res)} prompts")
+    cache.mkdir(parents=True, exist_ok=True)
+    ph = [p for r in res for p in r[2]]
+    np.savez_compressed(
+        path, names=np.array(names), kinds=np.array([r[3] for r in res]),
+        audio=np.concatenate([r[1] for r in res]).astype(np.float32),
+        audio_offsets=np.concatenate([[0], np.cumsum([len(r[1]) for r in res])]).astype(np.int64),
+        ph_name=np.array([p[0] for p in ph] or [""]), ph_time=np.array([[p[1], p[2]] for p in ph]).reshape(-1, 2),
+        ph_offsets=np.concatenate([[0], np.cumsum([len(r[2]) for r in res])]).astype(np.int64))
+    return _unpack(np.load(path, allow_pickle=False), tr)
+
+
+def _unpack(z, tr: dict[str, str]) -> list[dict]:
+    out = []
+    ao, po = z["audio_offsets"], z["ph_offsets"]
+    for i, name in enumerate(z["names"]):
+        phones = [(str(z["ph_name"][k]), float(z["ph_time"][k, 0]), float(z["ph_time"][k, 1]))
+                  for k in range(po[i], po[i + 1])]
+        out.append({"name": str(name), "text": tr[str(name)], "audio": z["audio"][ao[i]:ao[i + 1]],
+                    "phones": phones, "kind": str(z["kinds"][i])})
+    return out
+
+
+def build_real(root: Path, seed: int, stats: dict, log=print, workers: int = 2,
+               langs: tuple[str, ...] = ("en", "es", "fr"), cache: Path | None = None) -> None:
+    """Write ``real_train`` / ``real_val`` shards under ``root`` (performances rendered from alignments)."""
+    from .articulation import ArticulationStyle
+    from .build import _write_split
+    from .expression import ExpressionStyle
+    from .phonemap import expand
+    from .render import render
+    from .shards import Record
+    from .synth import FPS, _merge_sil
+
+    cache = cache or Path("data/cache")
+    recs: dict[str, list[Record]] = {"real_train": [], "real_val": []}
+    neutral = EMOTIONS.index("neutral")
+    for lang in langs:
+        try:
+            prompts = load_or_align(lang, cache, workers, log)
+        except (FileNotFoundError, subprocess.CalledProcessError) as exc:
+            log(f"real {lang}: skipped ({exc})")
+            continue
+        spk = np.random.default_rng([seed, zlib.crc32(SETS[lang].encode())])
+        art, expr = ArticulationStyle.sample(spk), ExpressionStyle.sample(spk)
+        for p in prompts:
+            if not p["phones"]:
+                continue
+            audio = p["audio"]
+            hop = SR // FPS
+            audio = np.concatenate([audio, np.zeros((-len(audio)) % hop, np.float32)])
+            dur = len(audio) / SR
+            phones = [(n, s, min(e, dur)) for n, s, e in p["phones"] if s < dur]
+            segs = expand(phones, p["kind"])
+            if segs and segs[0][2] > 0:
+                segs.insert(0, ("sil", 0, 0.0, segs[0][2]))
+            if segs and segs[-1][3] < dur:
+                segs.append(("sil", 0, segs[-1][3], dur))
+            segs = _merge_sil(segs)
+            rng = np.random.default_rng([seed, zlib.crc32(p["name"].encode()), len(lang)])
+            r = render(audio, SR, segs, FPS, neutral, 0.0, art, expr, rng)
+            pcm = np.clip(np.round(audio * 32767), -32768, 32767).astype(np.int16)
+            split = prompt_split(f"{lang}:{p['name']}", seed)
+            recs[split].append(Record(
+                audio=pcm, perf=r.perf, phone_class=r.phone_class, closure=r.closure, emotion=neutral,
+                intensity=0.0, voice=f"asterisk/{SETS[lang]}", lang=lang,
+                source=f"asterisk-{'pocketsphinx' if p['kind'] == 'cmu' else 'dtw-espeak'}",
+                text=p["text"], segments=segs))
+    for split, rs in recs.items():
+        _write_split(root, split, iter(rs), 900.0, stats)
