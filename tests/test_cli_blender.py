@@ -61,6 +61,7 @@ def test_demo_glb_weights_and_timing(demo_run, short_wav):  # noqa: F811
     anims = sorted(doc["animations"], key=lambda a: a["name"])
     assert len(anims) == 4
     for k, anim in enumerate(anims):
+        assert {c["target"]["path"] for c in anim["channels"]} == {"weights", "rotation"}  # head motion too
         chan = next(c for c in anim["channels"] if c["target"]["path"] == "weights")
         sampler = anim["samplers"][chan["sampler"]]
         times = accessor(doc, blob, sampler["input"])[:, 0]
@@ -83,6 +84,13 @@ def test_demo_fbx_take_round_trip(bpy, demo_run, short_wav):  # noqa: F811
     fc.keyframe_points.foreach_get("co", co)
     np.testing.assert_allclose(co[0::2], 1 + np.arange(scene.shape[1]), atol=1e-3)
     np.testing.assert_allclose(co[1::2], scene[2, :, ARKIT_52.index("jawOpen")], atol=2e-4)
+    # Head rotation of the same take on the object (write_takes: X = pitch, Y = roll, Z = yaw).
+    rot = {fc.array_index: fc for bag in obj.animation_data.action.layers[0].strips[0].channelbags
+           for fc in bag.fcurves if fc.data_path == "rotation_euler"}
+    for axis, channel in ((0, 53), (1, 54), (2, 52)):
+        co = np.empty(2 * len(rot[axis].keyframe_points), np.float32)
+        rot[axis].keyframe_points.foreach_get("co", co)
+        np.testing.assert_allclose(co[1::2], scene[2, :, channel], atol=1e-4)
 
 
 def test_demo_blend_has_takes_and_sound(bpy, demo_run, short_wav):  # noqa: F811
