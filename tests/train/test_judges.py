@@ -1,0 +1,161 @@
+"""Judges trained for seconds on a tiny real corpus (flite speech + the project's articulation model)."""
+from __future__ import annotations
+
+from dataclasses import replace
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from thunder_blender.core.features import log_mel, resample  # noqa: E402
+from thunder_train.corpus import articulation as art  # noqa: E402
+from thunder_train.corpus.flite import synthesize  # noqa: E402
+from thunder_train.corpus.phonemap import expand  # noqa: E402
+from thunder_train.judges import data as jd  # noqa: E402
+from thunder_train.judges import lipreader as lr  # noqa: E402
+from thunder_train.judges import m2s as m2s_mod  # noqa: E402
+from thunder_train.judges import sync as sy  # noqa: E402
+
+pytestmark = pytest.mark.train
+
+SENTENCES = (
+    "Bob bought a big blue map of the bay.",
+    "We all wait for the moon to rise over the pool.",
+    "Pam made maple pie for my mom.",
+    "Father saw a large dark car on the farm.",
+    "Who knew you would move to Boston so soon?",
+    "Please keep the baby by the open window.",
+    "The cat sat on a mat and ate a fish.",
+    "My brother plays the drums in a rock band.",
+)
+
+
+def _utterances(voices: tuple[str, ...], seed: int) -> list[SimpleNamespace]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for v in voices:
+        style = art.ArticulationStyle.sample(rng)
+        for text in SENTENCES:
+            audio, sr, phones = synthesize(text, v)
+            x = audio.astype(np.float32) / 32768.0
+            if sr != 16000:
+                x = resample(x, sr, 16000).astype(np.float32)
+            segs = expand(phones, "cmu")
+            n = int(len(x) / 16000 * 50)
+            perf = art.articulate(segs, n, 50.0, style, art.segment_loudness(segs, x, 16000))
+            art.enforce_closures(perf, segs, 50.0)
+            out.append(SimpleNamespace(audio=x, perf=perf, phone_class=art.frame_classes(segs, n, 50.0),
+                                       voice=v, source="flite", text=text))
+    return out
+
+
+@pytest.fixture(scope="module")
+def items():
+    torch.set_num_threads(2)
+    train = jd.prepare(_utterances(("kal16", "slt"), seed=0))
+    held = jd.prepare(_utterances(("rms",), seed=1))  # unseen voice
+    return train, held
+
+
+@pytest.fixture(scope="module")
+def trained_m2s(items):
+    cfg = m2s_mod.M2SConfig(hidden=64, steps=250, batch=16, max_seconds=60)
+    return m2s_mod.train_m2s_items(items[0], items[1], cfg, log=lambda s: None)
+
+
+def test_prepare_aligns_mel_and_performance(items):
+    for it in items[0]:
+        assert it.mel.shape == (2 * len(it.perf), 80)
+        assert it.phone_class.shape == (len(it.perf),)
+        assert abs(float(it.mel.mean())) < 1e-3  # per-utterance normalised
+
+
+def test_audio_target_shape_and_padding_invariance():
+    rng = np.random.default_rng(0)
+    mel = torch.from_numpy(log_mel(rng.normal(size=48000).astype(np.float32) * 0.1))[None, :200]
+    tgt = m2s_mod.audio_target(mel)
+    assert tgt.shape == (1, 100, 80)
+    padded = torch.cat([mel, torch.full((1, 60, 80), -11.5)], dim=1)
+    mask = torch.zeros(1, 130, dtype=torch.bool)
+    mask[:, :100] = True
+    assert torch.allclose(m2s_mod.audio_target(padded, mask)[:, :100], tgt, atol=1e-5)
+
+
+def test_m2s_learns_and_loss_prefers_the_true_performance(items, trained_m2s):
+    model, metrics = trained_m2s
+    # the frame-shuffled performance is the chance level: the trained M2S must beat it clearly
+    assert metrics["val_mse"] < 0.8 * metrics["val_mse_shuffled_perf"], metrics
+    it = items[1][0]
+    x = torch.from_numpy(it.perf)[None].clone().requires_grad_(True)
+    mel = torch.from_numpy(it.mel)[None]
+    mask = torch.ones(1, len(it.perf), dtype=torch.bool)
+    loss = m2s_mod.m2s_loss(model, x, mel, mask)
+    loss.backward()
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
+    assert all(p.grad is None for p in model.parameters())  # frozen judge
+    perm = torch.from_numpy(np.random.default_rng(0).permutation(len(it.perf)))
+    shuffled = m2s_mod.m2s_loss(model, x.detach()[:, perm], mel, mask)
+    assert float(loss) < float(shuffled)
+
+
+def test_m2s_save_load_roundtrip_and_all_channel_variant(tmp_path, items, trained_m2s):
+    model, metrics = trained_m2s
+    path = m2s_mod.save_m2s(model, tmp_path / "m2s.pt", metrics)
+    back = m2s_mod.load_m2s(path)
+    x = torch.from_numpy(items[1][0].perf)[None]
+    assert torch.allclose(back(x), model(x))
+    assert not any(p.requires_grad for p in back.parameters())
+    allc = m2s_mod.M2S(m2s_mod.M2SConfig(inputs="all", hidden=32))
+    assert len(allc.channels) == 55 and len(model.channels) < 55
+    with pytest.raises(ValueError, match="inputs"):
+        m2s_mod.M2S(m2s_mod.M2SConfig(inputs="lips"))
+    with pytest.raises(ValueError, match="not an M2S"):
+        sy_path = sy.save_sync(sy.SyncExpert(sy.SyncConfig(hidden=16, emb=8)), tmp_path / "s.pt")
+        m2s_mod.load_m2s(sy_path)
+
+
+def test_sync_expert_finds_the_true_offset(tmp_path, items):
+    train, held = items
+    cfg = sy.SyncConfig(hidden=64, steps=300, batch=16, max_seconds=60)
+    model, metrics = sy.train_sync_items(train, held, cfg, log=lambda s: None)
+    # window-level: the true offset must beat 16 shifted windows far more often than chance (1/17)
+    assert metrics["window_acc"] > 3 * metrics["chance_window_acc"], metrics
+    assert metrics["clip_offset_acc_1"] >= 0.75, metrics
+    it = held[0]
+    d = sy.offset_distances(model, it.perf, it.mel, max_offset=10)
+    assert d.shape == (21,) and np.all((d >= 0) & (d <= 2))
+    # shifting the animation by 6 frames moves the distance minimum away from 0
+    late = np.concatenate([np.repeat(it.perf[:1], 6, 0), it.perf[:-6]])
+    d_late = sy.offset_distances(model, late, it.mel, max_offset=10)
+    assert d_late[10] > d[10]
+    # sync_loss is differentiable w.r.t. the animation and lower in sync
+    x = torch.from_numpy(it.perf)[None].clone().requires_grad_(True)
+    mel = torch.from_numpy(it.mel)[None]
+    mask = torch.ones(1, len(it.perf), dtype=torch.bool)
+    loss = sy.sync_loss(model, x, mel, mask)
+    loss.backward()
+    assert float(x.grad.abs().sum()) > 0
+    assert float(loss) < float(sy.sync_loss(model, torch.from_numpy(late)[None], mel, mask))
+    back = sy.load_sync(sy.save_sync(model, tmp_path / "sync.pt", metrics))
+    assert np.allclose(sy.offset_distances(back, it.perf, it.mel, 10), d, atol=1e-6)
+
+
+def test_lipreader_reads_ground_truth_above_majority(items):
+    train, held = items
+    cfg = lr.LipReaderConfig(steps=250, batch=16, max_seconds=60)
+    model, metrics = lr.train_lipreader_items(train, held, cfg, log=lambda s: None)
+    acc = metrics["val"]
+    assert acc["frame_acc"] > acc["majority_rate"] + 0.2, acc
+    # a frozen mean pose carries no information: its accuracy falls far below the ground truth's
+    flat = [replace(it, perf=np.repeat(it.perf.mean(0, keepdims=True), len(it.perf), 0)) for it in held]
+    assert lr.accuracy(model, flat)["frame_acc"] < acc["frame_acc"] - 0.3
+
+
+def test_voice_half_is_disjoint(items):
+    train = items[0]
+    a, b = jd.voice_half(train, 0), jd.voice_half(train, 1)
+    assert a and b
+    assert not ({i.voice for i in a} & {i.voice for i in b})
+    assert len(a) + len(b) == len(train)
