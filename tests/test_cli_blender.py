@@ -150,3 +150,24 @@ def test_mapping_command(bpy, tmp_path, capsys):
     assert "ARKit: 52/52 shape keys" in text
     assert "jawOpen" in text and "viseme_aa" in text
     assert "not driven: Wrinkles" in text
+
+
+def test_blender_audio_reader_in_a_child_process(tmp_path):
+    """Without ffmpeg, non-WAV audio goes through Blender's aud in a child process; a file aud cannot
+    decode (which aborts the process that tries) gives a one-line error instead of killing the CLI."""
+    import subprocess
+
+    from tests.test_cli import DEMO_WAV, write_wav
+    from thunder_blender.audio_file import AudioFileError, read_with_blender
+
+    wav = tmp_path / "a.wav"
+    pcm = _read(DEMO_WAV)[:16000]
+    write_wav(wav, pcm)
+    ogg = tmp_path / "a.ogg"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(wav), str(ogg)], check=True, timeout=60)
+    back, rate = read_with_blender(ogg)
+    assert rate == 16000 and abs(len(back) - len(pcm)) < 400
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(b"\x00\x01" * 500)
+    with pytest.raises(AudioFileError, match="cannot read audio bad.mp3"):
+        read_with_blender(bad)
