@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
+from .common import MODEL_DIR_ENV
 from .report import table
 from .suite import SuiteConfig, quick_config, run_suite
 
@@ -15,12 +17,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path("bench.json"))
     ap.add_argument("--quick", action="store_true", help="fewer repetitions and shorter clips (development)")
     ap.add_argument("--only", default="", help="comma-separated parts, e.g. generation,keyframes")
+    ap.add_argument("--model-dir", type=Path, default=None,
+                    help="benchmark the exported model in this folder instead of the shipped one")
     args = ap.parse_args(argv)
+    if args.model_dir is not None:
+        os.environ[MODEL_DIR_ENV] = str(args.model_dir.resolve())
     cfg = quick_config() if args.quick else SuiteConfig()
     if args.only:
         cfg = SuiteConfig(**{**cfg.__dict__, "only": tuple(s.strip() for s in args.only.split(",") if s.strip())})
     results = run_suite(cfg)
-    results["config"] = {"quick": args.quick, "only": list(cfg.only)}
+    results["config"] = {"quick": args.quick, "only": list(cfg.only),
+                         "model_dir": str(args.model_dir) if args.model_dir else "shipped (models/)"}
     args.out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(table(results))
     print(f"\nwrote {args.out}")

@@ -24,6 +24,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE_PREFIX = "THUNDER_BENCH_PROBE "
+# Set by ``--model-dir``: benchmark another exported model than the shipped one (probes inherit it).
+MODEL_DIR_ENV = "THUNDER_BENCH_MODEL_DIR"
+
+
+def model_dir_override() -> str | None:
+    return os.environ.get(MODEL_DIR_ENV) or None
 
 # A phonetically varied English text, repeated as needed to fill longer clips.
 SPEECH_TEXT = (

@@ -50,9 +50,11 @@ def rows(results: dict, targets: Targets = Targets()) -> list[tuple[str, str, st
             out.append((label, f"{_fmt_s(r['median_s'])} (RTF/take {r['rtf_per_take']:.4f}, n={r['runs']})",
                         tgt))
         for key, st in g["stages"].items():
+            calls = st.get("onnx_calls_per_generation", {})
             for k, v in st.items():
                 if isinstance(v, float):
-                    out.append((f"  stage [{key}] {k}", _fmt_s(v), ""))
+                    n = calls.get(k.removeprefix("onnx "), 0) if k.startswith("onnx ") else 0
+                    out.append((f"  {key}: {k}", _fmt_s(v) + (f" ({n} calls)" if n else ""), ""))
     if (ref := section("reference")) is not None:
         out.append((f"reference: generate() {ref['audio_s']:g} s x 1 take",
                     _fmt_s(ref["generate_one_take"]["median_s"]), ""))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .common import TimingConfig, Unavailable, read_wav, speech_clip, time_repeated
+from .common import TimingConfig, Unavailable, model_dir_override, read_wav, speech_clip, time_repeated
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,10 @@ def load_cpu_model(load_model):
     """The shipped model on the CPU provider (as the add-on runs it on a machine without a GPU)."""
     try:
         params = inspect.signature(load_model).parameters
+        kwargs = {"model_dir": model_dir_override()} if model_dir_override() else {}
         if "providers" in params:
-            return load_model(providers=["CPUExecutionProvider"])
-        return load_model()
+            kwargs["providers"] = ["CPUExecutionProvider"]
+        return load_model(**kwargs)
     except NotImplementedError as exc:
         raise Unavailable(f"load_model() not implemented yet ({exc})") from exc
     except Exception as exc:  # ModelError (missing/corrupt model), OSError...
@@ -122,7 +123,7 @@ def bench_generation(cfg: RuntimeBenchConfig, work: Path) -> dict:
             rows.append({"audio_s": dur, "takes": n, **t,
                          "rtf_per_take": t["median_s"] / n / dur,
                          "out_shape": list(np.shape(takes.weights)), "out_fps": float(takes.fps)})
-        stages[f"{dur:g}s_x4"] = _stage_split(generate, model, GenerateRequest, pcm, sr, cfg, has_hook,
+        stages[f"{dur:g} s x 4 takes"] = _stage_split(generate, model, GenerateRequest, pcm, sr, cfg, has_hook,
                                               acc, calls)
     return {"model_load_s": load_s, "stage_source": "generate(timings=)" if has_hook else "session wrappers",
             "rows": rows, "stages": stages}
@@ -154,16 +155,17 @@ def _stage_split(generate, model, GenerateRequest, pcm, sr, cfg: RuntimeBenchCon
             total = time.perf_counter() - t0
             per_run["total"].append(total)
             for k, v in acc.items():
-                per_run[f"onnx:{k}"].append(v)
-            per_run["outside onnx sessions"].append(total - sum(acc.values()))
+                per_run[f"onnx {k}"].append(v)
+            per_run["outside onnx (features, sampler arithmetic, blending)"].append(total - sum(acc.values()))
             n_calls = dict(calls)
     out = {k: float(np.median(v)) for k, v in per_run.items()}
     if n_calls:
         out["onnx_calls_per_generation"] = n_calls
     audio16 = features.to_model_audio(pcm, sr)
-    out["features_alone_s"] = time_repeated(lambda: features.log_mel(audio16), cfg.timing)["median_s"]
+    out["features alone (log-mel + normalise)"] = time_repeated(
+        lambda: features.normalise(features.log_mel(audio16)), cfg.timing)["median_s"]
     w = np.asarray(takes.weights)
-    out["resample_to_scene_fps_s"] = time_repeated(
+    out[f"resample 4 takes to {cfg.scene_fps:g} fps (core.resample, add-on side)"] = time_repeated(
         lambda: [resample.resample(w[i], float(takes.fps), cfg.scene_fps) for i in range(len(w))],
         cfg.timing)["median_s"]
     return out
