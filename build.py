@@ -145,11 +145,12 @@ def staged_manifest_text(wheel_names: list[str]) -> str:
     return _WHEELS_BLOCK.sub(lambda _m: f"wheels = [\n{body}]", text)
 
 
-def stage(dest: Path, link: bool = False, wheels: list[Path] | None = None) -> Path:
+def stage(dest: Path, link: bool = False, wheels: list[Path] | None = None, models: Path | None = None) -> Path:
     """Lay out the extension source folder at ``dest`` (created fresh). Returns ``dest``.
 
     ``link=True`` symlinks the package's files (a live development install from the source tree).
     ``wheels``: wheel files to bundle; the staged manifest lists exactly these.
+    ``models``: the folder holding the model to ship (default ``models/``).
     """
     if dest.exists():
         shutil.rmtree(dest)
@@ -162,7 +163,7 @@ def stage(dest: Path, link: bool = False, wheels: list[Path] | None = None) -> P
     (dest / "blender_manifest.toml").write_text(staged_manifest_text([w.name for w in wheels]))
     model_dir = dest / "models"
     model_dir.mkdir()
-    for f in model_files():
+    for f in model_files(models):
         _place(f, model_dir / f.name, link)
     if wheels:
         wdir = dest / "wheels"
@@ -188,12 +189,14 @@ def zip_name(platform: str | None = None) -> str:
     return f"{m['id']}-{m['version']}{suffix}.zip"
 
 
-def build(out: Path, stage_dir: Path, with_wheels: bool = True, allow_no_model: bool = False) -> list[Path]:
+def build(out: Path, stage_dir: Path, with_wheels: bool = True, allow_no_model: bool = False,
+          models: Path | None = None) -> list[Path]:
     """Stage, validate and build. Returns the zips written to ``out`` (one per platform with wheels)."""
-    if not allow_no_model and not any(f.suffix == ".onnx" for f in model_files()):
-        raise BuildError(f"no model in {MODELS} (*.onnx); train and export one first (make train)")
+    models = MODELS if models is None else models
+    if not allow_no_model and not any(f.suffix == ".onnx" for f in model_files(models)):
+        raise BuildError(f"no model in {models} (*.onnx); train and export one first (make train)")
     wheels = fetch_wheels(manifest_wheels()) if with_wheels else []
-    stage(stage_dir, wheels=wheels)
+    stage(stage_dir, wheels=wheels, models=models)
     if extension_cli(["validate", str(stage_dir)]) != 0:
         raise BuildError(f"Blender's validator rejected {stage_dir}")
     out.mkdir(parents=True, exist_ok=True)
@@ -221,9 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stage", type=Path, default=ROOT / "build" / "thunder_lipsync")
     ap.add_argument("--no-wheels", action="store_true", help="one zip without bundled onnxruntime")
     ap.add_argument("--allow-no-model", action="store_true", help="build even if models/ has no .onnx")
+    ap.add_argument("--models", type=Path, default=None, help="ship the model in this folder (default models/)")
     args = ap.parse_args(argv)
     try:
-        zips = build(args.out, args.stage, with_wheels=not args.no_wheels, allow_no_model=args.allow_no_model)
+        zips = build(args.out, args.stage, with_wheels=not args.no_wheels, allow_no_model=args.allow_no_model,
+                     models=args.models)
     except BuildError as exc:
         print(f"build.py: error: {exc}", file=sys.stderr)
         return 1
