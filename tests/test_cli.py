@@ -235,3 +235,23 @@ def test_json_file_layout(fake_model, short_wav, tmp_path):
     assert [t["index"] for t in doc["takes"]] == [1, 2]
     assert len(doc["takes"][0]["frames"]) == doc["n_frames"] == 80
     assert doc["settings"]["emotion"] == "happy" and doc["settings"]["intensity"] == 0.8
+
+
+def test_convert_csv_to_json_without_blender(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    perf = rng.uniform(0, 1, (50, N_CHANNELS)).astype(np.float32)
+    livelink.write_csv(tmp_path / "a.csv", perf, 60.0)
+    out = tmp_path / "out"
+    assert cli.main(["convert", str(tmp_path / "a.csv"), "--csv-fps", "60", "--out", str(out),
+                     "--name", "c", "--format", "json"]) == 0
+    weights, fps, _, doc = takes_json.read(out / "c.json")
+    assert fps == 60.0 and doc["settings"]["source"] == "Live Link Face CSV"
+    np.testing.assert_allclose(weights[0], perf, atol=1e-6)
+
+
+def test_convert_rejects_a_bad_csv(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("foo,bar\n1,2\n")
+    res = run_cli("convert", str(bad), "--out", str(tmp_path / "out"), "--format", "json")
+    _assert_failed_cleanly(res, "no Timecode column")
+    assert not (tmp_path / "out").exists()

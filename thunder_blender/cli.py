@@ -113,8 +113,8 @@ def _write_numpy_formats(staging: Path, formats: list[str], args, takes, pcm, ra
     if "json" in formats:
         out.append(staging / f"{args.name}.json")
         takes_json.write(out[-1], takes.weights, takes.fps, takes.seeds, model=_model_meta(model),
-                         audio={"path": str(Path(args.audio).resolve()), "sample_rate": rate,
-                                "duration": round(len(pcm) / rate, 4)},
+                         audio={} if pcm is None else {"path": str(Path(args.audio).resolve()),
+                                                        "sample_rate": rate, "duration": round(len(pcm) / rate, 4)},
                          settings={"emotion": args.emotion, "intensity": args.intensity, "guidance": args.guidance,
                                    "head_motion": not args.no_head, "seed": args.seed, **takes.settings})
     if "csv" in formats:
@@ -138,6 +138,48 @@ def _load_model():
     return load_model()
 
 
+def _staged_write(out_dir: Path, produce) -> list[Path]:
+    """Run ``produce(staging) -> [files]`` in a hidden staging dir inside ``out_dir``, then move the files
+    into ``out_dir``. On any failure (or Ctrl-C) the staging dir, and ``out_dir`` if it was created here,
+    are removed: nothing partial is left."""
+    staging, created = _make_staging(out_dir)
+    written: list[Path] = []
+    try:
+        for f in produce(staging):
+            dest = out_dir / f.name
+            os.replace(f, dest)
+            written.append(dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        for f in written:  # only reachable if a rename itself failed midway
+            f.unlink(missing_ok=True)
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+    return written
+
+
+def _blender_outputs(staging: Path, args, formats: list[str], takes, audio) -> list[Path]:
+    if not BLENDER_FORMATS & set(formats):
+        return []
+    from .blender.headless import BlenderJob, TargetError, write_outputs
+    from .blender.rig import RigError
+
+    print("writing Blender formats ...", file=sys.stderr)
+    job = BlenderJob(args.target, args.name, BLENDER_FORMATS & set(formats), args.fps, audio)
+    try:
+        return write_outputs(job, takes, staging)
+    except (TargetError, RigError) as err:
+        raise CliError(str(err)) from None
+
+
+def _summary(what: str, t0: float, out_dir: Path, written: list[Path]) -> None:
+    print(f"{what}; total {time.perf_counter() - t0:.1f} s. Wrote {len(written)} files to {out_dir}:")
+    for f in written:
+        print(f"  {f}  ({f.stat().st_size / 1024:.0f} KB)")
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from .audio_file import read_audio
     from .runtime.generate import GenerateRequest, InputError, generate
@@ -153,10 +195,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
                                   head_motion=not args.no_head)
     except InputError as err:
         raise CliError(str(err)) from None
-    staging, created = _make_staging(out_dir)
-    written: list[Path] = []
-    try:
-        t0 = time.perf_counter()
+    t0 = time.perf_counter()
+    timing = {}
+
+    def produce(staging: Path) -> list[Path]:
         model = _load_model()
         bar = ProgressBar("generating")
         try:
@@ -165,34 +207,59 @@ def cmd_generate(args: argparse.Namespace) -> int:
             raise CliError(str(err)) from None
         finally:
             bar.close()
-        t_gen = time.perf_counter() - t0
-        staged = _write_numpy_formats(staging, formats, args, takes, pcm, rate, model)
-        if BLENDER_FORMATS & set(formats):
-            from .blender.headless import BlenderJob, TargetError, write_outputs
+        timing["gen"], timing["takes"] = time.perf_counter() - t0, takes
+        return (_write_numpy_formats(staging, formats, args, takes, pcm, rate, model)
+                + _blender_outputs(staging, args, formats, takes, (pcm, rate)))
 
-            print("writing Blender formats ...", file=sys.stderr)
-            job = BlenderJob(args.target, args.name, BLENDER_FORMATS & set(formats), args.fps, (pcm, rate))
-            try:
-                staged += write_outputs(job, takes, staging)
-            except TargetError as err:
-                raise CliError(str(err)) from None
-        for f in staged:
-            dest = out_dir / f.name
-            os.replace(f, dest)
-            written.append(dest)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        for f in written:  # only reachable if a rename itself failed midway
-            f.unlink(missing_ok=True)
-        if created:
-            shutil.rmtree(out_dir, ignore_errors=True)
-        raise
-    shutil.rmtree(staging, ignore_errors=True)
-    total = time.perf_counter() - t0
-    print(f"{len(takes.seeds)} takes of {takes.duration:.2f} s (seeds {', '.join(map(str, takes.seeds))}); "
-          f"generation {t_gen:.1f} s, total {total:.1f} s. Wrote {len(written)} files to {out_dir}:")
-    for f in written:
-        print(f"  {f}  ({f.stat().st_size / 1024:.0f} KB)")
+    written = _staged_write(out_dir, produce)
+    takes = timing["takes"]
+    _summary(f"{len(takes.seeds)} takes of {takes.duration:.2f} s (seeds {', '.join(map(str, takes.seeds))}); "
+             f"generation {timing['gen']:.1f} s", t0, out_dir, written)
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    """Live Link Face CSVs (one take each) -> the same outputs as ``generate``, on any target."""
+    import numpy as np
+
+    from .audio_file import read_audio
+    from .core.channels import N_CHANNELS
+    from .core.livelink import LiveLinkFormatError, read_csv
+    from .runtime.generate import Takes
+
+    args.emotion, args.seed = "auto", 0
+    formats = _check_args(args)
+    if "csv" in formats:
+        raise CliError("convert reads CSVs; choose output formats from glb,fbx,blend,json,png")
+    perfs, fps = [], None
+    for path in args.csv:
+        if not Path(path).is_file():
+            raise CliError(f"CSV file not found: {path}")
+        try:
+            perf, times, csv_fps = read_csv(path, fps=args.csv_fps)
+        except LiveLinkFormatError as err:
+            raise CliError(str(err)) from None
+        fps = fps or csv_fps
+        # Resample onto a uniform grid (recordings can drop frames); time 0 = first row.
+        grid = np.arange(int(np.floor(times[-1] * fps + 1e-6)) + 1) / fps
+        perfs.append(np.stack([np.interp(grid, times, perf[:, c]) for c in range(N_CHANNELS)], 1))
+    n = max(len(p) for p in perfs)
+    weights = np.stack([np.pad(p, ((0, n - len(p)), (0, 0)), mode="edge") for p in perfs]).astype(np.float32)
+    takes = Takes(weights=weights, fps=float(fps), seeds=tuple(0 for _ in perfs),
+                  settings={"source": "Live Link Face CSV", "files": [str(p) for p in args.csv]})
+    audio = read_audio(args.audio) if args.audio else None
+    t0 = time.perf_counter()
+
+    def produce(staging: Path) -> list[Path]:
+        ns = argparse.Namespace(**{**vars(args), "audio": args.audio or args.csv[0], "guidance": None,
+                                   "intensity": None, "no_head": False})
+        model = type("LiveLinkFace", (), {"card": {"name": "Live Link Face CSV"}})()
+        pcm, rate = audio if audio else (None, 16000)
+        return (_write_numpy_formats(staging, formats, ns, takes, pcm, rate, model)
+                + _blender_outputs(staging, args, formats, takes, audio))
+
+    written = _staged_write(Path(args.out), produce)
+    _summary(f"{len(perfs)} takes from CSV at {fps:g} fps", t0, Path(args.out), written)
     return 0
 
 
@@ -271,6 +338,16 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=cmd_generate)
     i = sub.add_parser("info", help="model card, providers, GPU")
     i.set_defaults(func=cmd_info)
+    c = sub.add_parser("convert", help="Live Link Face CSVs -> glb/fbx/blend on a target")
+    c.add_argument("csv", nargs="+", help="one Live Link Face CSV per take")
+    c.add_argument("--csv-fps", type=float, default=None, help="frame rate of the CSVs (default: inferred)")
+    c.add_argument("--audio", default=None, help="speech to put on the sequencer and in the preview")
+    c.add_argument("--fps", type=float, default=None, help="scene frame rate of the Blender outputs")
+    c.add_argument("--target", default="demo", help="demo | FILE.blend | FILE.glb | FILE.fbx")
+    c.add_argument("--out", default="out")
+    c.add_argument("--name", default="converted")
+    c.add_argument("--format", default="glb", help="comma list from glb,fbx,blend,json,png")
+    c.set_defaults(func=cmd_convert)
     m = sub.add_parser("mapping", help="what a rig's shape keys map to")
     m.add_argument("file", help="FILE.blend | FILE.glb | FILE.fbx")
     m.set_defaults(func=cmd_mapping)
