@@ -23,7 +23,7 @@ class DemoHead:
     vertices: (V, 3) float32, metres, Blender axes (Z up, face looking toward -Y).
     faces: (F, 3) int32 triangles, consistently oriented.
     uvs: (V, 2) float32, one UV per vertex (Blender convention, v up).
-    material_index: (F,) int8 index into ``material_names`` (skin, mouth, sclera, iris, pupil, tongue, teeth).
+    material_index: (F,) int8 index into ``material_names`` (skin, mouth, sclera, iris, pupil, tongue, teeth, lips).
     shape_names: == ``channels.ARKIT_52`` (same order).
     deltas: (52, V, 3) float32, metres; posed = vertices + weights @ deltas.
     lip_idx: (L,) int32 skin vertices of both lips (between the outer and inner lip contours).

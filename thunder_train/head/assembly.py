@@ -13,8 +13,8 @@ from . import landmarks as lm
 from .mediapipe_mesh import CanonicalMesh
 from .regions import SurfaceGraph, falloff
 
-MATERIALS: tuple[str, ...] = ("Skin", "Mouth", "Sclera", "Iris", "Pupil", "Tongue", "Teeth")
-SKIN, MOUTH, SCLERA, IRIS, PUPIL, TONGUE, TEETH = range(7)
+MATERIALS: tuple[str, ...] = ("Skin", "Mouth", "Sclera", "Iris", "Pupil", "Tongue", "Teeth", "Lips")
+SKIN, MOUTH, SCLERA, IRIS, PUPIL, TONGUE, TEETH, LIPS = range(8)
 # Part id per vertex.
 PART_SKIN, PART_MOUTH_BAG, PART_EYE_SOCKET, PART_EYEBALL_L, PART_EYEBALL_R, PART_TONGUE, PART_TEETH_UP, \
     PART_TEETH_LO = range(8)
@@ -91,6 +91,16 @@ def _close_rest_lips(a: Assembly) -> None:
     w_lo = falloff(d_lo, 0.0, 0.012) * (d_lo < d_up)
     v[:, 2] += -sz * w_up + sz * w_lo
     v[:, 1] += -sy * w_up + sy * w_lo
+
+
+def _lip_faces(a: Assembly) -> np.ndarray:
+    """Mask of skin triangles between the outer and the inner lip contours."""
+    g = SurfaceGraph(a.vertices, a.faces, a.part == PART_SKIN)
+    outer = np.array(lm.LIP_OUTER_UPPER + lm.LIP_OUTER_LOWER)
+    d = g.distance(np.array(lm.LIP_INNER_UPPER + lm.LIP_INNER_LOWER), blocked=outer)
+    inside = np.isfinite(d)
+    inside[outer] = True
+    return inside[a.faces].all(axis=1)
 
 
 def _cavity(a: Assembly, loop: list[int], layers, cap_back: float, cap_factor: float, material: int,
@@ -181,6 +191,7 @@ def assemble(mesh: CanonicalMesh) -> Assembly:
     a = Assembly(vertices=v, faces=faces, uvs=uv, material=np.full(len(faces), SKIN),
                  part=np.full(len(v), PART_SKIN), follow=-np.ones(len(v), np.int64), follow_factor=np.zeros(len(v)))
     _close_rest_lips(a)
+    a.material[_lip_faces(a)] = LIPS
     # mouth cavity: (back, x scale, z upper, z lower, follow factor)
     mouth_loop = opening_loop(lm.LIP_INNER_UPPER, lm.LIP_INNER_LOWER)
     _cavity(a, mouth_loop, [(0.004, 0.95, 0.002, -0.002, 0.85), (0.014, 0.9, 0.008, -0.012, 0.6),
