@@ -138,7 +138,7 @@ def test_switching_takes_changes_values_and_regenerating_replaces(bpy, empty_sce
     empty_scene.render.fps = 24
     takes = _takes(n=3, t=150)
     acts = kf.write_takes(obj, takes, 37, 24.0)
-    assert [a["thunder_seed"] for a in acts] == [10, 11, 12]
+    assert [a["thunder_seed"] for a in acts] == ["10", "11", "12"]
     key = obj.data.shape_keys
     assert [t.name for t in key.animation_data.nla_tracks] == ["THUNDER take 1", "THUNDER take 2", "THUNDER take 3"]
     assert all(t.mute for t in key.animation_data.nla_tracks)

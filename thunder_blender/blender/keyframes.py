@@ -19,7 +19,7 @@ when head motion (or a FLAME jaw) is written, an ``OBJECT`` slot for the object 
 rotation; both IDs get the action with their slot set explicitly. Keys are written in bulk
 (``keyframe_points.add`` + ``foreach_set``), linear interpolation, one key per scene frame. Every take also
 sits on its own muted NLA track named ``"THUNDER take <k>"`` on each ID it animates. The seed and the
-generation settings are stored on the action (``thunder_seed``, ``thunder_take``, ``thunder_settings``
+generation settings are stored on the action (``thunder_seed`` as a decimal string, ``thunder_take``, ``thunder_settings``
 JSON) so a take can be re-rolled.
 
 Writing takes replaces the previous takes of the same target (never duplicates them). A take that was
@@ -352,7 +352,7 @@ def write_takes(obj, takes, start_frame: int, scene_fps: float, mapping=None, na
         name = names[k] if names is not None else f"{rig.obj.name}_take{k + 1}"
         act, notes = build_take_action(rig, perf, int(start_frame), name, head_motion)
         seed = int(takes.seeds[k]) if k < len(takes.seeds) else 0
-        act[PROP_SEED] = seed
+        act[PROP_SEED] = str(seed)  # seeds can exceed 32 bits (ID properties are C ints)
         act[PROP_TAKE] = k
         act[PROP_SETTINGS] = json.dumps({**base, "seed": seed, "take": k, "notes": notes})
         act.use_fake_user = False
@@ -379,7 +379,7 @@ def replace_take(rig: RigTarget, old: bpy.types.Action, perf_src: np.ndarray, sr
     name = old.name
     act, notes = build_take_action(rig, perf, start, name + "_reroll", bool(settings.get("head_motion", True)))
     info.update(settings, seed=int(seed), take=k, notes=notes)
-    act[PROP_SEED] = int(seed)
+    act[PROP_SEED] = str(int(seed))
     act[PROP_TAKE] = k
     act[PROP_SETTINGS] = json.dumps(info)
     for idb in _anim_ids(rig):
