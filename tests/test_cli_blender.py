@@ -123,19 +123,6 @@ def test_blend_target_is_not_modified_and_keeps_its_fps(bpy, tmp_path, short_wav
     assert "MyRig" in bpy.data.objects and len([a for a in bpy.data.actions if "thunder_take" in a]) == 2
 
 
-def test_target_without_shape_keys_fails_cleanly(bpy, tmp_path, short_wav, fake_model, capsys):  # noqa: F811
-    bpy.ops.wm.read_homefile(use_empty=True)
-    bpy.ops.mesh.primitive_cube_add()
-    src = tmp_path / "cube.blend"
-    bpy.ops.wm.save_as_mainfile(filepath=str(src))
-    out = tmp_path / "out"
-    assert cli.main(["generate", str(short_wav), "--target", str(src), "--out", str(out),
-                     "--format", "glb,csv"]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1] == "thunder: error: cube.blend has no mesh with shape keys to animate"
-    assert not out.exists()
-
-
 def test_mapping_command(bpy, tmp_path, capsys):
     from tests.blender.test_export import make_face
 
@@ -189,3 +176,28 @@ def test_convert_live_link_csvs_to_glb(demo_run, short_wav, tmp_path):  # noqa: 
         sampler = anim["samplers"][chan["sampler"]]
         values = accessor(doc, blob, sampler["output"]).reshape(-1, 52)
         np.testing.assert_allclose(values, scene[k, :, :52], atol=1e-4)
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"BLENDER-v405 but not really a blend file" * 10, "cannot open bad.blend"),
+    (None, "has no mesh with shape keys"),
+])
+def test_bad_target_fails_before_generation(bpy, tmp_path, short_wav, monkeypatch, capsys,  # noqa: F811
+                                            content, message):
+    def never(*a, **k):
+        raise AssertionError("generation must not start with a bad target")
+
+    monkeypatch.setattr(cli, "_load_model", never)
+    src = tmp_path / "bad.blend"
+    if content is None:
+        bpy.ops.wm.read_homefile(use_empty=True)
+        bpy.ops.mesh.primitive_cube_add()
+        bpy.ops.wm.save_as_mainfile(filepath=str(src))
+    else:
+        src.write_bytes(content)
+    out = tmp_path / "out"
+    assert cli.main(["generate", str(short_wav), "--target", str(src), "--out", str(out),
+                     "--format", "fbx"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("thunder: error: ") and message in last
+    assert not out.exists()

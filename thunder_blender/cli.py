@@ -160,18 +160,29 @@ def _staged_write(out_dir: Path, produce) -> list[Path]:
     return written
 
 
-def _blender_outputs(staging: Path, args, formats: list[str], takes, audio) -> list[Path]:
+def _blender_job(args, formats: list[str], audio):
+    """Open the target now (a bad target fails before generation). None when no Blender format is wanted."""
     if not BLENDER_FORMATS & set(formats):
-        return []
-    from .blender.headless import BlenderJob, TargetError, write_outputs
+        return None
+    from .blender.headless import BlenderJob, TargetError, prepare
     from .blender.rig import RigError
 
-    print("writing Blender formats ...", file=sys.stderr)
+    print("opening the target in Blender ...", file=sys.stderr)
     job = BlenderJob(args.target, args.name, BLENDER_FORMATS & set(formats), args.fps, audio)
     try:
-        return write_outputs(job, takes, staging)
+        prepare(job)
     except (TargetError, RigError) as err:
         raise CliError(str(err)) from None
+    return job
+
+
+def _blender_outputs(staging: Path, job, takes) -> list[Path]:
+    if job is None:
+        return []
+    from .blender.headless import write_outputs
+
+    print("writing Blender formats ...", file=sys.stderr)
+    return write_outputs(job, takes, staging)
 
 
 def _summary(what: str, t0: float, out_dir: Path, written: list[Path]) -> None:
@@ -199,6 +210,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     timing = {}
 
     def produce(staging: Path) -> list[Path]:
+        job = _blender_job(args, formats, (pcm, rate))
         model = _load_model()
         bar = ProgressBar("generating")
         try:
@@ -209,7 +221,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             bar.close()
         timing["gen"], timing["takes"] = time.perf_counter() - t0, takes
         return (_write_numpy_formats(staging, formats, args, takes, pcm, rate, model)
-                + _blender_outputs(staging, args, formats, takes, (pcm, rate)))
+                + _blender_outputs(staging, job, takes))
 
     written = _staged_write(out_dir, produce)
     takes = timing["takes"]
@@ -255,8 +267,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
                                    "intensity": None, "no_head": False})
         model = type("LiveLinkFace", (), {"card": {"name": "Live Link Face CSV"}})()
         pcm, rate = audio if audio else (None, 16000)
+        job = _blender_job(args, formats, audio)
         return (_write_numpy_formats(staging, formats, ns, takes, pcm, rate, model)
-                + _blender_outputs(staging, args, formats, takes, audio))
+                + _blender_outputs(staging, job, takes))
 
     written = _staged_write(Path(args.out), produce)
     _summary(f"{len(perfs)} takes from CSV at {fps:g} fps", t0, Path(args.out), written)

@@ -145,7 +145,7 @@ class BlenderJob:
     formats: set[str]
     fps: float | None = None          # None: the target .blend's scene rate, else 30
     audio: tuple[np.ndarray, int] | None = None  # (pcm (S,), sample rate) to place on the sequencer
-    written: list[Path] = field(default_factory=list)
+    face: object | None = field(default=None, repr=False)  # set by prepare()
 
 
 @contextlib.contextmanager
@@ -163,12 +163,26 @@ def stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+def prepare(job: BlenderJob) -> None:
+    """Open the target and check it can be animated (before generation, so a bad target fails fast).
+
+    Raises TargetError or ``blender.rig.RigError`` with a one-line message.
+    """
+    with stdout_to_stderr():
+        from .rig import detect_rig
+
+        job.face = load_target(job.target, job.name)
+        detect_rig(job.face)
+
+
 def write_outputs(job: BlenderJob, takes, staging: Path) -> list[Path]:
     """Key ``takes`` on the job's target and write the requested Blender formats into ``staging``.
 
     takes: ``runtime.generate.Takes`` (weights (N, T, 55) at takes.fps). Returns the written paths.
-    Blender's console output goes to stderr.
+    Blender's console output goes to stderr. Calls ``prepare`` first if it has not run.
     """
+    if job.face is None:
+        prepare(job)
     with stdout_to_stderr():
         return _write_outputs(job, takes, staging)
 
@@ -178,7 +192,7 @@ def _write_outputs(job: BlenderJob, takes, staging: Path) -> list[Path]:
     from . import export
     from .keyframes import write_takes
 
-    face = load_target(job.target, job.name)
+    face = job.face
     scene = bpy.context.scene
     if job.fps is not None or job.target == "demo" or not job.target.lower().endswith(".blend"):
         set_scene_fps(scene, job.fps or 30.0)
