@@ -271,16 +271,23 @@ class THUNDER_OT_generate(bpy.types.Operator):
 
     def modal(self, context, event):
         session = self._session
-        if event.type == "ESC" and event.value == "PRESS":
+        try:
+            if event.type == "ESC" and event.value == "PRESS":
+                session.cancel()
+                STATUS["text"] = "Cancelling..."
+                return {"RUNNING_MODAL"}
+            if event.type == "TIMER":
+                finished = session.poll()
+                _redraw(context)
+                if finished:
+                    self._stop_timer(context)
+                    return self._finish(context, session)
+        except Exception as exc:  # never leave a dangling timer or a 'running' status behind
             session.cancel()
-            STATUS["text"] = "Cancelling..."
-            return {"RUNNING_MODAL"}
-        if event.type == "TIMER":
-            finished = session.poll()
-            _redraw(context)
-            if finished:
-                self._stop_timer(context)
-                return self._finish(context, session)
+            session.close()
+            self._stop_timer(context)
+            self.report({"ERROR"}, f"THUNDER: {type(exc).__name__}: {exc}")
+            return {"CANCELLED"}
         return {"PASS_THROUGH"}
 
     def cancel(self, context):
