@@ -8,6 +8,7 @@ take only.
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -106,6 +107,21 @@ def test_bad_mapping_file_is_refused(bpy, empty_scene, tmp_path, speech_wav):
     assert snapshot(bpy) == before
 
 
+class _ModalHarness:
+    """Stands in for the operator instance: the real ``modal``/``_finish`` code, with reports recorded."""
+
+    def __init__(self, session):
+        ops = addon_module("blender.ops_generate")
+        cls = ops.THUNDER_OT_generate
+        self._session, self._timer, self.reports = session, None, []
+        self.modal = cls.modal.__get__(self)
+        self._finish = cls._finish.__get__(self)
+        self._stop_timer = cls._stop_timer.__get__(self)
+
+    def report(self, _kind, message):
+        self.reports.append(message)
+
+
 # -- with the shipped model -------------------------------------------------------------------------------
 @needs_model
 def test_generate_on_strip_at_frame_37_24fps(bpy, empty_scene, speech_wav):
@@ -165,14 +181,19 @@ def test_cancel_leaves_scene_unchanged_and_worker_path_writes(bpy, empty_scene, 
     scene.thunder.n_takes = 2
     bpy.context.view_layer.objects.active = face
     before = snapshot(bpy)
-    session = ops.GenerationSession(bpy.context)
-    session.start()
-    session.cancel()
+    # Drive the operator's own modal handler (there is no window headless, so Blender cannot): Esc, then
+    # timer ticks until the job reports back.
+    op = _ModalHarness(ops.GenerationSession(bpy.context))
+    op._session.start()
+    assert ops.STATUS["running"]
+    assert op.modal(bpy.context, SimpleNamespace(type="ESC", value="PRESS")) == {"RUNNING_MODAL"}
     deadline = time.time() + 120
-    while not session.poll() and time.time() < deadline:
+    result = {"PASS_THROUGH"}
+    while result == {"PASS_THROUGH"} and time.time() < deadline:
         time.sleep(0.05)
-    session.close()
-    assert session.cancelled and session.result is None
+        result = op.modal(bpy.context, SimpleNamespace(type="TIMER", value="NOTHING"))
+    assert result == {"CANCELLED"} and op.reports == ["Generation cancelled; nothing changed"]
+    assert op._session.result is None and not ops.STATUS["running"]
     assert snapshot(bpy) == before
     # The same worker-thread path, not cancelled, delivers progress and takes that apply in one step.
     session = ops.GenerationSession(bpy.context)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 from unittest.mock import MagicMock
 
 import numpy as np
@@ -74,3 +75,16 @@ def test_panel_draws_in_every_state(bpy, empty_scene, tmp_path):
     labels = [str(c) for c in layout.mock_calls]
     assert any("ARKit: 52/52 shape keys" in t for t in labels)
     assert any("THUNDER_UL_takes" in t for t in labels)
+
+
+def test_preferences_choose_onnx_providers(bpy, addon):
+    prefs_mod = addon_module("blender.prefs")
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    assert prefs_mod.THUNDER_AP_preferences.bl_idname == ADDON_MODULE
+    prefs.device = "CPU"
+    assert prefs_mod.providers() == ["CPUExecutionProvider"]
+    prefs.device = "AUTO"
+    assert prefs_mod.providers() == "auto"
+    layout = MagicMock()
+    prefs_mod.THUNDER_AP_preferences.draw(SimpleNamespace(layout=layout, device="AUTO"), bpy.context)
+    assert any("CPUExecutionProvider" in str(c) for c in layout.mock_calls)
