@@ -207,3 +207,60 @@ def test_glb_adds_takes_without_tracks_temporarily(bpy, keyed, tmp_path):
     sampler = by_name["take_3"]["samplers"][0]
     values = accessor(doc, blob, sampler["output"]).reshape(N_FRAMES, 52)
     np.testing.assert_allclose(values, weights[2], atol=1e-5)
+
+
+def test_head_bone_rig_exports_bone_rotation(bpy, empty_scene, tmp_path):
+    """A face skinned to an armature with a Head bone: takes written by the add-on's keyer rotate the bone;
+    glTF animations carry the bone rotation and the weights, the FBX take carries the bone curves."""
+    from thunder_blender.blender import export
+    from thunder_blender.blender.keyframes import write_takes
+    from thunder_blender.runtime.generate import Takes
+
+    arm_data = bpy.data.armatures.new("Rig")
+    arm = bpy.data.objects.new("Rig", arm_data)
+    empty_scene.collection.objects.link(arm)
+    bpy.context.view_layer.objects.active = arm
+    bpy.ops.object.mode_set(mode="EDIT")
+    bone = arm_data.edit_bones.new("Head")
+    bone.head, bone.tail = (0, 0, 0), (0, 0, 1)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    face = make_face(bpy)
+    face.parent = arm
+    mod = face.modifiers.new("Armature", "ARMATURE")
+    mod.object = arm
+    group = face.vertex_groups.new(name="Head")
+    group.add(list(range(len(face.data.vertices))), 1.0, "REPLACE")
+
+    rng = np.random.default_rng(5)
+    w = rng.uniform(0, 1, (2, 20, 55)).astype(np.float32)
+    w[:, :, 52:] = rng.uniform(-0.2, 0.2, (2, 20, 3))
+    actions = write_takes(face, Takes(weights=w, fps=30.0, seeds=(1, 2)), 1, 30.0)
+    empty_scene.frame_end = 20
+
+    path = tmp_path / "rig.glb"
+    export.export_glb(path, face)
+    doc, blob = read_glb(path)
+    assert len(doc["animations"]) == 2
+    head_node = next(i for i, n in enumerate(doc["nodes"]) if n.get("name") == "Head")
+    for anim in doc["animations"]:
+        targets = {(c["target"]["path"], c["target"].get("node")) for c in anim["channels"]}
+        assert ("rotation", head_node) in targets and any(p == "weights" for p, _ in targets)
+        rot = next(c for c in anim["channels"] if c["target"] == {"node": head_node, "path": "rotation"})
+        quats = accessor(doc, blob, anim["samplers"][rot["sampler"]]["output"])
+        assert np.ptp(quats, axis=0).max() > 0.01  # the head actually turns
+
+    fbx = tmp_path / "rig_take_2.fbx"
+    export.export_fbx_take(fbx, face, actions[1])
+    bpy.ops.wm.read_homefile(use_empty=True)
+    bpy.context.scene.render.fps = 30
+    bpy.ops.import_scene.fbx(filepath=str(fbx))
+    (arm2,) = [o for o in bpy.context.scene.objects if o.type == "ARMATURE"]
+    paths = {fc.data_path for bag in arm2.animation_data.action.layers[0].strips[0].channelbags
+             for fc in bag.fcurves}
+    assert any(p.startswith('pose.bones["Head"].rotation') for p in paths)
+    (mesh,) = [o for o in bpy.context.scene.objects if o.type == "MESH"]
+    jaw = next(fc for bag in mesh.data.shape_keys.animation_data.action.layers[0].strips[0].channelbags
+               for fc in bag.fcurves if fc.data_path == 'key_blocks["jawOpen"].value')
+    co = np.empty(2 * len(jaw.keyframe_points), np.float32)
+    jaw.keyframe_points.foreach_get("co", co)
+    np.testing.assert_allclose(co[1::2], w[1, :, ARKIT_52.index("jawOpen")], atol=2e-4)  # take 2, not 1

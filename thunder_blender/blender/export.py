@@ -75,18 +75,22 @@ def _selection(objects: Sequence[bpy.types.Object]) -> Iterator[None]:
         view_layer.objects.active = active
 
 
+def _armature(obj: bpy.types.Object):
+    """The armature parent (or armature-modifier target) of the mesh, as ``blender.rig`` finds it."""
+    if obj.parent is not None and obj.parent.type == "ARMATURE":
+        return obj.parent
+    return obj.find_armature()
+
+
 def _export_objects(obj: bpy.types.Object) -> list[bpy.types.Object]:
     """The mesh plus its armature, so skinned heads (and head-bone rotation) export whole."""
-    objs = [obj]
-    arm = obj.find_armature()
-    if arm is not None:
-        objs.append(arm)
-    return objs
+    arm = _armature(obj)
+    return [obj] if arm is None else [obj, arm]
 
 
 def _anim_ids(obj: bpy.types.Object) -> list:
     """IDs a take can animate: the shape keys, the object (head rotation), its armature (head bone)."""
-    ids = [obj.data.shape_keys, obj, obj.find_armature()]
+    ids = [obj.data.shape_keys, obj, _armature(obj)]
     return [i for i in ids if i is not None]
 
 
