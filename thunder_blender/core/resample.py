@@ -17,6 +17,8 @@ peak of mouthClose and a trough of jawOpen at the same source frames lands on th
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
@@ -61,26 +63,29 @@ def _place_extremes(col: np.ndarray, out: np.ndarray, ratio: float, min_prominen
     its windows nearest to the run's centre, which is then locked.
     """
     m = out.shape[0]
-    locked = np.zeros(m, dtype=bool)
+    vals = out.tolist()  # plain Python scalars: this loop is sequential (locks), so avoid numpy per step
+    locked = bytearray(m)
     runs = _extremum_runs(col, min_prominence)
     runs.sort(key=lambda r: (-r[3], r[1] - r[0], r[0]))
     for start, stop, value, _prom in runs:
-        frames = np.unique(np.floor(np.arange(start, stop) / ratio + 0.5).astype(np.int64))
-        frames = frames[frames < m]
-        if frames.size == 0:
+        # Scene frames whose windows hold one of the run's samples: a contiguous range [a, b].
+        a = math.floor(start / ratio + 0.5)
+        b = min(math.floor((stop - 1) / ratio + 0.5), m - 1)
+        if a > b:
             continue
-        shown = frames[np.abs(out[frames] - value) <= 1e-9]
-        if shown.size:
-            if shown.size == 1:
-                locked[shown[0]] = True
-            continue
-        free = frames[~locked[frames]]
-        if free.size == 0:
+        shown = [j for j in range(a, b + 1) if abs(vals[j] - value) <= 1e-9]
+        if shown:
+            if len(shown) == 1:
+                locked[shown[0]] = 1
             continue
         centre = 0.5 * (start + stop - 1) / ratio
-        j = free[np.argmin(np.abs(free - centre))]
-        out[j] = value
-        locked[j] = True
+        free = [j for j in range(a, b + 1) if not locked[j]]
+        if not free:
+            continue
+        j = min(free, key=lambda f: abs(f - centre))
+        vals[j] = value
+        locked[j] = 1
+    out[:] = vals
 
 
 def resample(
