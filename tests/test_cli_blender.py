@@ -187,7 +187,8 @@ def test_bad_target_fails_before_generation(bpy, tmp_path, short_wav, monkeypatc
     def never(*a, **k):
         raise AssertionError("generation must not start with a bad target")
 
-    monkeypatch.setattr(cli, "_load_model", never)
+    monkeypatch.setattr(cli, "_load_model", lambda: None)
+    monkeypatch.setattr("thunder_blender.runtime.generate.generate", never)
     src = tmp_path / "bad.blend"
     if content is None:
         bpy.ops.wm.read_homefile(use_empty=True)

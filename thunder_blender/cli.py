@@ -210,9 +210,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     timing = {}
 
     def produce(staging: Path) -> list[Path]:
-        job = _blender_job(args, formats, (pcm, rate))
         t_gen = time.perf_counter()
         model = _load_model()
+        t_gen -= time.perf_counter()
+        job = _blender_job(args, formats, (pcm, rate))
+        t_gen += time.perf_counter()
         bar = ProgressBar("generating")
         try:
             takes = generate(request, model, progress=bar)
