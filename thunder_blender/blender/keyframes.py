@@ -343,7 +343,8 @@ def write_takes(obj, takes, start_frame: int, scene_fps: float, mapping=None, na
     base.update(settings or {})
     if head_motion is None:
         head_motion = bool(base.get("head_motion", True))
-    base.update(start_frame=int(start_frame), n_frames=m, scene_fps=float(scene_fps), model_fps=float(takes.fps))
+    base.setdefault("model_fps", float(takes.fps))
+    base.update(start_frame=int(start_frame), n_frames=m, scene_fps=float(scene_fps))
     remove_takes(rig)
     _push_user_action(rig.key)
     actions = []

@@ -46,6 +46,19 @@ def reroll_seed(old_seed: int, count: int) -> int:
     return (int(old_seed) * 1_000_003 + 7_919 * (int(count) + 1)) % (2**31 - 1)
 
 
+def to_scene_rate(takes, scene_fps: float, n_frames: int):
+    """Resample takes to the scene's frame rate (numpy only, so it runs on the worker thread)."""
+    import dataclasses
+
+    import numpy as np
+
+    from ..core.resample import resample
+
+    w = np.stack([resample(t[:, :55], takes.fps, scene_fps, n_frames) for t in takes.weights])
+    settings = {**(takes.settings or {}), "model_fps": float(takes.fps)}
+    return dataclasses.replace(takes, weights=w, fps=float(scene_fps), settings=settings)
+
+
 class GenerationSession:
     """One generation (or re-roll) from snapshot to write. Create, ``start()`` or ``run_sync()``, ``poll()``,
     then ``apply()``; ``cancel()`` at any time before ``apply`` leaves the file untouched."""
@@ -118,14 +131,13 @@ class GenerationSession:
         prov = providers(context)
 
         def work(progress, cancel: threading.Event):
-            from ..runtime.generate import generate
+            from ..runtime.generate import GenerationCancelled, generate
 
             model = _load_model(prov)
             if cancel.is_set():
-                from ..runtime.generate import GenerationCancelled
-
                 raise GenerationCancelled()
-            return generate(request, model, progress=progress, cancel=cancel)
+            takes = generate(request, model, progress=progress, cancel=cancel)
+            return to_scene_rate(takes, clip.scene_fps, clip.n_frames)
 
         self.job = Job(work)
         self.result = None

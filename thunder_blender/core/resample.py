@@ -112,6 +112,8 @@ def resample(
     if t_src == 0:
         raise ValueError("cannot resample an empty performance")
     m = n_output_frames(t_src, src_fps, dst_fps) if n_out is None else int(n_out)
+    if float(src_fps) == float(dst_fps) and m == t_src:
+        return a.astype(np.float32)
     ratio = float(src_fps) / float(dst_fps)
     pos = np.arange(m, dtype=np.float64) * ratio  # source position of each output frame
     grid = np.arange(t_src, dtype=np.float64)
