@@ -264,3 +264,17 @@ def test_head_bone_rig_exports_bone_rotation(bpy, empty_scene, tmp_path):
     co = np.empty(2 * len(jaw.keyframe_points), np.float32)
     jaw.keyframe_points.foreach_get("co", co)
     np.testing.assert_allclose(co[1::2], w[1, :, ARKIT_52.index("jawOpen")], atol=2e-4)  # take 2, not 1
+
+
+def test_glb_timing_at_fractional_frame_rate(bpy, keyed, tmp_path):
+    """29.97 fps (30 / 1.001): glTF times are frame / 29.97 and the scene's rate is left as it was."""
+    from thunder_blender.blender import export
+
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = 30, 1.001
+    path = tmp_path / "ntsc.glb"
+    export.export_glb(path, keyed[0])
+    assert (scene.render.fps, scene.render.fps_base) == (30, pytest.approx(1.001))
+    doc, blob = read_glb(path)
+    times = accessor(doc, blob, doc["animations"][0]["samplers"][0]["input"])[:, 0]
+    np.testing.assert_allclose(times, np.arange(N_FRAMES) * 1.001 / 30, atol=1e-5)

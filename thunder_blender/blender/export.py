@@ -142,6 +142,7 @@ def export_glb(path: str | Path, obj: bpy.types.Object,
     ids = _anim_ids(obj)
     key.animation_data or key.animation_data_create()
     saved = _SavedAnim(ids)
+    saved_base = bpy.context.scene.render.fps_base
     temp_tracks = []
     try:
         for act in actions or ():
@@ -163,6 +164,10 @@ def export_glb(path: str | Path, obj: bpy.types.Object,
                 ad.action = None
                 for track in ad.nla_tracks:
                     track.mute = False
+        # Blender's glTF I/O converts frames with fps * fps_base (instead of fps / fps_base), which is
+        # wrong for fractional rates (29.97 = 30 / 1.001). Set fps_base so its product is the real rate.
+        render = bpy.context.scene.render
+        render.fps_base = (render.fps / saved_base) / render.fps
         with _selection(_export_objects(obj)):
             bpy.ops.export_scene.gltf(
                 filepath=str(path), export_format="GLB", use_selection=True,
@@ -173,6 +178,7 @@ def export_glb(path: str | Path, obj: bpy.types.Object,
                 export_extras=False, export_cameras=False, export_lights=False,
             )
     finally:
+        bpy.context.scene.render.fps_base = saved_base
         for ad, track in temp_tracks:
             ad.nla_tracks.remove(track)
         saved.restore()
