@@ -334,23 +334,25 @@ def cmd_mapping(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="thunder", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="thunder", description="Generate facial-animation takes (ARKit-52 shape "
+                                 "keys + head rotation) from speech, without Blender's UI. See docs/CLI.md.")
     ap.add_argument("--version", action="version", version=f"thunder {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
     g = sub.add_parser("generate", help="speech file -> animation takes")
     g.add_argument("audio", help="speech file (WAV; other formats through ffmpeg or Blender)")
-    g.add_argument("--takes", type=int, default=4)
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--takes", type=int, default=4, help="number of takes (default 4)")
+    g.add_argument("--seed", type=int, default=0, help="run seed; each take's seed derives from it (default 0)")
     g.add_argument("--emotion", default="auto", help=f"one of {', '.join(EMOTIONS)}")
-    g.add_argument("--intensity", type=float, default=0.5)
-    g.add_argument("--guidance", type=float, default=1.0)
+    g.add_argument("--intensity", type=float, default=0.5, help="emotion intensity 0..1 (default 0.5)")
+    g.add_argument("--guidance", type=float, default=1.0, help="emotion guidance scale (default 1.0)")
     g.add_argument("--no-head", action="store_true", help="no head rotation")
     g.add_argument("--fps", type=float, default=None,
                    help="frame rate of the CSV and Blender outputs (default 30; a .blend target keeps its own)")
-    g.add_argument("--target", default="demo", help="demo | FILE.blend | FILE.glb | FILE.fbx")
-    g.add_argument("--out", default="out")
-    g.add_argument("--name", default="takes", help="stem of the output file names")
-    g.add_argument("--format", default=DEFAULT_FORMATS, help=f"comma list from {','.join(FORMATS)}")
+    g.add_argument("--target", default="demo", help="demo | FILE.blend | FILE.glb | FILE.fbx (default demo)")
+    g.add_argument("--out", default="out", help="output directory (default out)")
+    g.add_argument("--name", default="takes", help="stem of the output file names (default takes)")
+    g.add_argument("--format", default=DEFAULT_FORMATS,
+                   help=f"comma list from {','.join(FORMATS)} (default {DEFAULT_FORMATS})")
     g.set_defaults(func=cmd_generate)
     i = sub.add_parser("info", help="model card, providers, GPU")
     i.set_defaults(func=cmd_info)
