@@ -206,7 +206,7 @@ def assemble(mesh: CanonicalMesh) -> Assembly:
     front = (a.vertices[up[4], 1] + a.vertices[lo[4], 1]) / 2 + 0.0012
     c[1] = front + EYEBALL_RADIUS
     sv, sf, su, ang = _sphere(c, EYEBALL_RADIUS)
-    mat = np.where(ang < 0.2, PUPIL, np.where(ang < 0.5, IRIS, SCLERA))
+    mat = np.where(ang < 0.17, PUPIL, np.where(ang < 0.5, IRIS, SCLERA))
     for part, sign in ((PART_EYEBALL_L, 1.0), (PART_EYEBALL_R, -1.0)):
         verts = sv * [sign, 1, 1]
         f = sf if sign > 0 else sf[:, ::-1]

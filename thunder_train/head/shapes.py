@@ -34,8 +34,8 @@ class ShapeConfig:
     jaw_hinge_back: float = 0.026  # hinge Y behind the ear-side oval point, metres
     jaw_hinge_up: float = 0.004  # hinge Z above that point
     close_upper_share: float = 0.3  # mouthClose: share of the jaw motion the upper lip follows
-    eye_look_updown: float = np.radians(22)
-    eye_look_side: float = np.radians(30)
+    eye_look_updown: float = np.radians(16)
+    eye_look_side: float = np.radians(26)
 
 
 def mirror_map(vertices: np.ndarray) -> np.ndarray:
@@ -237,7 +237,7 @@ def build_deltas(a: Assembly, cfg: ShapeConfig | None = None) -> tuple[np.ndarra
     S["eyeLookInLeft"] = look("z", -cfg.eye_look_side)  # left eye turns toward the nose (-X)
     S["eyeLookOutLeft"] = look("z", cfg.eye_look_side)
     S["eyeSquintLeft"] = b.lid_move("lower", 2.2 * MM, 0.014, -0.4 * MM) + b.lid_move("upper", -0.8 * MM, 0.008)
-    S["eyeWideLeft"] = b.lid_move("upper", 2.6 * MM, 0.016, 0.3 * MM)
+    S["eyeWideLeft"] = b.lid_move("upper", 3.2 * MM, 0.016, 0.3 * MM)
 
     # jaw
     d_jaw = b.jaw_open()
@@ -287,14 +287,13 @@ def build_deltas(a: Assembly, cfg: ShapeConfig | None = None) -> tuple[np.ndarra
     # lips and corners, left side
     corner = b.region([lm.MOUTH_CORNER_LEFT, lm.LIP_INNER_UPPER[-1]], 0.003, 0.032) * L
     corner_tight = b.region([lm.MOUTH_CORNER_LEFT, lm.LIP_INNER_UPPER[-1]], 0.002, 0.020) * L
-    S["mouthSmileLeft"] = b.push(corner, [4.5 * MM, 3.0 * MM, 5.5 * MM])
-    S["mouthFrownLeft"] = b.push(corner, [1.2 * MM, 0.5 * MM, -4.5 * MM])
-    S["mouthDimpleLeft"] = b.push(corner_tight, [2.0 * MM, 3.5 * MM, 0.4 * MM])
-    S["mouthStretchLeft"] = b.push(corner, [5.5 * MM, 1.5 * MM, -2.0 * MM]) \
-        + b.push(b.lip_l * L * (1 - smoothstep(0.0, 0.02, b.x)) * 0, [0, 0, 0])
+    S["mouthSmileLeft"] = b.push(corner, [6.0 * MM, 4.0 * MM, 7.5 * MM])
+    S["mouthFrownLeft"] = b.push(corner, [1.5 * MM, 0.5 * MM, -6.0 * MM])
+    S["mouthDimpleLeft"] = b.push(corner_tight, [2.5 * MM, 4.5 * MM, 0.5 * MM])
+    S["mouthStretchLeft"] = b.push(corner, [7.0 * MM, 1.5 * MM, -2.5 * MM])
     press = (b.lip_u * -1.0 + b.lip_l * 1.0) * t * L
     d = b.zeros()
-    d[:, 2] = 1.6 * MM * press
+    d[:, 2] = 2.0 * MM * press
     d[:, 1] = 0.8 * MM * t * b.lip * L
     S["mouthPressLeft"] = b.propagate(d)
     lip_side = smoothstep(-0.006, 0.010, x)
@@ -304,14 +303,14 @@ def build_deltas(a: Assembly, cfg: ShapeConfig | None = None) -> tuple[np.ndarra
     # brows
     brow_l = b.region(lm.BROW_LEFT, 0.004, 0.022) * (z > b.z[lm.EYE_LEFT_UPPER[4]]) * L
     inner_w = 1 - smoothstep(0.015, 0.05, x)
-    d = b.push(brow_l, [0.0, 0.5 * MM, -4.5 * MM])
+    d = b.push(brow_l, [0.0, 0.5 * MM, -6.0 * MM])
     d[:, 0] -= 1.8 * MM * brow_l * inner_w
     S["browDownLeft"] = d
     inner = b.region(lm.BROW_LEFT_INNER + tuple(int(b.mirror[i]) for i in lm.BROW_LEFT_INNER), 0.004, 0.026)
     inner *= (z > b.z[lm.EYE_LEFT_UPPER[4]] + 0.002)
-    S["browInnerUp"] = b.push(inner, [0.0, 0.0, 5.5 * MM])
+    S["browInnerUp"] = b.push(inner, [0.0, 0.0, 7.0 * MM])
     outer = b.region(lm.BROW_LEFT_OUTER, 0.004, 0.024) * (z > b.z[lm.EYE_LEFT_UPPER[4]] + 0.002) * L
-    S["browOuterUpLeft"] = b.push(outer, [0.0, 0.0, 5.5 * MM])
+    S["browOuterUpLeft"] = b.push(outer, [0.0, 0.0, 7.0 * MM])
 
     # cheeks and nose
     eye_l = b.v[lm.EYE_LEFT_LOWER[4]]
@@ -321,10 +320,10 @@ def build_deltas(a: Assembly, cfg: ShapeConfig | None = None) -> tuple[np.ndarra
     S["cheekPuff"] = b.propagate(n * (7.0 * MM * puff)[:, None])
     sq_pt = b.nearest(eye_l + [0.004, -0.002, -0.016])
     sq = b.region([sq_pt], 0.004, 0.020) * L
-    S["cheekSquintLeft"] = b.push(sq, [0.0, -0.6 * MM, 2.6 * MM])
+    S["cheekSquintLeft"] = b.push(sq, [0.0, -0.8 * MM, 3.5 * MM])
     ala = b.nearest(b.v[lm.NOSE_BOTTOM] + [0.016, -0.004, 0.006])
     sneer = b.region([ala], 0.003, 0.018) * L * (b.lip == 0)
-    S["noseSneerLeft"] = b.push(sneer, [0.6 * MM, 1.0 * MM, 3.2 * MM])
+    S["noseSneerLeft"] = b.push(sneer, [0.8 * MM, 1.2 * MM, 4.2 * MM])
 
     # tongue
     d = b.zeros()

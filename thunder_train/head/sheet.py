@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 
-def _setup_scene(bpy, size: int, samples: int, view: str):
+def _setup_scene(bpy, size: int, samples: int, view: str, focus: str = "face"):
     from mathutils import Vector
 
     from thunder_blender.blender.demo_head import build_demo_head
@@ -37,9 +37,9 @@ def _setup_scene(bpy, size: int, samples: int, view: str):
     bg.inputs["Color"].default_value = (0.35, 0.37, 0.40, 1.0)
     bg.inputs["Strength"].default_value = 0.6
     scene.world = world
-    target = Vector((0.0, -0.03, -0.005))
+    target, dist = {"face": (Vector((0.0, -0.03, -0.005)), 0.48), "mouth": (Vector((0.0, -0.05, -0.045)), 0.22),
+                    "eyes": (Vector((0.0, -0.03, 0.028)), 0.30)}[focus]
     yaw = {"front": 0.0, "three_quarter": math.radians(28), "profile": math.radians(80)}[view]
-    dist = 0.48
     cam_pos = target + Vector((math.sin(yaw) * dist, -math.cos(yaw) * dist, 0.05))
     cam_data = bpy.data.cameras.new("sheet_cam")
     cam_data.lens = 85
@@ -60,7 +60,7 @@ def _setup_scene(bpy, size: int, samples: int, view: str):
 
 
 def render_sheet(out: Path, size: int = 220, samples: int = 12, only: list[str] | None = None,
-                 view: str = "three_quarter", cols: int = 9) -> Path:
+                 view: str = "three_quarter", cols: int = 9, focus: str = "face") -> Path:
     os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="thunder-sheet-"))
     import bpy
     import matplotlib
@@ -71,7 +71,7 @@ def render_sheet(out: Path, size: int = 220, samples: int = 12, only: list[str] 
     from thunder_blender.core.channels import ARKIT_52
 
     names = ["neutral"] + [n for n in ARKIT_52 if only is None or n in only]
-    scene, obj = _setup_scene(bpy, size, samples, view)
+    scene, obj = _setup_scene(bpy, size, samples, view, focus)
     keys = obj.data.shape_keys.key_blocks
     images = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,10 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--view", choices=("front", "three_quarter", "profile"), default="three_quarter")
     p.add_argument("--only", default="", help="comma-separated shape keys (default: all 52)")
     p.add_argument("--cols", type=int, default=9)
+    p.add_argument("--focus", choices=("face", "mouth", "eyes"), default="face", help="what the camera frames")
     args = p.parse_args(argv)
     only = [s for s in args.only.split(",") if s] or None
     t0 = time.perf_counter()
-    out = render_sheet(args.out, args.size, args.samples, only, args.view, args.cols)
+    out = render_sheet(args.out, args.size, args.samples, only, args.view, args.cols, args.focus)
     print(f"wrote {out} in {time.perf_counter() - t0:.0f} s")
     return 0
 
