@@ -255,3 +255,22 @@ def test_convert_rejects_a_bad_csv(tmp_path):
     res = run_cli("convert", str(bad), "--out", str(tmp_path / "out"), "--format", "json")
     _assert_failed_cleanly(res, "no Timecode column")
     assert not (tmp_path / "out").exists()
+
+
+def test_several_audio_files_in_one_run(fake_model, short_wav, tmp_path, capsys):
+    other = write_wav(tmp_path / "second.wav", _read(DEMO_WAV)[16000:40000])
+    out = tmp_path / "out"
+    assert cli.main(["generate", str(short_wav), str(other), "--takes", "2", "--out", str(out),
+                     "--format", "json,csv"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f"{stem}{suffix}" for stem in ("short", "second") for suffix in (".json", "_take_1.csv", "_take_2.csv")])
+    assert takes_json.read(out / "second.json")[0].shape == (2, 75, N_CHANNELS)  # 1.5 s at 50 fps
+    assert "short.wav: 2 takes of 1.60 s" in capsys.readouterr().out
+
+
+def test_one_bad_file_among_several_writes_nothing(fake_model, short_wav, bad_inputs, tmp_path):
+    out = tmp_path / "out"
+    assert cli.main(["generate", str(short_wav), str(bad_inputs["silent"]), "--out", str(out)]) == 2
+    assert not out.exists()
+    assert cli.main(["generate", str(short_wav), str(short_wav), "--out", str(out)]) == 2  # same stem twice
+    assert not out.exists()

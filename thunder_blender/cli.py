@@ -191,45 +191,68 @@ def _summary(what: str, t0: float, out_dir: Path, written: list[Path]) -> None:
         print(f"  {f}  ({f.stat().st_size / 1024:.0f} KB)")
 
 
+def _names(args: argparse.Namespace) -> list[str]:
+    """Output stems: --name for one audio file; for several, each file's stem (prefixed by an explicit
+    --name)."""
+    if len(args.audio) == 1:
+        return [args.name or "takes"]
+    names = [f"{args.name}_{Path(a).stem}" if args.name else Path(a).stem for a in args.audio]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise CliError(f"several audio files would write the same outputs ({', '.join(dupes)}); rename them")
+    return names
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
+    """One or more speech files -> takes. Every input is read and checked before anything is generated;
+    all outputs of the run appear together at the end, or none."""
     from .audio_file import read_audio
     from .runtime.generate import GenerateRequest, InputError, generate
 
-    formats = _check_args(args)
+    names = _names(args)
+    jobs = []
+    for audio, name in zip(args.audio, names, strict=True):
+        one = argparse.Namespace(**{**vars(args), "audio": audio, "name": name})
+        formats = _check_args(one)
+        pcm, rate = read_audio(audio)
+        if float(abs(pcm).max()) < 1e-4:
+            raise CliError(f"audio is silent: {audio}")
+        try:
+            request = GenerateRequest(pcm=pcm, sample_rate=rate, n_takes=args.takes, seed=args.seed,
+                                      emotion=args.emotion, intensity=args.intensity, guidance=args.guidance,
+                                      head_motion=not args.no_head)
+        except InputError as err:
+            raise CliError(f"{Path(audio).name}: {err}") from None
+        jobs.append((one, request, pcm, rate))
     out_dir = Path(args.out)
-    pcm, rate = read_audio(args.audio)
-    if float(abs(pcm).max()) < 1e-4:
-        raise CliError(f"audio is silent: {args.audio}")
-    try:
-        request = GenerateRequest(pcm=pcm, sample_rate=rate, n_takes=args.takes, seed=args.seed,
-                                  emotion=args.emotion, intensity=args.intensity, guidance=args.guidance,
-                                  head_motion=not args.no_head)
-    except InputError as err:
-        raise CliError(str(err)) from None
     t0 = time.perf_counter()
-    timing = {}
+    report: list[str] = []
 
     def produce(staging: Path) -> list[Path]:
-        t_gen = time.perf_counter()
         model = _load_model()
-        t_gen -= time.perf_counter()
-        job = _blender_job(args, formats, (pcm, rate))
-        t_gen += time.perf_counter()
-        bar = ProgressBar("generating")
-        try:
-            takes = generate(request, model, progress=bar)
-        except InputError as err:
-            raise CliError(str(err)) from None
-        finally:
-            bar.close()
-        timing["gen"], timing["takes"] = time.perf_counter() - t_gen, takes
-        return (_write_numpy_formats(staging, formats, args, takes, pcm, rate, model)
-                + _blender_outputs(staging, job, takes))
+        files: list[Path] = []
+        for one, request, pcm, rate in jobs:
+            job = _blender_job(one, formats, (pcm, rate))
+            label = "generating" if len(jobs) == 1 else f"{Path(one.audio).name}"
+            bar = ProgressBar(label)
+            t_gen = time.perf_counter()
+            try:
+                takes = generate(request, model, progress=bar)
+            except InputError as err:
+                raise CliError(f"{Path(one.audio).name}: {err}") from None
+            finally:
+                bar.close()
+            report.append(f"{Path(one.audio).name}: {len(takes.seeds)} takes of {takes.duration:.2f} s "
+                          f"(seeds {', '.join(map(str, takes.seeds))}), generated in "
+                          f"{time.perf_counter() - t_gen:.1f} s")
+            files += _write_numpy_formats(staging, formats, one, takes, pcm, rate, model)
+            files += _blender_outputs(staging, job, takes)
+        return files
 
     written = _staged_write(out_dir, produce)
-    takes = timing["takes"]
-    _summary(f"{len(takes.seeds)} takes of {takes.duration:.2f} s (seeds {', '.join(map(str, takes.seeds))}); "
-             f"model load + generation {timing['gen']:.1f} s", t0, out_dir, written)
+    for line in report[:-1]:
+        print(line)
+    _summary(report[-1], t0, out_dir, written)
     return 0
 
 
@@ -339,7 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--version", action="version", version=f"thunder {__version__}")
     sub = ap.add_subparsers(dest="command", required=True)
     g = sub.add_parser("generate", help="speech file -> animation takes")
-    g.add_argument("audio", help="speech file (WAV; other formats through ffmpeg or Blender)")
+    g.add_argument("audio", nargs="+",
+                   help="speech file(s) (WAV; other formats through ffmpeg or Blender). With several files, "
+                        "each one's outputs are named after it")
     g.add_argument("--takes", type=int, default=4, help="number of takes (default 4)")
     g.add_argument("--seed", type=int, default=0, help="run seed; each take's seed derives from it (default 0)")
     g.add_argument("--emotion", default="auto", help=f"one of {', '.join(EMOTIONS)}")
@@ -350,7 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="frame rate of the CSV and Blender outputs (default 30; a .blend target keeps its own)")
     g.add_argument("--target", default="demo", help="demo | FILE.blend | FILE.glb | FILE.fbx (default demo)")
     g.add_argument("--out", default="out", help="output directory (default out)")
-    g.add_argument("--name", default="takes", help="stem of the output file names (default takes)")
+    g.add_argument("--name", default=None,
+                   help="stem of the output file names (default takes; with several files, a prefix)")
     g.add_argument("--format", default=DEFAULT_FORMATS,
                    help=f"comma list from {','.join(FORMATS)} (default {DEFAULT_FORMATS})")
     g.set_defaults(func=cmd_generate)
