@@ -30,8 +30,8 @@ def n_output_frames(n_src: int, src_fps: float, dst_fps: float) -> int:
     return max(1, int(round(n_src * float(dst_fps) / float(src_fps))))
 
 
-def _extremum_runs(x: np.ndarray, min_prominence: float) -> list[tuple[int, int, float, float]]:
-    """Local extrema of ``x`` as runs ``(start, stop, value, prominence)``, peaks and troughs together.
+def _extremum_runs(x: np.ndarray, min_prominence: float) -> tuple[np.ndarray, ...]:
+    """Local extrema of ``x`` as runs ``(start, stop, value, prominence)`` arrays, peaks and troughs together.
 
     x: (T,) float64. Runs of equal values are treated as one sample (plateaus). A run is a peak (trough)
     when it is higher (lower) than the runs on both sides; the ends only need the inner neighbour.
@@ -40,18 +40,19 @@ def _extremum_runs(x: np.ndarray, min_prominence: float) -> list[tuple[int, int,
     n = x.shape[0]
     starts = np.flatnonzero(np.r_[True, x[1:] != x[:-1]])
     if starts.size < 2:
-        return []
+        empty = np.zeros(0)
+        return empty.astype(np.int64), empty.astype(np.int64), empty, empty
     vals = x[starts]
     stops = np.r_[starts[1:], n]
-    runs = []
+    parts = []
     for sign in (1.0, -1.0):
         y = sign * vals
         left = np.r_[np.inf, y[1:] - y[:-1]]  # step up from the left neighbour
         right = np.r_[y[:-1] - y[1:], np.inf]  # step down to the right neighbour
         prom = np.minimum(left, right)
-        for k in np.flatnonzero(prom >= min_prominence):
-            runs.append((int(starts[k]), int(stops[k]), float(vals[k]), float(prom[k])))
-    return runs
+        k = np.flatnonzero(prom >= min_prominence)
+        parts.append((starts[k], stops[k], vals[k], prom[k]))
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(4))
 
 
 def _place_extremes(col: np.ndarray, out: np.ndarray, ratio: float, min_prominence: float) -> None:
@@ -63,28 +64,39 @@ def _place_extremes(col: np.ndarray, out: np.ndarray, ratio: float, min_prominen
     its windows nearest to the run's centre, which is then locked.
     """
     m = out.shape[0]
+    start, stop, value, prom = _extremum_runs(col, min_prominence)
+    if start.size == 0:
+        return
+    order = np.lexsort((start, stop - start, -prom))
+    start, stop, value = start[order], stop[order], value[order]
+    # Scene frames whose windows hold one of a run's samples: a contiguous range [a, b].
+    a_all = np.floor(start / ratio + 0.5).astype(np.int64)
+    b_all = np.minimum(np.floor((stop - 1) / ratio + 0.5).astype(np.int64), m - 1)
+    centre_all = 0.5 * (start + stop - 1) / ratio
     vals = out.tolist()  # plain Python scalars: this loop is sequential (locks), so avoid numpy per step
     locked = bytearray(m)
-    runs = _extremum_runs(col, min_prominence)
-    runs.sort(key=lambda r: (-r[3], r[1] - r[0], r[0]))
-    for start, stop, value, _prom in runs:
-        # Scene frames whose windows hold one of the run's samples: a contiguous range [a, b].
-        a = math.floor(start / ratio + 0.5)
-        b = min(math.floor((stop - 1) / ratio + 0.5), m - 1)
+    for a, b, v, centre in zip(a_all.tolist(), b_all.tolist(), value.tolist(), centre_all.tolist(), strict=True):
+        if a == b:  # the common case: one window
+            if abs(vals[a] - v) <= 1e-9:
+                locked[a] = 1
+            elif not locked[a]:
+                vals[a] = v
+                locked[a] = 1
+            continue
         if a > b:
             continue
-        shown = [j for j in range(a, b + 1) if abs(vals[j] - value) <= 1e-9]
+        shown = [j for j in range(a, b + 1) if abs(vals[j] - v) <= 1e-9]
         if shown:
             if len(shown) == 1:
                 locked[shown[0]] = 1
             continue
-        centre = 0.5 * (start + stop - 1) / ratio
-        free = [j for j in range(a, b + 1) if not locked[j]]
-        if not free:
-            continue
-        j = min(free, key=lambda f: abs(f - centre))
-        vals[j] = value
-        locked[j] = 1
+        best, dist = -1, math.inf
+        for j in range(a, b + 1):
+            if not locked[j] and abs(j - centre) < dist:
+                best, dist = j, abs(j - centre)
+        if best >= 0:
+            vals[best] = v
+            locked[best] = 1
     out[:] = vals
 
 
