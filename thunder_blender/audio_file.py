@@ -59,6 +59,7 @@ def read_ffmpeg(path: Path, ffmpeg: str) -> tuple[np.ndarray, int]:
     )
     if res.returncode != 0:
         reason = (res.stderr.decode("utf-8", "replace").strip().splitlines() or ["unknown error"])[-1]
+        reason = reason.removeprefix(f"{path}: ")
         raise AudioFileError(f"cannot read audio {path.name}: {reason}")
     return np.frombuffer(res.stdout, "<f4").copy(), FFMPEG_RATE
 
