@@ -274,3 +274,28 @@ def test_one_bad_file_among_several_writes_nothing(fake_model, short_wav, bad_in
     assert not out.exists()
     assert cli.main(["generate", str(short_wav), str(short_wav), "--out", str(out)]) == 2  # same stem twice
     assert not out.exists()
+
+
+@pytest.mark.parametrize("width, channels", [(1, 1), (2, 2), (3, 1), (4, 2)])
+def test_pcm_wav_widths_and_channels(width, channels, tmp_path):
+    from thunder_blender.audio_file import read_audio
+
+    t = np.arange(8000) / 8000
+    x = 0.5 * np.sin(2 * np.pi * 220 * t)
+    if width == 1:
+        ints = np.round(x * 127 + 128).astype(np.uint8)
+        raw = ints
+    else:
+        scale = 2 ** (8 * width - 1) - 1
+        v = np.round(x * scale).astype(np.int64)
+        raw = np.stack([(v >> (8 * b)) & 0xFF for b in range(width)], 1).astype(np.uint8)
+    frames = np.repeat(raw.reshape(len(x), -1), channels, axis=0).reshape(len(x), -1)
+    path = tmp_path / f"w{width}_{channels}.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(width)
+        w.setframerate(8000)
+        w.writeframes(frames.tobytes())
+    pcm, rate = read_audio(path)
+    assert rate == 8000 and pcm.shape == (8000,) and pcm.dtype == np.float32
+    np.testing.assert_allclose(pcm, x, atol=1.5 / 2 ** (8 * width - 1) + 1e-6)
