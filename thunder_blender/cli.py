@@ -132,10 +132,10 @@ def _write_numpy_formats(staging: Path, formats: list[str], args, takes, pcm, ra
     return out
 
 
-def _load_model():
+def _load_model(model_dir: str | None = None):
     from .runtime.model import load_model
 
-    return load_model()
+    return load_model(model_dir)
 
 
 def _staged_write(out_dir: Path, produce) -> list[Path]:
@@ -229,7 +229,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     report: list[str] = []
 
     def produce(staging: Path) -> list[Path]:
-        model = _load_model()
+        model = _load_model(args.model) if args.model else _load_model()
         files: list[Path] = []
         for one, request, pcm, rate in jobs:
             job = _blender_job(one, formats, (pcm, rate))
@@ -307,7 +307,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     print(f"thunder {__version__}")
     try:
-        model = _load_model()
+        model = _load_model(args.model) if args.model else _load_model()
         meta = {**_model_meta(model), "directory": str(getattr(model, "directory", "")),
                 "providers in use": ", ".join(getattr(model, "providers", []))}
         print("model:")
@@ -379,8 +379,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stem of the output file names (default takes; with several files, a prefix)")
     g.add_argument("--format", default=DEFAULT_FORMATS,
                    help=f"comma list from {','.join(FORMATS)} (default {DEFAULT_FORMATS})")
+    g.add_argument("--model", default=None, help="model directory (model.json + ONNX files; default: shipped)")
     g.set_defaults(func=cmd_generate)
     i = sub.add_parser("info", help="model card, providers, GPU")
+    i.add_argument("--model", default=None, help="model directory (default: shipped)")
     i.set_defaults(func=cmd_info)
     c = sub.add_parser("convert", help="Live Link Face CSVs -> glb/fbx/blend on a target")
     c.add_argument("csv", nargs="+", help="one Live Link Face CSV per take")
