@@ -152,8 +152,11 @@ def detect_rig(obj: bpy.types.Object | None, user_map_path: str = "", flame_map_
         if path == EXAMPLE_FLAME_MAP:
             notes.append("Exp map is the hand-made example (illustrative, not fitted)")
         notes.append(f"Not driven: {n_exp - mapping.count('flame')} of {n_exp} Exp keys, eyes, Pose*/Shape* keys")
-    elif mapping.unmatched:
-        notes.append(f"Not driven: {len(mapping.unmatched)} unrecognised shape keys")
+    else:
+        if mapping.targets and not mapping.count("arkit") and not mapping.count("user"):
+            notes.append("Not driven: brows, cheeks, nose (the rig has no ARKit keys)")
+        if mapping.unmatched:
+            notes.append(f"Not driven: {len(mapping.unmatched)} unrecognised shape keys")
     if not mapping.targets and jaw is None:
         raise RigError(f"none of the shape keys of '{mesh.name}' match ARKit, viseme or VRM names; "
                        "add a mapping file in the THUNDER panel")
