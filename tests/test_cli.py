@@ -212,11 +212,17 @@ def test_progress_bar_draws_in_place():
     import io
 
     buf = io.StringIO()
-    bar = cli.ProgressBar("generating", stream=buf, width=10)
+    bar = cli.ProgressBar("generating", stream=buf, width=10, live=True)
     bar(1, 4)
     bar(4, 4)
     bar.close()
     assert buf.getvalue() == "\rgenerating [##--------] 1/4\rgenerating [##########] 4/4\n"
+    log = io.StringIO()  # not a terminal: only the finished bar
+    bar = cli.ProgressBar("generating", stream=log, width=10)
+    bar(1, 4)
+    bar(4, 4)
+    bar.close()
+    assert log.getvalue() == "\rgenerating [##########] 4/4\n"
 
 
 def test_info_reports_providers_and_gpu():

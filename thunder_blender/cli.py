@@ -31,13 +31,17 @@ class CliError(Exception):
 
 
 class ProgressBar:
-    """``generating [########------------] 3/8`` on stderr, redrawn in place."""
+    """``generating [########------------] 3/8`` on stderr, redrawn in place on a terminal; when stderr is
+    a file or pipe (``live=False``) only the finished bar is written, so logs stay one line per step."""
 
-    def __init__(self, label: str, stream=None, width: int = 28) -> None:
+    def __init__(self, label: str, stream=None, width: int = 28, live: bool | None = None) -> None:
         self.label, self.stream, self.width, self.shown = label, stream or sys.stderr, width, False
+        self.live = self.stream.isatty() if live is None else live
 
     def __call__(self, done: int, total: int) -> None:
         total = max(total, 1)
+        if not self.live and done < total:
+            return
         fill = int(self.width * min(done, total) / total)
         self.stream.write(f"\r{self.label} [{'#' * fill}{'-' * (self.width - fill)}] {done}/{total}")
         self.stream.flush()
