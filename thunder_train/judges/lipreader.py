@@ -18,21 +18,21 @@ from torch.nn import functional as F
 from thunder_blender.core.channels import MOUTH_INDEX
 from thunder_train.phones import PHONE_CLASSES
 
-from .data import Item, crop_batch, load_items, mouth
+from .data import THREADS, Item, _log, crop_batch, load_items, mouth
 from .nets import TemporalNet, freeze
 
 
 @dataclass
 class LipReaderConfig:
-    hidden: int = 96
+    hidden: int = 64
     kernel: int = 3
     dilations: tuple[int, ...] = (1, 2, 4)   # receptive field 1 + 2 * 7 = 15 frames
     dropout: float = 0.1
     crop: int = 100
-    batch: int = 32
-    steps: int = 2500
+    batch: int = 16
+    steps: int = 1500
     lr: float = 2e-3
-    max_seconds: float = 150.0
+    max_seconds: float = 120.0
     max_items: int | None = 6000
     seed: int = 2
 
@@ -74,7 +74,7 @@ def accuracy(model: LipReader, items: list[Item]) -> dict:
             "majority_rate": float(counts.max() / max(counts.sum(), 1)), "n_frames": n}
 
 
-def train_lipreader_items(train: list[Item], val: list[Item], cfg: LipReaderConfig, log=print
+def train_lipreader_items(train: list[Item], val: list[Item], cfg: LipReaderConfig, log=_log
                           ) -> tuple[LipReader, dict]:
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -127,10 +127,10 @@ def load_lipreader(path: str | Path) -> LipReader:
 
 
 def train_lipreader(corpus_root: str | Path, out_path: str | Path, cfg: LipReaderConfig | None = None,
-                    items: tuple[list[Item], list[Item]] | None = None, log=print) -> Path:
+                    items: tuple[list[Item], list[Item]] | None = None, log=_log) -> Path:
     """Train on ground-truth train (+ real_train) performances, validate on val; save to ``out_path``."""
     cfg = cfg or LipReaderConfig()
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
     if items is None:
         train = load_items(corpus_root, ("train", "real_train"), cfg.max_items, cfg.seed)
         val = load_items(corpus_root, ("val",), 300, cfg.seed)

@@ -18,22 +18,22 @@ from torch import nn
 
 from thunder_blender.core.channels import MOUTH_INDEX, N_CHANNELS
 
-from .data import N_MELS, Item, crop_batch, load_items, mask_to_mel, normalise_torch
+from .data import N_MELS, THREADS, Item, _log, crop_batch, load_items, mask_to_mel, normalise_torch
 from .nets import TemporalNet, freeze
 
 
 @dataclass
 class M2SConfig:
     inputs: str = "mouth"        # "mouth" (MOUTH_INDEX channels) or "all" (55 channels)
-    hidden: int = 128
+    hidden: int = 96
     kernel: int = 5
     dilations: tuple[int, ...] = (1, 2, 4, 8, 1)
     dropout: float = 0.1
     crop: int = 100              # training crop, frames at 50 fps
-    batch: int = 32
-    steps: int = 3000
+    batch: int = 16
+    steps: int = 2000
     lr: float = 2e-3
-    max_seconds: float = 200.0   # wall-clock budget; training stops early when exceeded
+    max_seconds: float = 180.0   # wall-clock budget; training stops early when exceeded
     max_items: int | None = 6000
     seed: int = 0
 
@@ -97,7 +97,7 @@ def _eval_loss(model: M2S, items: list[Item], shuffle: bool = False, seed: int =
     return tot / max(n, 1)
 
 
-def train_m2s_items(train: list[Item], val: list[Item], cfg: M2SConfig, log=print) -> tuple[M2S, dict]:
+def train_m2s_items(train: list[Item], val: list[Item], cfg: M2SConfig, log=_log) -> tuple[M2S, dict]:
     """Train an M2S on prepared items; returns the frozen model and its validation numbers."""
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -153,7 +153,7 @@ def load_m2s(path: str | Path) -> M2S:
 
 def train_m2s(corpus_root: str | Path, out_path: str | Path, cfg: M2SConfig | None = None,
               inputs: str | None = None, items: tuple[list[Item], list[Item]] | None = None,
-              log=print) -> Path:
+              log=_log) -> Path:
     """Train an M2S on the corpus's train (+ real_train) split, validate on val, save to ``out_path``.
 
     inputs: "mouth" | "all" overrides ``cfg.inputs``. ``items`` = (train, val) reuses prepared data.
@@ -161,7 +161,7 @@ def train_m2s(corpus_root: str | Path, out_path: str | Path, cfg: M2SConfig | No
     cfg = cfg or M2SConfig()
     if inputs is not None:
         cfg = M2SConfig(**{**asdict(cfg), "inputs": inputs})
-    torch.set_num_threads(2)
+    torch.set_num_threads(THREADS)
     if items is None:
         train = load_items(corpus_root, ("train", "real_train"), cfg.max_items, cfg.seed)
         val = load_items(corpus_root, ("val",), 300, cfg.seed)

@@ -25,7 +25,7 @@ from torch.nn import functional as F
 
 from thunder_blender.core.channels import MOUTH_INDEX
 
-from .data import N_MELS, Item, crop_batch, mask_to_mel, mouth, normalise_torch
+from .data import N_MELS, Item, _log, crop_batch, mask_to_mel, mouth, normalise_torch
 from .nets import freeze
 
 WINDOW = 10  # frames at 50 fps (0.2 s)
@@ -33,13 +33,13 @@ WINDOW = 10  # frames at 50 fps (0.2 s)
 
 @dataclass
 class SyncConfig:
-    hidden: int = 128
+    hidden: int = 96
     emb: int = 64
     max_shift: int = 8         # training negatives: same-clip shifts of +-max_shift frames
     temperature: float = 0.1
     crop: int = 80
-    batch: int = 32
-    steps: int = 3000
+    batch: int = 16
+    steps: int = 2000
     lr: float = 2e-3
     max_seconds: float = 180.0
     seed: int = 0
@@ -151,7 +151,7 @@ def offset_distances(expert: SyncExpert, perf: np.ndarray, mel_norm: np.ndarray,
     return torch.stack(d).numpy().astype(np.float64)
 
 
-def train_sync_items(train: list[Item], val: list[Item], cfg: SyncConfig, log=print) -> tuple[SyncExpert, dict]:
+def train_sync_items(train: list[Item], val: list[Item], cfg: SyncConfig, log=_log) -> tuple[SyncExpert, dict]:
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     model = SyncExpert(cfg)

@@ -1,0 +1,69 @@
+"""``thunder-train eval``: evaluate exported models (and the reference rows) -> metrics.json + Markdown.
+
+    thunder-train eval --corpus data/corpus --judges data/judges \\
+        --variant full=models --variant no_m2s=out/ablation/no_m2s --out models/metrics.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .report import to_markdown
+from .run import EvalConfig, SampleFn, evaluate
+
+
+def onnx_sample_fn(model_dir: str | Path) -> SampleFn:
+    """sample_fn backed by the shipped runtime (onnxruntime) and an exported model directory."""
+    from thunder_blender.runtime.generate import GenerateRequest, generate
+    from thunder_blender.runtime.model import load_model
+
+    model = load_model(model_dir)
+    if abs(model.fps - 50.0) > 1e-6:
+        raise ValueError(f"{model_dir}: model runs at {model.fps} fps; the evaluation expects 50 fps")
+
+    def sample(audio: np.ndarray, seed: int, emotion: str) -> np.ndarray:
+        req = GenerateRequest(pcm=audio, sample_rate=16000, n_takes=1, take_seeds=(int(seed),), emotion=emotion)
+        return generate(req, model).weights[0]
+
+    return sample
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--corpus", default="data/corpus", help="corpus root (splits test and real_val are used)")
+    p.add_argument("--judges", default="data/judges", help="directory of trained judges (sync_eval.pt, lipreader.pt)")
+    p.add_argument("--variant", action="append", default=[], metavar="NAME=MODEL_DIR",
+                   help="exported model directory to evaluate under NAME (repeatable)")
+    p.add_argument("--no-references", action="store_true", help="skip the ground_truth and mean_pose rows")
+    p.add_argument("--splits", nargs="+", default=["test", "real_val"])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--max-utts", type=int, default=40, help="utterances per split (random subset)")
+    p.add_argument("--out", default="models/metrics.json")
+    p.add_argument("--markdown", default=None, help="also write the Markdown tables here")
+
+
+def run(args: argparse.Namespace) -> int:
+    variants: dict[str, SampleFn] = {}
+    for spec in args.variant:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            print(f"error: --variant expects NAME=MODEL_DIR, got {spec!r}", file=sys.stderr)
+            return 2
+        variants[name] = onnx_sample_fn(path)
+    if not (Path(args.corpus) / "meta.json").exists():
+        print(f"error: {args.corpus} is not a corpus (no meta.json)", file=sys.stderr)
+        return 2
+    cfg = EvalConfig(seeds=tuple(args.seeds), max_utts=args.max_utts, splits=tuple(args.splits))
+    result = evaluate(variants, args.corpus, args.judges, cfg, references=not args.no_references)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    md = to_markdown(result)
+    if args.markdown:
+        Path(args.markdown).write_text(md)
+    print(md)
+    print(f"wrote {out}")
+    return 0
