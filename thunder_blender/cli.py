@@ -335,25 +335,25 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_mapping(args: argparse.Namespace) -> int:
+    """How the add-on would drive this rig: the same rig detection (``blender.rig.detect_rig``)."""
     from .blender.headless import TargetError, check_target, load_target, stdout_to_stderr
-    from .core.rig_names import build_mapping, coverage_lines
+    from .blender.rig import RigError, detect_rig
+    from .core.rig_names import FEATURES
 
     try:
         check_target(args.file)
         with stdout_to_stderr():
-            face = load_target(args.file, "Face")
-    except TargetError as err:
+            rig = detect_rig(load_target(args.file, "Face"))
+    except (TargetError, RigError) as err:
         raise CliError(str(err)) from None
-    names = [kb.name for kb in face.data.shape_keys.key_blocks]
-    mapping = build_mapping(names)
-    from .core.rig_names import FEATURES
-
-    print(f"{Path(args.file).name}: object {face.name!r}, {len(names) - 1} shape keys")
-    for line in coverage_lines(mapping):
+    mapping = rig.mapping
+    n_keys = len(rig.key.key_blocks) - 1
+    print(f"{Path(args.file).name}: object {rig.mesh.name!r}, {n_keys} shape keys, rig type {rig.kind}")
+    for line in rig.summary_lines():
         print(f"  {line}")
     for name, row, origin in zip(mapping.targets, mapping.matrix, mapping.origin, strict=True):
-        terms = " + ".join(f"{w:g}*{FEATURES[i]}" if w != 1 else FEATURES[i] for i in row.nonzero()[0]
-                           for w in [float(row[i])])
+        terms = " + ".join(FEATURES[i] if row[i] == 1 else f"{float(row[i]):g}*{FEATURES[i]}"
+                           for i in row.nonzero()[0])
         print(f"  {name:<28} <- {terms}  ({origin})")
     if mapping.unmatched:
         print(f"  not driven: {', '.join(mapping.unmatched)}")
