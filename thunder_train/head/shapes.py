@@ -15,7 +15,6 @@ from thunder_blender.core.channels import ARKIT_52, mirror_name
 
 from . import landmarks as lm
 from .assembly import (
-    PART_EYE_SOCKET,
     PART_EYEBALL_L,
     PART_MOUTH_BAG,
     PART_SKIN,
@@ -355,4 +354,4 @@ def _vertex_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
     return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
 
 
-__all__ = ["ShapeConfig", "build_deltas", "mirror_map", "PART_EYE_SOCKET"]
+__all__ = ["ShapeConfig", "build_deltas", "mirror_map"]

@@ -37,7 +37,7 @@ def _setup_scene(bpy, size: int, samples: int, view: str, focus: str = "face"):
     bg.inputs["Color"].default_value = (0.35, 0.37, 0.40, 1.0)
     bg.inputs["Strength"].default_value = 0.6
     scene.world = world
-    target, dist = {"face": (Vector((0.0, -0.03, -0.005)), 0.48), "mouth": (Vector((0.0, -0.05, -0.045)), 0.22),
+    target, dist = {"face": (Vector((0.0, -0.03, -0.008)), 0.42), "mouth": (Vector((0.0, -0.05, -0.045)), 0.22),
                     "eyes": (Vector((0.0, -0.03, 0.028)), 0.30)}[focus]
     yaw = {"front": 0.0, "three_quarter": math.radians(28), "profile": math.radians(80)}[view]
     cam_pos = target + Vector((math.sin(yaw) * dist, -math.cos(yaw) * dist, 0.05))
