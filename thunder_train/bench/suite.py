@@ -11,7 +11,17 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .common import ROOT, TimingConfig, guarded, is_na, machine_info, na, run_probe, speech_clip
+from .common import (
+    ROOT,
+    TimingConfig,
+    guarded,
+    is_na,
+    machine_info,
+    model_dir_override,
+    na,
+    run_probe,
+    speech_clip,
+)
 from .reference import ReferenceConfig, bench_reference
 from .runtime_bench import RuntimeBenchConfig, bench_generation
 
@@ -46,10 +56,10 @@ def bench_enable(runs: int) -> dict:
 
 
 def bench_model_size() -> dict:
-    models = ROOT / "models"
+    models = Path(model_dir_override() or ROOT / "models")
     onnx = sorted(models.glob("*.onnx"))
     if not onnx:
-        return na("no .onnx in models/ yet")
+        return na(f"no .onnx in {models} yet")
     shipped = onnx + sorted(models.glob("*.json"))
     out = {"onnx_files": {p.name: p.stat().st_size / 1e6 for p in onnx},
            "onnx_total_mb": sum(p.stat().st_size for p in onnx) / 1e6,
@@ -81,6 +91,8 @@ def bench_cli(wav: Path, runs: int = 2) -> dict:
             out_dir = Path(tmp) / "out"
             args = [*cmd, "generate", str(wav), "--takes", "4", "--target", "demo", "--format", "glb,fbx,csv",
                     "--out", str(out_dir), "--name", "bench"]
+            if model_dir_override():
+                args += ["--model", model_dir_override()]
             with tempfile.TemporaryDirectory(prefix="thunder-bench-user-") as user:
                 env = {**os.environ, "BLENDER_USER_RESOURCES": user}
                 t0 = time.perf_counter()
