@@ -6,6 +6,13 @@ Contract (the add-on and the CLI depend only on this module and ``runtime.model`
     takes = generate(GenerateRequest(pcm=pcm, sample_rate=16000, n_takes=4, seed=7), model,
                      progress=lambda done, total: ..., cancel=threading.Event())
     takes.weights   # (N, T, 55) float32 at takes.fps, channels core.channels.CHANNELS
+
+How a take is made: the audio is resampled to 16 kHz, turned into a per-utterance normalised log-mel
+(``core.features``) and encoded once; each take starts from its own Gaussian noise (drawn from its seed
+only, so a take can be re-rolled alone) and is denoised with a few deterministic DDIM steps
+(``core.schedule``). Clips longer than the card's window are processed in overlapping windows whose
+results are cross-faded linearly over the overlap (the noise is one global sequence sliced per window,
+so neighbouring windows agree in the overlap and there is no seam).
 """
 from __future__ import annotations
 
@@ -15,7 +22,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core.channels import CHANNELS, EMOTIONS
+from ..core import features, schedule
+from ..core.channels import CHANNELS, EMOTION_INDEX, EMOTIONS, HEAD_CHANNELS, INDEX
+
+MAX_SECONDS = 600.0   # 10 minutes
+MIN_SECONDS = 0.1
+SILENCE_PEAK = 1e-3   # -60 dBFS
+MAX_TAKES = 16
+LIP_OPENING = ("mouthFunnel", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft",
+               "mouthUpperUpRight", "tongueOut")
 
 
 class GenerationCancelled(Exception):
@@ -43,12 +58,22 @@ class GenerateRequest:
     guidance: float = 1.0
     head_motion: bool = True
     take_seeds: tuple[int, ...] | None = None
+    steps: int | None = None          # DDIM steps (default: the card's)
+    seal_closures: bool | None = None  # seal lips where the closure head fires (default: the card's)
 
     def __post_init__(self) -> None:
         if self.emotion not in EMOTIONS:
             raise InputError(f"unknown emotion {self.emotion!r}; choose one of {', '.join(EMOTIONS)}")
         if self.n_takes < 1:
             raise InputError("number of takes must be at least 1")
+        if self.n_takes > MAX_TAKES:
+            raise InputError(f"at most {MAX_TAKES} takes at once")
+        if not 0.0 <= float(self.intensity) <= 1.0:
+            raise InputError("emotion intensity must be between 0 and 1")
+        if not 0.0 <= float(self.guidance) <= 10.0:
+            raise InputError("guidance must be between 0 and 10")
+        if self.steps is not None and not 1 <= int(self.steps) <= 50:
+            raise InputError("steps must be between 1 and 50")
 
 
 @dataclass
@@ -73,6 +98,152 @@ class Takes:
 ProgressFn = Callable[[int, int], None]
 
 
+def take_seeds(request: GenerateRequest) -> tuple[int, ...]:
+    """Per-take seeds: the explicit ones, or N seeds derived from ``request.seed``."""
+    if request.take_seeds is not None:
+        seeds = tuple(int(s) for s in request.take_seeds)
+        if not seeds:
+            raise InputError("take_seeds is empty")
+        return seeds
+    state = np.random.SeedSequence(int(request.seed)).generate_state(request.n_takes, dtype=np.uint32)
+    return tuple(int(s) for s in state)
+
+
+def prepare_audio(pcm: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Validate and convert to 16 kHz mono float32. Raises InputError with a user-facing message."""
+    x = np.asarray(pcm)
+    if x.size == 0:
+        raise InputError("the audio is empty")
+    if x.ndim not in (1, 2):
+        raise InputError(f"audio must be mono (S,) or (S, channels), got shape {x.shape}")
+    if np.issubdtype(x.dtype, np.integer):
+        x = x.astype(np.float32) / float(np.iinfo(x.dtype).max)
+    x = x.astype(np.float32)
+    if int(sample_rate) < 4000:
+        raise InputError(f"sample rate {sample_rate} Hz is too low (at least 4000 Hz)")
+    seconds = x.shape[0] / float(sample_rate)
+    if seconds > MAX_SECONDS:
+        raise InputError(f"the audio is {seconds / 60:.1f} minutes long; the limit is {MAX_SECONDS / 60:.0f} "
+                         "minutes (split it into shorter clips)")
+    if seconds < MIN_SECONDS:
+        raise InputError(f"the audio is too short ({seconds:.2f} s; at least {MIN_SECONDS} s)")
+    if not np.all(np.isfinite(x)):
+        raise InputError("the audio contains invalid samples (NaN or infinity)")
+    if float(np.abs(x).max()) < SILENCE_PEAK:
+        raise InputError("the audio is silent (peak below -60 dBFS)")
+    return features.to_model_audio(x, int(sample_rate))
+
+
+def windows(n: int, size: int, overlap: int) -> list[tuple[int, int]]:
+    """[start, stop) windows covering n frames, consecutive ones overlapping by ``overlap``."""
+    if n <= size:
+        return [(0, n)]
+    hop = size - overlap
+    starts = list(range(0, n - size, hop)) + [n - size]
+    return [(s, s + size) for s in starts]
+
+
+def blend_weights(wins: list[tuple[int, int]], n: int) -> list[np.ndarray]:
+    """Per-window (len,) weights: linear cross-fades over each overlap, summing to 1 per frame."""
+    out = []
+    for i, (s, e) in enumerate(wins):
+        w = np.ones(e - s, np.float32)
+        if i > 0:
+            ov = wins[i - 1][1] - s
+            w[:ov] = (np.arange(ov) + 0.5) / ov
+        if i + 1 < len(wins):
+            ov = e - wins[i + 1][0]
+            w[e - s - ov:] = np.minimum(w[e - s - ov:], 1.0 - (np.arange(ov) + 0.5) / ov)
+        out.append(w)
+    total = np.zeros(n, np.float32)
+    for (s, e), w in zip(wins, out, strict=True):
+        total[s:e] += w
+    return [w / total[s:e] for (s, e), w in zip(wins, out, strict=True)]
+
+
+def seal_closures(perf: np.ndarray, closed: np.ndarray) -> np.ndarray:
+    """Seal the lips on frames where ``closed`` (T,) is set: mouthClose = jawOpen, lip-opening channels 0.
+
+    perf: (T, 55) (modified copy returned).
+    """
+    out = perf.copy()
+    idx = np.flatnonzero(closed)
+    if idx.size:
+        out[idx, INDEX["mouthClose"]] = out[idx, INDEX["jawOpen"]]
+        out[np.ix_(idx, [INDEX[k] for k in LIP_OPENING])] = 0.0
+    return out
+
+
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise GenerationCancelled("generation cancelled")
+
+
 def generate(request: GenerateRequest, model, progress: ProgressFn | None = None,
              cancel: threading.Event | None = None) -> Takes:
-    raise NotImplementedError("generation lands with the model")
+    """Generate the requested takes. Same request (and seeds) -> identical takes."""
+    seeds = take_seeds(request)
+    audio = prepare_audio(request.pcm, request.sample_rate)
+    card = model.card
+    mel = features.normalise(features.log_mel(audio))
+    n = mel.shape[0] // 2
+    if n < 2:
+        raise InputError("the audio is too short")
+    steps = int(request.steps or model.steps)
+    seal = card.get("closure_seal", False) if request.seal_closures is None else request.seal_closures
+    wcfg = card.get("window", {"frames": 3000, "overlap": 500})
+    wins = windows(n, int(wcfg["frames"]), int(wcfg["overlap"]))
+    weights = blend_weights(wins, n)
+    emo = EMOTION_INDEX[request.emotion]
+    inten = 0.0 if emo == 0 else float(request.intensity)
+    guide = float(request.guidance) != 1.0 and emo != 0 and not model.regression
+    sched_cfg = schedule.ScheduleConfig(**{k: card["schedule"][k] for k in ("n_train_steps", "cosine_s", "max_beta")})
+    abar = schedule.alphas_cumprod(sched_cfg)
+    ts = schedule.ddim_timesteps(steps, sched_cfg) if not model.regression else np.array([0])
+    total = 1 + len(seeds) * len(wins) * len(ts)
+    done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    _check_cancel(cancel)
+    feats, closure_logit = model.run_encoder(mel[None, : 2 * n])
+    closed = closure_logit[0] > 0.0
+    tick()
+    mean, std = model.perf_mean, model.perf_std
+    n_ch = len(CHANNELS)
+    out = np.zeros((len(seeds), n, n_ch), np.float32)
+    for k, seed in enumerate(seeds):
+        noise = np.random.default_rng(seed).standard_normal((n, n_ch)).astype(np.float32)
+        acc = np.zeros((n, n_ch), np.float32)
+        for (s, e), w in zip(wins, weights, strict=True):
+            f = feats[:, s:e]
+            x = noise[None, s:e]
+            if guide:
+                f = np.concatenate([f, f])
+                cond_e, cond_i = np.array([emo, 0]), np.array([inten, 0.0], np.float32)
+            else:
+                cond_e, cond_i = np.array([emo]), np.array([inten], np.float32)
+            for i, t in enumerate(ts):
+                _check_cancel(cancel)
+                xin = np.concatenate([x, x]) if guide else x
+                x0 = model.run_denoiser(xin, f, np.full(len(xin), t, np.int64), cond_e, cond_i)
+                x0 = schedule.guided(x0[:1], x0[1:], float(request.guidance)) if guide else x0
+                t_prev = int(ts[i + 1]) if i + 1 < len(ts) else -1
+                x = schedule.ddim_step(x, x0, int(t), t_prev, abar)
+                tick()
+            acc[s:e] += w[:, None] * x[0]
+        perf = acc * std + mean
+        perf[:, :52] = np.clip(perf[:, :52], 0.0, 1.0)
+        if seal:
+            perf = seal_closures(perf, closed)
+        if not request.head_motion:
+            perf[:, [INDEX[h] for h in HEAD_CHANNELS]] = 0.0
+        out[k] = perf
+    settings = {"emotion": request.emotion, "intensity": inten, "guidance": float(request.guidance),
+                "head_motion": bool(request.head_motion), "steps": int(len(ts)), "seal_closures": bool(seal),
+                "windows": len(wins), "providers": list(getattr(model, "providers", []))}
+    return Takes(weights=out, fps=float(model.fps), seeds=seeds, settings=settings)

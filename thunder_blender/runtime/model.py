@@ -1,0 +1,173 @@
+"""Load the shipped generator: the ``model.json`` card plus its ONNX sessions (numpy + onnxruntime).
+
+    model = load_model()                      # <package>/models (installed) or <repo>/models
+    model = load_model("/path/to/models", providers=["CPUExecutionProvider"])
+
+Providers: ``"auto"`` takes the first available of CUDA, DirectML, CoreML, then CPU. If a GPU session
+cannot be created, or a run on it fails, the model falls back to CPU (``Model.providers`` tells which).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+GPU_PROVIDERS = ("CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecutionProvider")
+CPU = "CPUExecutionProvider"
+INTRA_OP_THREADS = 2
+REQUIRED_CARD_KEYS = ("files", "fps", "sample_rate", "channels", "perf_mean", "perf_std", "schedule", "emotions")
+
+
+class ModelError(RuntimeError):
+    """The model is missing, incomplete or corrupt. The message says which file and what to do."""
+
+
+def candidate_dirs() -> list[Path]:
+    """Where the model is looked for, in order: installed extension, then the source checkout."""
+    here = Path(__file__).resolve()
+    return [here.parents[1] / "models", here.parents[2] / "models"]
+
+
+def find_model_dir(model_dir: str | Path | None = None) -> Path:
+    if model_dir is not None:
+        d = Path(model_dir)
+        if not (d / "model.json").is_file():
+            raise ModelError(f"no model.json in {d}")
+        return d
+    for d in candidate_dirs():
+        if (d / "model.json").is_file():
+            return d
+    raise ModelError("THUNDER model not found (looked for model.json in "
+                     + ", ".join(str(d) for d in candidate_dirs()) + "); reinstall the extension")
+
+
+def _import_ort():
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise ModelError("onnxruntime is not installed; install the extension build that bundles it") from exc
+    return ort
+
+
+def choose_providers(providers: str | list[str] = "auto") -> list[str]:
+    ort = _import_ort()
+    available = ort.get_available_providers()
+    if providers == "auto":
+        gpu = [p for p in GPU_PROVIDERS if p in available]
+        return gpu[:1] + [CPU]
+    wanted = [p for p in providers if p in available]
+    if not wanted:
+        raise ModelError(f"none of the requested providers {providers} is available ({available})")
+    return wanted if CPU in wanted else wanted + [CPU]
+
+
+@dataclass
+class Model:
+    """Card + sessions. ``run_encoder`` / ``run_denoiser`` take and return numpy float32 arrays."""
+
+    card: dict
+    directory: Path
+    providers: list[str]
+    _sessions: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def fps(self) -> float:
+        return float(self.card["fps"])
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.card["sample_rate"])
+
+    @property
+    def steps(self) -> int:
+        return int(self.card["schedule"]["steps"])
+
+    @property
+    def perf_mean(self) -> np.ndarray:
+        return np.asarray(self.card["perf_mean"], np.float32)
+
+    @property
+    def perf_std(self) -> np.ndarray:
+        return np.asarray(self.card["perf_std"], np.float32)
+
+    @property
+    def regression(self) -> bool:
+        return bool(self.card.get("regression", False))
+
+    def _run(self, name: str, feeds: dict) -> list[np.ndarray]:
+        sess = self._sessions[name]
+        try:
+            return sess.run(None, feeds)
+        except Exception:
+            if self.providers == [CPU]:
+                raise
+            # GPU run failed (driver, memory...): rebuild every session on CPU and retry once
+            self._sessions.update(_open_sessions(self.directory, self.card, [CPU]))
+            self.providers = [CPU]
+            return self._sessions[name].run(None, feeds)
+
+    def run_encoder(self, mel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """mel (1, Tm, 80) normalised -> feats (1, Tm // 2, E), closure_logit (1, Tm // 2)."""
+        feats, closure, _ = self._run("encoder", {"mel": np.ascontiguousarray(mel, np.float32)})
+        return feats, closure
+
+    def run_denoiser(self, x_t: np.ndarray, feats: np.ndarray, t: np.ndarray, emotion: np.ndarray,
+                     intensity: np.ndarray) -> np.ndarray:
+        """x_t (B, T, 55), feats (B, T, E), t/emotion (B,) int64, intensity (B,) -> x0 (B, T, 55)."""
+        (x0,) = self._run("denoiser", {
+            "x_t": np.ascontiguousarray(x_t, np.float32), "feats": np.ascontiguousarray(feats, np.float32),
+            "t": np.asarray(t, np.int64), "emotion": np.asarray(emotion, np.int64),
+            "intensity": np.asarray(intensity, np.float32)})
+        return x0
+
+
+def _open_sessions(directory: Path, card: dict, providers: list[str]) -> dict:
+    ort = _import_ort()
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = INTRA_OP_THREADS
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    # no busy-waiting: Blender (and other work) shares the cores; spinning threads slow everyone down
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    out = {}
+    for name in ("encoder", "denoiser"):
+        path = directory / card["files"][name]
+        if not path.is_file():
+            raise ModelError(f"model file missing: {path}; reinstall the extension")
+        try:
+            out[name] = ort.InferenceSession(str(path), so, providers=providers)
+        except Exception as exc:
+            if providers != [CPU]:
+                raise
+            raise ModelError(f"model file {path.name} is corrupt or unreadable ({type(exc).__name__}); "
+                             "reinstall the extension") from exc
+    return out
+
+
+def load_card(directory: Path) -> dict:
+    path = directory / "model.json"
+    try:
+        card = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"model card {path} is unreadable or not JSON; reinstall the extension") from exc
+    missing = [k for k in REQUIRED_CARD_KEYS if k not in card]
+    if missing:
+        raise ModelError(f"model card {path} lacks {', '.join(missing)}; reinstall the extension")
+    return card
+
+
+def load_model(model_dir: str | Path | None = None, providers: str | list[str] = "auto") -> Model:
+    """Find, validate and open the model. Raises ModelError with a one-line message."""
+    directory = find_model_dir(model_dir)
+    card = load_card(directory)
+    chosen = choose_providers(providers)
+    try:
+        sessions = _open_sessions(directory, card, chosen)
+    except ModelError:
+        raise
+    except Exception:
+        chosen = [CPU]  # GPU provider failed to initialise: fall back
+        sessions = _open_sessions(directory, card, chosen)
+    return Model(card=card, directory=directory, providers=chosen, _sessions=sessions)

@@ -1,0 +1,128 @@
+"""Training batches for the generator: random aligned crops, on-the-fly audio augmentation, features.
+
+The features are computed with the shipped numpy front end (``core.features.log_mel`` +
+``core.features.normalise``), so training sees exactly what the runtime computes. Real recordings
+(``real_train``) are drawn more often than their share (``real_weight``); ``real_val`` is never used here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from thunder_blender.core import features
+from thunder_blender.core.channels import N_CHANNELS
+
+HOP = features.MEL.hop_length           # 160 samples = one mel frame
+SAMPLES_PER_FRAME = 2 * HOP             # 320 samples = one 50 fps frame
+
+
+def load_utterances(root: str | Path, splits: tuple[str, ...]) -> list:
+    """Corpus utterances of the given splits (missing splits are skipped)."""
+    from thunder_train.corpus.dataset import load_split
+
+    out = []
+    for split in splits:
+        if (Path(root) / split).is_dir():
+            out += list(load_split(root, split))
+    return out
+
+
+def frames_of(utt) -> int:
+    """Usable 50 fps frames of an utterance (performance and audio both cover them)."""
+    return int(min(len(utt.perf), len(utt.audio) // SAMPLES_PER_FRAME))
+
+
+def features_for(audio: np.ndarray, n_frames: int) -> np.ndarray:
+    """(S,) float32 16 kHz -> (2 * n_frames, 80) normalised log-mel, padded with silence if short."""
+    mel = features.log_mel(audio)
+    need = 2 * n_frames
+    if mel.shape[0] < need:
+        pad = np.full((need - mel.shape[0], mel.shape[1]), np.log(features.MEL.log_floor), np.float32)
+        mel = np.concatenate([mel, pad])
+    return mel[:need]
+
+
+@dataclass
+class BatchConfig:
+    batch: int = 16
+    crop: int = 100                 # frames at 50 fps (2 s)
+    real_weight: float = 4.0        # sampling weight of a real_train utterance relative to a synthetic one
+    augment: bool = True
+    min_frames: int = 10
+
+
+class Batcher:
+    """Draws batches of aligned crops. ``next()`` returns a dict of tensors:
+
+    mel (B, 2L, 80) normalised log-mel of the (augmented) audio; mel_clean (B, 2L, 80) raw log-mel of
+    the clean audio (the judges' target side); perf (B, L, 55); closure (B, L) bool; phone (B, L) int64;
+    mask (B, L) bool; emotion (B,) int64; intensity (B,) float32.
+    """
+
+    def __init__(self, utts: list, cfg: BatchConfig, seed: int = 0):
+        self.cfg = cfg
+        self.utts = [u for u in utts if frames_of(u) >= cfg.min_frames]
+        if not self.utts:
+            raise ValueError("no usable utterances for training")
+        w = np.array([cfg.real_weight if str(u.source).startswith("real") or "asterisk" in str(u.source)
+                      else 1.0 for u in self.utts]) * np.array([frames_of(u) for u in self.utts])
+        self.p = w / w.sum()
+        self.rng = np.random.default_rng(seed)
+        self._augment = None
+        self.augmenting = False
+        if cfg.augment:
+            try:
+                from thunder_train.corpus.augment import augment
+            except ImportError:  # corpus package without its augmentation module: train on clean audio
+                augment = None
+            self._augment = augment
+            self.augmenting = augment is not None
+
+    def next(self) -> dict[str, torch.Tensor]:
+        c, rng = self.cfg, self.rng
+        B, L = c.batch, c.crop
+        mel = np.zeros((B, 2 * L, features.MEL.n_mels), np.float32)
+        mel_clean = np.zeros_like(mel)
+        perf = np.zeros((B, L, N_CHANNELS), np.float32)
+        closure = np.zeros((B, L), bool)
+        phone = np.zeros((B, L), np.int64)
+        mask = np.zeros((B, L), bool)
+        emotion = np.zeros(B, np.int64)
+        intensity = np.zeros(B, np.float32)
+        for b in range(B):
+            u = self.utts[int(rng.choice(len(self.utts), p=self.p))]
+            n_all = frames_of(u)
+            s = int(rng.integers(0, max(1, n_all - L + 1)))
+            n = min(L, n_all - s)
+            clip = np.asarray(u.audio[s * SAMPLES_PER_FRAME:(s + n) * SAMPLES_PER_FRAME], np.float32)
+            raw = features_for(clip, n)
+            mel_clean[b, : 2 * n] = raw
+            if self._augment is not None:
+                aug = np.asarray(self._augment(clip, features.SAMPLE_RATE, rng), np.float32)[: len(clip)]
+                if len(aug) < len(clip):
+                    aug = np.pad(aug, (0, len(clip) - len(aug)))
+                raw = features_for(aug, n)
+            mel[b, : 2 * n] = features.normalise(raw)
+            perf[b, :n] = u.perf[s:s + n]
+            closure[b, :n] = u.closure[s:s + n]
+            phone[b, :n] = u.phone_class[s:s + n]
+            mask[b, :n] = True
+            emotion[b] = int(u.emotion)
+            intensity[b] = float(u.intensity)
+        return {k: torch.from_numpy(v) for k, v in dict(
+            mel=mel, mel_clean=mel_clean, perf=perf, closure=closure, phone=phone, mask=mask,
+            emotion=emotion, intensity=intensity).items()}
+
+
+def perf_stats(utts: list, max_frames: int = 400_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and std (floored) of the performances, (55,) each, float32."""
+    rng = np.random.default_rng(seed)
+    allp = np.concatenate([np.asarray(u.perf, np.float32) for u in utts])
+    if len(allp) > max_frames:
+        allp = allp[rng.choice(len(allp), max_frames, replace=False)]
+    mean = allp.mean(0)
+    std = np.maximum(allp.std(0), 0.02)
+    return mean.astype(np.float32), std.astype(np.float32)

@@ -1,0 +1,158 @@
+"""Export a trained generator to ONNX (two graphs) plus the ``model.json`` card the runtime reads.
+
+Graphs (dynamo exporter, weights embedded, dynamic time axis):
+  encoder.onnx   mel (1, Tm, 80) normalised log-mel -> feats (1, Tm // 2, E), closure_logit (1, Tm // 2),
+                 phone_logits (1, Tm // 2, n_phones)
+  denoiser.onnx  x_t (B, T, 55), feats (B, T, E), t (B,) int64, emotion (B,) int64, intensity (B,) float32
+                 -> x0 (B, T, 55)   [normalised performance space; card holds perf_mean / perf_std]
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from thunder_blender.core import features
+from thunder_blender.core.channels import CHANNELS, EMOTIONS, HEAD_CHANNELS
+from thunder_blender.core.schedule import ScheduleConfig
+from thunder_train.networks import Generator, count_parameters, receptive_field
+from thunder_train.phones import PHONE_CLASSES
+
+OPSET = 20
+ENCODER_FILE = "encoder.onnx"
+DENOISER_FILE = "denoiser.onnx"
+FPS = 50.0
+
+
+class _EncoderGraph(nn.Module):
+    def __init__(self, gen: Generator):
+        super().__init__()
+        self.enc = gen.encoder
+
+    def forward(self, mel: torch.Tensor):
+        feats = self.enc(mel)
+        c, p = self.enc.heads(feats)
+        return feats, c, p
+
+
+class _DenoiserGraph(nn.Module):
+    def __init__(self, gen: Generator):
+        super().__init__()
+        self.den = gen.denoiser
+
+    def forward(self, x_t, feats, t, emotion, intensity):
+        return self.den(x_t, feats, t, emotion, intensity)
+
+
+def git_commit(repo: Path) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def export_onnx(gen: Generator, out_dir: Path) -> dict[str, Path]:
+    """Write encoder.onnx and denoiser.onnx into out_dir; returns their paths."""
+    gen = gen.eval()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    T = torch.export.Dim("T", min=4, max=200_000)
+    B = torch.export.Dim("B", min=1, max=64)
+    mel = torch.randn(1, 2 * 150, gen.cfg.n_mels)
+    enc_path = out_dir / ENCODER_FILE
+    with torch.no_grad():
+        torch.onnx.export(_EncoderGraph(gen), (mel,), str(enc_path), dynamo=True, external_data=False,
+                          opset_version=OPSET, input_names=["mel"],
+                          output_names=["feats", "closure_logit", "phone_logits"],
+                          dynamic_shapes={"mel": {1: 2 * T}}, verbose=False)
+    n_t = 150
+    args = (torch.randn(2, n_t, gen.cfg.n_channels), torch.randn(2, n_t, gen.cfg.enc_dim),
+            torch.tensor([10, 500]), torch.tensor([0, 2]), torch.tensor([0.0, 0.7]))
+    den_path = out_dir / DENOISER_FILE
+    with torch.no_grad():
+        torch.onnx.export(_DenoiserGraph(gen), args, str(den_path), dynamo=True, external_data=False,
+                          opset_version=OPSET, input_names=["x_t", "feats", "t", "emotion", "intensity"],
+                          output_names=["x0"],
+                          dynamic_shapes={"x_t": {0: B, 1: T}, "feats": {0: B, 1: T}, "t": {0: B},
+                                          "emotion": {0: B}, "intensity": {0: B}}, verbose=False)
+    return {"encoder": enc_path, "denoiser": den_path}
+
+
+def write_card(gen: Generator, out_dir: Path, *, steps: int, metrics_summary: dict, training: dict,
+               repo: Path, status: str) -> Path:
+    enc_rf, den_rf = receptive_field(gen.cfg)
+    card = {
+        "name": "thunder-generator",
+        "status": status,
+        "format": "onnx",
+        "opset": OPSET,
+        "files": {"encoder": ENCODER_FILE, "denoiser": DENOISER_FILE},
+        "inputs": {
+            "encoder": {"mel": ["1", "Tm", gen.cfg.n_mels]},
+            "denoiser": {"x_t": ["B", "T", gen.cfg.n_channels], "feats": ["B", "T", gen.cfg.enc_dim],
+                         "t": ["B"], "emotion": ["B"], "intensity": ["B"]},
+        },
+        "outputs": {
+            "encoder": {"feats": ["1", "Tm//2", gen.cfg.enc_dim], "closure_logit": ["1", "Tm//2"],
+                        "phone_logits": ["1", "Tm//2", gen.cfg.n_phones]},
+            "denoiser": {"x0": ["B", "T", gen.cfg.n_channels]},
+        },
+        "fps": FPS,
+        "sample_rate": features.SAMPLE_RATE,
+        "features": {**features.MEL.to_dict(), "normalisation": "per-utterance per-bin mean/std",
+                     "std_floor": features.NORM_STD_FLOOR, "frames_per_model_frame": 2},
+        "channels": list(CHANNELS),
+        "head_channels": list(HEAD_CHANNELS),
+        "perf_mean": [round(float(v), 7) for v in gen.perf_mean],
+        "perf_std": [round(float(v), 7) for v in gen.perf_std],
+        "schedule": {**ScheduleConfig().to_dict(), "type": "cosine", "prediction": "x0",
+                     "sampler": "ddim", "eta": 0.0, "steps": steps},
+        "regression": bool(gen.regression),
+        "emotions": list(EMOTIONS),
+        "null_emotion": 0,
+        "phone_classes": list(PHONE_CLASSES),
+        "receptive_field_frames": {"encoder": enc_rf, "denoiser_per_step": den_rf},
+        "window": {"frames": 3000, "overlap": 500},
+        "closure_seal_threshold": 0.5,
+        "parameters": {"encoder": count_parameters(gen.encoder), "denoiser": count_parameters(gen.denoiser)},
+        "training_commit": git_commit(repo),
+        "training": training,
+        "metrics_summary": metrics_summary,
+    }
+    path = out_dir / "model.json"
+    path.write_text(json.dumps(card, indent=1) + "\n")
+    return path
+
+
+def parity(gen: Generator, out_dir: Path, lengths: tuple[int, ...] = (37, 260), seed: int = 0) -> float:
+    """Max abs difference torch vs onnxruntime over both graphs at several lengths."""
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(seed)
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 2
+    enc = ort.InferenceSession(str(out_dir / ENCODER_FILE), so, providers=["CPUExecutionProvider"])
+    den = ort.InferenceSession(str(out_dir / DENOISER_FILE), so, providers=["CPUExecutionProvider"])
+    worst = 0.0
+    gen = gen.eval()
+    for n in lengths:
+        mel = rng.standard_normal((1, 2 * n, gen.cfg.n_mels)).astype(np.float32)
+        with torch.no_grad():
+            f_t = gen.encoder(torch.from_numpy(mel))
+            c_t, _ = gen.encoder.heads(f_t)
+        f_o, c_o, _ = enc.run(None, {"mel": mel})
+        worst = max(worst, float(np.abs(f_o - f_t.numpy()).max()), float(np.abs(c_o - c_t.numpy()).max()))
+        x = rng.standard_normal((3, n, gen.cfg.n_channels)).astype(np.float32)
+        feats = np.repeat(f_o, 3, axis=0)
+        t = np.array([999, 300, 0], np.int64)
+        emo = np.array([0, 2, 5], np.int64)
+        inten = np.array([0.0, 0.5, 1.0], np.float32)
+        with torch.no_grad():
+            y_t = gen.denoiser(*(torch.from_numpy(a) for a in (x, feats, t, emo, inten))).numpy()
+        (y_o,) = den.run(None, {"x_t": x, "feats": feats, "t": t, "emotion": emo, "intensity": inten})
+        worst = max(worst, float(np.abs(y_o - y_t).max()))
+    return worst

@@ -1,0 +1,56 @@
+"""``thunder-train export``: generator checkpoint -> models/{encoder,denoiser}.onnx + model.json.
+
+    thunder-train export --checkpoint data/runs/diffusion_m2s.pt --out models --steps 8 \
+        --metrics models/metrics.json --status release
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PARITY_TOL = 1e-4
+
+
+def export_checkpoint(checkpoint: Path, out: Path, steps: int = 8, metrics: Path | None = None,
+                      status: str = "release", closure_seal: bool = False, log=print) -> dict:
+    from thunder_train.export import export_onnx, parity, write_card
+    from thunder_train.train import load_checkpoint
+
+    gen, ck = load_checkpoint(checkpoint)
+    paths = export_onnx(gen, out)
+    err = parity(gen, out)
+    if err > PARITY_TOL:
+        raise RuntimeError(f"ONNX parity failed: max abs diff {err:.2e} > {PARITY_TOL}")
+    summary = {}
+    if metrics is not None and metrics.is_file():
+        summary = json.loads(metrics.read_text()).get("summary", {})
+    info = ck.get("info", {})
+    training = {"variant": ck["variant"], "steps": info.get("steps"), "seconds": info.get("seconds"),
+                "corpus": info.get("corpus"), "augmentation": info.get("augmentation"),
+                "val": info.get("val"), "init_from": ck["train"].get("init_from")}
+    card_path = write_card(gen, out, steps=steps, metrics_summary=summary, training=training, repo=ROOT,
+                           status=status)
+    card = json.loads(card_path.read_text())
+    card["closure_seal"] = bool(closure_seal)
+    card["onnx_parity_max_abs"] = float(f"{err:.3g}")
+    card["size_bytes"] = {k: p.stat().st_size for k, p in paths.items()}
+    card_path.write_text(json.dumps(card, indent=1) + "\n")
+    log(f"exported {checkpoint} -> {out} (parity {err:.2e}, "
+        f"{sum(card['size_bytes'].values()) / 1e6:.2f} MB)")
+    return card
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--out", type=Path, default=ROOT / "models")
+    p.add_argument("--steps", type=int, default=8, help="DDIM steps written to the card")
+    p.add_argument("--metrics", type=Path, default=None, help="metrics.json whose summary goes into the card")
+    p.add_argument("--status", default="release")
+    p.add_argument("--closure-seal", action="store_true", help="runtime seals lips where the closure head fires")
+
+
+def run(args: argparse.Namespace) -> int:
+    export_checkpoint(args.checkpoint, args.out, args.steps, args.metrics, args.status, args.closure_seal)
+    return 0

@@ -1,0 +1,68 @@
+"""Torch-side sampling of takes (evaluation and export checks); mirrors ``runtime.generate`` for one window.
+
+Noise for a take comes only from its seed (``np.random.default_rng(seed).standard_normal((T, 55))``),
+exactly as in the runtime, so torch and onnxruntime takes can be compared one to one.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from thunder_blender.core import features
+from thunder_blender.core.channels import N_CHANNELS
+from thunder_train.diffusion import Diffusion, ddim_timesteps
+from thunder_train.networks import Generator
+
+
+def mel_input(audio: np.ndarray) -> np.ndarray:
+    """(S,) 16 kHz float32 -> (1, 2T, 80) normalised log-mel with T = Tm // 2."""
+    mel = features.normalise(features.log_mel(audio))
+    n = mel.shape[0] // 2
+    return mel[None, : 2 * n]
+
+
+@torch.no_grad()
+def sample_takes(gen: Generator, audio: np.ndarray, seeds: list[int], emotion: int = 0, intensity: float = 0.0,
+                 steps: int = 8, guidance: float = 1.0, n_frames: int | None = None) -> np.ndarray:
+    """Takes for 16 kHz audio: (N, T, 55) float32 in raw units (ARKit clipped to [0, 1]).
+
+    n_frames crops/pads (edge) the output to a given length (e.g. the reference performance's).
+    """
+    gen.eval()
+    mel = torch.from_numpy(mel_input(audio))
+    feats = gen.encoder(mel)
+    T = feats.shape[1]
+    diff = Diffusion()
+    ts = [0] if gen.regression else list(ddim_timesteps(steps, diff.cfg))
+    emo = torch.tensor([emotion])
+    inten = torch.tensor([intensity if emotion else 0.0], dtype=torch.float32)
+    guide = guidance != 1.0 and emotion != 0 and not gen.regression
+    out = []
+    for seed in seeds:
+        x = torch.from_numpy(np.random.default_rng(seed).standard_normal((T, N_CHANNELS)).astype(np.float32))[None]
+        for i, t in enumerate(ts):
+            tt = torch.tensor([int(t)])
+            x0 = gen.denoiser(x, feats, tt, emo, inten)
+            if guide:
+                x0u = gen.denoiser(x, feats, tt, torch.tensor([0]), torch.tensor([0.0]))
+                x0 = Diffusion.guided(x0, x0u, guidance)
+            t_prev = int(ts[i + 1]) if i + 1 < len(ts) else -1
+            x = diff.ddim_step(x, x0, int(t), t_prev) if not gen.regression else x0
+        perf = gen.denormalise(x)[0].numpy()
+        perf[:, :52] = np.clip(perf[:, :52], 0.0, 1.0)
+        out.append(perf)
+    res = np.stack(out).astype(np.float32)
+    if n_frames is not None:
+        if res.shape[1] >= n_frames:
+            res = res[:, :n_frames]
+        else:
+            res = np.concatenate([res, np.repeat(res[:, -1:], n_frames - res.shape[1], axis=1)], axis=1)
+    return res
+
+
+def closure_probability(gen: Generator, audio: np.ndarray) -> np.ndarray:
+    """(T,) sigmoid of the encoder's closure head."""
+    with torch.no_grad():
+        feats = gen.encoder(torch.from_numpy(mel_input(audio)))
+        c, _ = gen.encoder.heads(feats)
+    return torch.sigmoid(c[0]).numpy()

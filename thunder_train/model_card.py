@@ -1,0 +1,137 @@
+"""MODEL_CARD.md and the metrics summary, written from metrics.json and the training records only."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+TARGET_DIV_RATIO = 0.95
+
+
+def _mean(metrics: dict, block: str, variant: str, split: str, key: str) -> float | None:
+    try:
+        v = metrics[block][variant][split][key]["mean"]
+    except (KeyError, TypeError):
+        return None
+    return None if v is None else float(v)
+
+
+def summarise(metrics: dict, shipped: str) -> dict:
+    """Headline numbers per split: the shipped variant's lip PCC / LSE / closure vs the deterministic
+    baseline, and its upper-face diversity relative to plain diffusion (the targets of the project)."""
+    out: dict = {"shipped": shipped, "splits": {}}
+    splits = list(metrics.get("counts", {}))
+    for split in splits:
+        row: dict = {}
+        for key in ("lip_pcc", "lve_mm", "lse_d", "lse_c", "sdiv_u_mm", "lipread_acc"):
+            row[key] = _mean(metrics, "ablation", shipped, split, key)
+            row[f"{key}_deterministic"] = _mean(metrics, "ablation", "deterministic", split, key)
+        row["bilabial_sealed"] = _mean(metrics, "closure", shipped, split, "bilabial_sealed")
+        row["bilabial_sealed_deterministic"] = _mean(metrics, "closure", "deterministic", split, "bilabial_sealed")
+        div, div_ref = row["sdiv_u_mm"], _mean(metrics, "ablation", "diffusion", split, "sdiv_u_mm")
+        row["sdiv_u_ratio_vs_diffusion"] = None if not div or not div_ref else round(div / div_ref, 4)
+        pcc, pcc_det = row["lip_pcc"], row["lip_pcc_deterministic"]
+        row["target_lip_pcc_at_least_deterministic"] = None if pcc is None or pcc_det is None else pcc >= pcc_det
+        r = row["sdiv_u_ratio_vs_diffusion"]
+        row["target_diversity_95pct"] = None if r is None else r >= TARGET_DIV_RATIO
+        out["splits"][split] = row
+    return out
+
+
+def _fmt(v, digits: int = 3) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, bool):
+        return "yes" if v else "**no**"
+    return f"{v:.{digits}f}"
+
+
+def write_model_card(out: Path, card: dict, metrics: dict, work: Path | None = None,
+                     corpus_card: Path | None = None) -> Path:
+    from thunder_train.evaluation.report import to_markdown
+
+    summ = metrics.get("summary", {})
+    training = {}
+    if work is not None and (work / "runs" / "training.json").is_file():
+        training = json.loads((work / "runs" / "training.json").read_text())
+    lines = [
+        "# THUNDER for Blender: shipped generator",
+        "",
+        f"Status: **{card.get('status', 'release')}**. Variant: `{card.get('variant', card['training'].get('variant'))}`. "
+        f"Training commit: `{card.get('training_commit')}`.",
+        "",
+        "## What it is",
+        "",
+        "Speech (any sample rate, resampled to 16 kHz) -> 80-band log-mel (100 fps, per-utterance normalised) -> "
+        "convolutional audio encoder (stride 2, 50 fps) -> x0-predicting diffusion denoiser over (T, 55) "
+        "performances (52 ARKit weights + head yaw/pitch/roll), conditioned on audio features, diffusion step, "
+        f"emotion category and intensity (condition dropout, so `auto` works and classifier-free guidance scales "
+        f"the emotion). Sampling: {card['schedule']['steps']} deterministic DDIM steps from per-take noise. "
+        "Files: `encoder.onnx`, `denoiser.onnx` (opset "
+        f"{card['opset']}, dynamic time axis), `model.json` (card read by the runtime), `metrics.json`.",
+        "",
+        f"Parameters: encoder {card['parameters']['encoder']:,}, denoiser {card['parameters']['denoiser']:,}. "
+        f"ONNX size: {sum(card.get('size_bytes', {}).values()) / 1e6:.2f} MB. "
+        f"Torch vs onnxruntime max abs difference: {card.get('onnx_parity_max_abs')}.",
+        "",
+        "## Training data and licences",
+        "",
+    ]
+    corpus = card["training"].get("corpus")
+    dc = corpus_card or (Path(corpus) / "DATA_CARD.md" if corpus else None)
+    if dc is not None and Path(dc).is_file():
+        lines += [f"From the corpus data card (`{dc}`):", ""]
+        lines += ["> " + ln if ln else ">" for ln in Path(dc).read_text().splitlines()[:60]]
+        lines.append("")
+    else:
+        lines += ["Corpus data card not found at export time; see docs/DATA_CARD.md.", ""]
+    lines += ["The trained weights are released under the project's licence (GPL-3.0-or-later).", ""]
+    lines += ["## Training runs", ""]
+    if training:
+        lines += ["| run | variant | steps | seconds | augmentation | closure acc (val) | mouth MAE (val) |",
+                  "|---|---|---|---|---|---|---|"]
+        for name, t in training.items():
+            val = t.get("val") or {}
+            lines.append(f"| {name} | {t.get('variant')} | {t.get('steps')} | {t.get('seconds')} | "
+                         f"{t.get('augmentation')} | {val.get('closure_acc', 'n/a')} | {val.get('mouth_mae', 'n/a')} |")
+        lines.append("")
+    else:
+        t = card["training"]
+        lines += [f"Single run: variant {t.get('variant')}, {t.get('steps')} steps, {t.get('seconds')} s, corpus "
+                  f"`{t.get('corpus')}`, augmentation {t.get('augmentation')}, validation {t.get('val')}.", ""]
+    lines += ["## Targets", ""]
+    for split, row in summ.get("splits", {}).items():
+        lines.append(f"- {split}: lip PCC {_fmt(row['lip_pcc'])} vs deterministic {_fmt(row['lip_pcc_deterministic'])} "
+                     f"(target >= deterministic: {_fmt(row['target_lip_pcc_at_least_deterministic'])}); "
+                     f"upper-face diversity {_fmt(row['sdiv_u_mm'], 4)} mm = "
+                     f"{_fmt(row['sdiv_u_ratio_vs_diffusion'])} x plain diffusion "
+                     f"(target >= {TARGET_DIV_RATIO}: {_fmt(row['target_diversity_95pct'])}); "
+                     f"p/b/m sealed {_fmt(row['bilabial_sealed'])} vs deterministic "
+                     f"{_fmt(row['bilabial_sealed_deterministic'])}.")
+    if not summ.get("splits"):
+        lines.append("- No evaluation has been run for this model yet.")
+    lines += ["", "## Ablation (from metrics.json)", ""]
+    lines += [to_markdown(metrics) if metrics.get("ablation") else "Not evaluated yet.", ""]
+    if metrics.get("timings_s"):
+        lines += ["## Retraining", "", "Wall-clock time per stage on the 2-core build machine (s): "
+                  + ", ".join(f"{k} {v}" for k, v in metrics["timings_s"].items()) + ".", ""]
+    lines += [
+        "How to retrain everything from scratch (corpus, judges, 4 generator variants, evaluation, export):",
+        "",
+        "```",
+        "make setup",
+        "thunder-train all --out models          # or: make train",
+        "thunder-train all --out /tmp/m --smoke  # minutes-long end-to-end check",
+        "```",
+        "",
+        "## Known limits",
+        "",
+        "- Trained only on synthetic speech (espeak-ng / flite / festival voices) plus a small set of aligned "
+        "recorded prompts; the target animation is produced by a rule-based articulation model, not captured "
+        "from real faces, so the model reproduces that model's style.",
+        "- Emotion guidance only has an effect when an emotion other than `auto` is chosen.",
+        "- Upper-face motion (blinks, brows, head) is not determined by the audio: it comes from the per-take noise.",
+        "",
+    ]
+    path = out / "MODEL_CARD.md"
+    path.write_text("\n".join(lines))
+    return path

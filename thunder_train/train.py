@@ -1,0 +1,217 @@
+"""Generator training: deterministic baseline and diffusion variants (with the frozen M2S / sync judges).
+
+Variants (``TrainConfig.variant``):
+  deterministic        regression baseline, same encoder/decoder layers as the denoiser
+  diffusion            x0-prediction diffusion
+  diffusion_m2s        + THUNDER loss: the one-step x0 estimate goes through the frozen mesh-to-speech
+                         network and must reproduce the input audio representation
+  diffusion_m2s_sync   + Learn2Talk-style 3D sync-expert loss on the same x0 estimate
+
+Losses (all masked to valid frames), in the normalised performance space:
+  x0 MSE (mouth channels weighted ``w_mouth``) + ``w_vel`` * velocity MSE
+  + ``w_closure`` * BCE(closure head) + ``w_phone`` * CE(phone head)       (encoder auxiliary heads)
+  + ``w_m2s`` * judges.m2s.m2s_loss + ``w_sync`` * judges.sync.sync_loss      (on the denormalised x0)
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from thunder_blender.core.channels import EMOTIONS, MOUTH_INDEX, N_CHANNELS
+from thunder_train.data import BatchConfig, Batcher, perf_stats
+from thunder_train.diffusion import Diffusion
+from thunder_train.networks import Generator, NetConfig, count_parameters
+
+VARIANTS = ("deterministic", "diffusion", "diffusion_m2s", "diffusion_m2s_sync")
+
+
+@dataclass
+class TrainConfig:
+    variant: str = "diffusion"
+    steps: int = 4000
+    max_seconds: float = 600.0
+    lr: float = 1.5e-3
+    warmup: int = 100
+    weight_decay: float = 1e-4
+    cond_drop: float = 0.15          # emotion -> "auto" (null) with this probability (CFG / auto)
+    w_mouth: float = 2.0
+    w_vel: float = 1.0
+    w_closure: float = 0.3
+    w_phone: float = 0.3
+    w_m2s: float = 0.2
+    w_sync: float = 0.05
+    m2s_path: str | None = None
+    sync_path: str | None = None
+    init_from: str | None = None     # continue from a checkpoint (same architecture)
+    seed: int = 0
+    log_every: int = 100
+    batch: BatchConfig = field(default_factory=BatchConfig)
+    net: NetConfig = field(default_factory=NetConfig)
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+
+
+def _masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    m = mask.to(pred.dtype).unsqueeze(-1)
+    return (((pred - target) ** 2) * w * m).sum() / (m.sum() * w.sum()).clamp_min(1.0)
+
+
+def channel_weights(w_mouth: float) -> torch.Tensor:
+    w = torch.ones(N_CHANNELS)
+    w[list(MOUTH_INDEX)] = w_mouth
+    return w
+
+
+def build_generator(cfg: TrainConfig, utts: list | None) -> Generator:
+    gen = Generator(cfg.net, regression=cfg.variant == "deterministic")
+    if cfg.init_from:
+        ck = torch.load(cfg.init_from, map_location="cpu", weights_only=False)
+        gen.load_state_dict(ck["state"])
+    elif utts:
+        mean, std = perf_stats(utts, seed=cfg.seed)
+        gen.perf_mean.copy_(torch.from_numpy(mean))
+        gen.perf_std.copy_(torch.from_numpy(std))
+    return gen
+
+
+def generator_loss(gen: Generator, diff: Diffusion, batch: dict, cfg: TrainConfig, tgen: torch.Generator,
+                   judges: dict) -> tuple[torch.Tensor, dict]:
+    mask = batch["mask"]
+    x0 = gen.normalise(batch["perf"])
+    B = x0.shape[0]
+    emotion = batch["emotion"].clone()
+    intensity = batch["intensity"].clone()
+    drop = torch.rand(B, generator=tgen) < cfg.cond_drop
+    emotion[drop] = 0
+    intensity[drop] = 0.0
+    feats = gen.encoder(batch["mel"])
+    T = min(feats.shape[1], x0.shape[1])
+    feats, x0, mask = feats[:, :T], x0[:, :T], mask[:, :T]
+    if gen.regression:
+        t = torch.zeros(B, dtype=torch.int64)
+        x_t = torch.zeros_like(x0)
+    else:
+        t = diff.sample_t(B, tgen)
+        x_t = diff.q_sample(x0, t, torch.randn(x0.shape, generator=tgen))
+    pred = gen.denoiser(x_t, feats, t, emotion, intensity)
+    w = channel_weights(cfg.w_mouth)
+    parts = {"x0": _masked_mse(pred, x0, mask, w)}
+    vmask = mask[:, 1:] & mask[:, :-1]
+    parts["vel"] = _masked_mse(pred[:, 1:] - pred[:, :-1], x0[:, 1:] - x0[:, :-1], vmask, w)
+    c_logit, p_logit = gen.encoder.heads(feats)
+    m = mask.to(torch.float32)
+    parts["closure"] = (F.binary_cross_entropy_with_logits(
+        c_logit, batch["closure"][:, :T].to(torch.float32), reduction="none") * m).sum() / m.sum()
+    parts["phone"] = (F.cross_entropy(p_logit.transpose(1, 2), batch["phone"][:, :T], reduction="none")
+                      * m).sum() / m.sum()
+    loss = parts["x0"] + cfg.w_vel * parts["vel"] + cfg.w_closure * parts["closure"] + cfg.w_phone * parts["phone"]
+    if "m2s" in judges or "sync" in judges:
+        raw = gen.denormalise(pred)
+        mel = batch["mel_clean"][:, : 2 * T]
+        if "m2s" in judges:
+            from thunder_train.judges.m2s import m2s_loss
+            parts["m2s"] = m2s_loss(judges["m2s"], raw, mel, mask)
+            loss = loss + cfg.w_m2s * parts["m2s"]
+        if "sync" in judges:
+            from thunder_train.judges.sync import sync_loss
+            parts["sync"] = sync_loss(judges["sync"], raw, mel, mask)
+            loss = loss + cfg.w_sync * parts["sync"]
+    return loss, {k: float(v.detach()) for k, v in parts.items()}
+
+
+def load_judges(cfg: TrainConfig) -> dict:
+    judges = {}
+    if cfg.variant in ("diffusion_m2s", "diffusion_m2s_sync"):
+        from thunder_train.judges.m2s import load_m2s
+        if not cfg.m2s_path:
+            raise ValueError(f"variant {cfg.variant} needs m2s_path")
+        judges["m2s"] = load_m2s(cfg.m2s_path)
+    if cfg.variant == "diffusion_m2s_sync":
+        from thunder_train.judges.sync import load_sync
+        if not cfg.sync_path:
+            raise ValueError(f"variant {cfg.variant} needs sync_path")
+        judges["sync"] = load_sync(cfg.sync_path)
+    return judges
+
+
+def train(cfg: TrainConfig, train_utts: list, log=print, val_fn=None) -> tuple[Generator, dict]:
+    """Train one variant. ``val_fn(gen) -> dict`` is called at the end (e.g. closure accuracy on real_val)."""
+    torch.set_num_threads(2)
+    torch.manual_seed(cfg.seed)
+    tgen = torch.Generator().manual_seed(cfg.seed)
+    gen = build_generator(cfg, train_utts)
+    judges = load_judges(cfg)
+    diff = Diffusion()
+    batcher = Batcher(train_utts, cfg.batch, seed=cfg.seed)
+    opt = torch.optim.AdamW(gen.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    def lr_at(step: int, frac_time: float) -> float:
+        warm = min(1.0, step / max(1, cfg.warmup))
+        frac = max(step / cfg.steps, frac_time)  # cosine decay over whichever budget runs out first
+        return cfg.lr * warm * 0.5 * (1 + np.cos(np.pi * min(1.0, frac)))
+
+    t0 = time.monotonic()
+    hist: dict[str, list[float]] = {}
+    step = 0
+    log(f"[{cfg.variant}] encoder {count_parameters(gen.encoder):,} + denoiser "
+        f"{count_parameters(gen.denoiser):,} parameters; {len(batcher.utts)} utterances; "
+        f"augmentation {'on' if batcher.augmenting else 'OFF'}")
+    for step in range(1, cfg.steps + 1):
+        elapsed = time.monotonic() - t0
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, elapsed / cfg.max_seconds)
+        gen.train()
+        batch = batcher.next()
+        loss, parts = generator_loss(gen, diff, batch, cfg, tgen, judges)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(gen.parameters(), 1.0)
+        opt.step()
+        for k, v in parts.items():
+            hist.setdefault(k, []).append(v)
+        if step % cfg.log_every == 0:
+            msg = " ".join(f"{k} {np.mean(v[-cfg.log_every:]):.4f}" for k, v in hist.items())
+            log(f"[{cfg.variant}] step {step} {msg} ({time.monotonic() - t0:.0f}s)")
+        if time.monotonic() - t0 > cfg.max_seconds:
+            log(f"[{cfg.variant}] time budget reached at step {step}")
+            break
+    gen.eval()
+    info = {"variant": cfg.variant, "steps": step, "augmentation": batcher.augmenting, "seconds": round(time.monotonic() - t0, 1),
+            "final_losses": {k: round(float(np.mean(v[-100:])), 5) for k, v in hist.items()},
+            "parameters": {"encoder": count_parameters(gen.encoder), "denoiser": count_parameters(gen.denoiser)}}
+    if val_fn is not None:
+        info["val"] = val_fn(gen)
+        log(f"[{cfg.variant}] val {info['val']}")
+    return gen, info
+
+
+def save_checkpoint(gen: Generator, cfg: TrainConfig, info: dict, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"kind": "generator", "variant": cfg.variant, "regression": gen.regression,
+                "net": gen.cfg.to_dict(), "train": _cfg_dict(cfg), "info": info,
+                "state": gen.state_dict()}, path)
+    return path
+
+
+def _cfg_dict(cfg: TrainConfig) -> dict:
+    d = asdict(cfg)
+    d["emotions"] = list(EMOTIONS)
+    return d
+
+
+def load_checkpoint(path: str | Path) -> tuple[Generator, dict]:
+    ck = torch.load(Path(path), map_location="cpu", weights_only=False)
+    if ck.get("kind") != "generator":
+        raise ValueError(f"{path} is not a generator checkpoint")
+    gen = Generator(NetConfig.from_dict(ck["net"]), regression=ck["regression"])
+    gen.load_state_dict(ck["state"])
+    gen.eval()
+    return gen, ck
