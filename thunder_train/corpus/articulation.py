@@ -211,7 +211,7 @@ def enforce_closures(perf: np.ndarray, segs: list[Segment], fps: float,
     for _, cid, s, e in segs:
         if cid != sil or e - s < min_silence:
             continue
-        a, b = s + (edge if s > 0 else 0.0), e - (edge if e < n / fps - 1e-6 else 0.0)
+        a, b = s + (edge if s > 0 else 0.0), e - (edge if e < (n - 1) / fps else 0.0)
         fr = np.nonzero((centres >= a) & (centres < b))[0]
         if len(fr):
             perf[np.ix_(fr, list(_MOUTH_ARKIT))] *= 0.3

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -123,15 +125,21 @@ def build(cfg: BuildConfig, log=print) -> dict:
     jobs = plan(cfg)
     log(f"planned {sum(len(j) for j in jobs.values())} utterances in {time.time() - t0:.1f} s")
     stats: dict = {}
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu0 = ru.ru_utime + ru.ru_stime
     ctx = get_context("fork")
-    with ctx.Pool(cfg.workers) as pool:
+    # one fresh process per utterance: espeak-ng keeps hidden state between calls (noise generator,
+    # intonation options of voice variants), so reusing a process would make results depend on scheduling
+    with ctx.Pool(cfg.workers, maxtasksperchild=1) as pool:
         for split, js in jobs.items():
             t1 = time.time()
-            _write_split(root, split, pool.imap(run_job, js, chunksize=8), cfg.shard_seconds, stats)
+            _write_split(root, split, pool.imap(run_job, js, chunksize=1), cfg.shard_seconds, stats)
             sec = stats.get(split, {}).get("seconds", 0.0)
             log(f"{split}: {len(js)} utterances, {sec / 3600:.2f} h in {time.time() - t1:.0f} s "
                 f"({sec / max(time.time() - t1, 1e-6):.0f}x real time)")
     synth_wall = time.time() - t0
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    stats["_cpu_s"] = ru.ru_utime + ru.ru_stime - cpu0
     if cfg.real:
         from .real import build_real
         t2 = time.time()
@@ -164,6 +172,9 @@ def _meta(cfg: BuildConfig, stats: dict, synth_wall: float, wall: float) -> dict
         "fps": FPS, "sample_rate": SR, "seed": cfg.seed, "hours_requested": cfg.hours, "workers": cfg.workers,
         "synthetic_hours": round(synth_sec / 3600, 4), "synthetic_wall_s": round(synth_wall, 1),
         "synthetic_speed_x_realtime": round(synth_sec / max(synth_wall, 1e-6), 1), "build_wall_s": round(wall, 1),
+        "synthetic_cpu_s": round(stats.get("_cpu_s", 0.0), 1),
+        "synthetic_speed_x_realtime_per_cpu_core": round(synth_sec / max(stats.get("_cpu_s", 0.0), 1e-6), 1),
+        "load_average_at_end": round(os.getloadavg()[0], 2),
         "splits": splits,
         "unmapped_phones": dict(sorted((stats.get("_unmapped", Counter()) + Counter(UNKNOWN)).items())),
         "text_sources": textsrc.LICENCES,

@@ -1,0 +1,97 @@
+"""Articulation model: closures survive any phone length, frame rate and smoothing; silence is closed."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from thunder_blender.core.channels import INDEX
+from thunder_train.corpus.articulation import (
+    POSES,
+    ArticulationStyle,
+    articulate,
+    closure_frames,
+    enforce_closures,
+    lips_sealed,
+)
+from thunder_train.corpus.expression import ExpressionStyle
+from thunder_train.corpus.render import render
+from thunder_train.phones import CLASS_INDEX
+
+OPEN_POSES = ["ɑ", "æ", "o", "u", "i", "ɛ", "w", "labiodental", "alveolar", "postalveolar"]
+
+
+def _random_segments(rng: np.random.Generator, n: int) -> list[tuple[str, int, float, float]]:
+    """Alternating open sounds and bilabials with random (often very short) durations."""
+    segs, t = [("sil", 0, 0.0, 0.3)], 0.3
+    for _ in range(n):
+        pose = OPEN_POSES[int(rng.integers(len(OPEN_POSES)))]
+        cls = {"ɑ": "open", "æ": "open", "o": "rounded", "u": "rounded", "w": "rounded", "i": "mid",
+               "ɛ": "mid"}.get(pose, pose)
+        d = rng.uniform(0.03, 0.2)
+        segs.append((pose, CLASS_INDEX[cls], t, t + d))
+        t += d
+        d = rng.choice([rng.uniform(0.005, 0.02), rng.uniform(0.02, 0.12)])
+        segs.append(("bilabial", CLASS_INDEX["bilabial"], t, t + d))
+        t += d
+    segs.append(("sil", 0, t, t + 0.5))
+    return segs
+
+
+@pytest.mark.parametrize("fps", [24.0, 25.0, 30.0, 50.0, 60.0])
+def test_every_bilabial_is_sealed_for_a_full_frame(fps):
+    rng = np.random.default_rng(int(fps))
+    for trial in range(6):
+        segs = _random_segments(rng, 40)
+        dur = segs[-1][3]
+        sr = 16000
+        audio = (rng.standard_normal(int(dur * sr)) * 0.1).astype(np.float32)
+        art, expr = ArticulationStyle.sample(rng), ExpressionStyle.sample(rng)
+        r = render(audio, sr, segs, fps, emotion=2 + trial % 6, intensity=1.0, art=art, expr=expr, rng=rng)
+        sealed = lips_sealed(r.perf, tol=0.02)
+        for _, cid, s, e in segs:
+            if cid != CLASS_INDEX["bilabial"]:
+                continue
+            # at least one whole frame [f/fps, (f+1)/fps) touching the phone is sealed and labelled
+            frames = np.arange(int(np.floor(s * fps)), int(np.ceil(e * fps)))
+            assert len(frames) and sealed[frames].any() and r.closure[frames].any(), (fps, s, e)
+        assert sealed[r.closure].all()
+        # the seal is real lip contact: mouthClose matches jawOpen on closure frames
+        np.testing.assert_allclose(r.perf[r.closure, INDEX["mouthClose"]], r.perf[r.closure, INDEX["jawOpen"]])
+
+
+def test_closure_survives_heavy_smoothing_but_raw_trajectory_would_lose_it():
+    """A 12 ms /b/ between open vowels: the smoothed trajectory alone is not sealed, the enforced one is."""
+    segs = [("sil", 0, 0.0, 0.2), ("ɑ", CLASS_INDEX["open"], 0.2, 0.4), ("bilabial", 1, 0.4, 0.412),
+            ("ɑ", CLASS_INDEX["open"], 0.412, 0.6), ("sil", 0, 0.6, 1.0)]
+    style = ArticulationStyle(width=1.4)
+    for fps in (30.0, 50.0):
+        raw = articulate(segs, int(fps), fps, style)
+        mask = closure_frames(segs, int(fps), fps)
+        assert mask.sum() >= 1
+        assert not lips_sealed(raw)[mask].all()  # the problem the guarantee exists for
+        fixed = enforce_closures(raw.copy(), segs, fps)
+        assert lips_sealed(fixed)[mask].all()
+
+
+def test_silence_is_closed_and_relaxed_and_vowels_are_open():
+    rng = np.random.default_rng(3)
+    segs = _random_segments(rng, 10)
+    segs = segs[:-1] + [("sil", 0, segs[-1][2], segs[-1][2] + 1.0)]
+    dur = segs[-1][3]
+    audio = (rng.standard_normal(int(dur * 16000)) * 0.1).astype(np.float32)
+    r = render(audio, 16000, segs, 50.0, 4, 1.0, ArticulationStyle(), ExpressionStyle(), rng)
+    t = (np.arange(len(r.perf)) + 0.5) / 50.0
+    deep = (t > segs[-1][2] + 0.06) & (t < dur - 0.02)
+    assert deep.sum() > 30
+    assert lips_sealed(r.perf)[deep].all()
+    assert (r.perf[deep, INDEX["jawOpen"]] <= POSES["sil"]["jawOpen"] + 1e-6).all()
+    vowel = (r.phone_class == CLASS_INDEX["open"]) & ~r.closure
+    assert vowel.sum() >= 5 and (~lips_sealed(r.perf)[vowel]).mean() >= 0.9
+
+
+def test_lips_sealed_criterion():
+    perf = np.zeros((4, 55), np.float32)
+    perf[1, INDEX["jawOpen"]] = 0.3                                   # jaw open, lips follow: open
+    perf[2, INDEX["jawOpen"]] = perf[2, INDEX["mouthClose"]] = 0.3    # lips held together: sealed
+    perf[3, INDEX["mouthFunnel"]] = 0.4                               # funnel: open
+    assert lips_sealed(perf).tolist() == [True, False, True, False]
