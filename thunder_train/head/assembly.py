@@ -17,10 +17,13 @@ MATERIALS: tuple[str, ...] = ("Skin", "Mouth", "Sclera", "Iris", "Pupil", "Tongu
 SKIN, MOUTH, SCLERA, IRIS, PUPIL, TONGUE, TEETH, LIPS = range(8)
 # Part id per vertex.
 PART_SKIN, PART_MOUTH_BAG, PART_EYE_SOCKET, PART_EYEBALL_L, PART_EYEBALL_R, PART_TONGUE, PART_TEETH_UP, \
-    PART_TEETH_LO = range(8)
+    PART_TEETH_LO, PART_SKULL = range(9)
 
 REST_LIP_GAP = 0.0005  # metres between the inner lips at rest (a thin dark line, lips touching)
-EYEBALL_RADIUS = 0.0118
+EYEBALL_RADIUS = 0.0124
+# Back of the head: an ellipsoid (centre, semi-axes in metres) the face oval is swept onto.
+SKULL_CENTRE = (0.0, 0.025, 0.010)
+SKULL_AXES = (0.080, 0.095, 0.112)
 
 
 @dataclass
@@ -220,7 +223,54 @@ def assemble(mesh: CanonicalMesh) -> Assembly:
     tv, tf, tu = _ellipsoid(np.array([0.0, lip_y + 0.030, lip_z - 0.008]), (0.017, 0.024, 0.0055))
     a.add(tv, tf, tu, TONGUE, PART_TONGUE)
     _teeth(a)
+    _skull(a)
     return a
+
+
+def _skull(a: Assembly, n_rings: int = 7) -> None:
+    """Close the face into a head: sweep the face oval over an ellipsoid to a pole at the back.
+    Ring k follows its oval vertex with a factor fading from 0.6 to 0 (so the jaw drags the underside)."""
+    oval = np.array(lm.FACE_OVAL)
+    c, ax = np.array(SKULL_CENTRE), np.array(SKULL_AXES)
+    q = (a.vertices[oval] - c) / ax  # normalised
+    r0 = np.linalg.norm(q, axis=1)
+    d0 = q / r0[:, None]
+    back = np.array([0.0, 1.0, 0.0])
+    omega = np.arccos(np.clip(d0 @ back, -1.0, 1.0))  # (36,)
+    verts, follow, factor = [], [], []
+    for k in range(1, n_rings + 1):
+        t = k / (n_rings + 1)
+        # slerp from the oval direction to the back pole; radius eases from the oval's to the ellipsoid's
+        s0 = np.sin((1 - t) * omega) / np.sin(omega)
+        s1 = np.sin(t * omega) / np.sin(omega)
+        d = d0 * s0[:, None] + back[None] * s1[:, None]
+        r = r0 + (1.0 - r0) * (1 - (1 - t) ** 2)
+        verts.append(c + ax * d * r[:, None])
+        follow.append(oval)
+        factor.append(np.full(len(oval), max(0.0, 0.6 * (1 - 2 * t))))
+    pole = c + ax * back
+    verts = np.concatenate(verts + [pole[None]])
+    follow = np.concatenate(follow + [oval[:1]])
+    factor = np.concatenate(factor + [np.zeros(1)])
+    uvs = np.tile(a.uvs[oval], (n_rings, 1))
+    uvs = np.concatenate([uvs, a.uvs[oval[:1]]])
+    base = len(a.vertices)
+    n = len(oval)
+    rows = [oval] + [base + k * n + np.arange(n) for k in range(n_rings)]
+    faces = []
+    for r_0, r_1 in zip(rows[:-1], rows[1:], strict=True):
+        for i in range(n):
+            j = (i + 1) % n
+            faces += [(r_0[i], r_0[j], r_1[j]), (r_0[i], r_1[j], r_1[i])]
+    pole_id = base + n_rings * n
+    faces += [(rows[-1][i], rows[-1][(i + 1) % n], pole_id) for i in range(n)]
+    faces = np.array(faces)
+    skin = a.faces[a.part[a.faces].max(axis=1) == PART_SKIN]
+    if any((f[k], f[(k + 1) % 3]) == (oval[0], oval[1]) for f in skin for k in range(3)):
+        faces = faces[:, ::-1]
+    a.add(verts, np.zeros((0, 3), np.int64), uvs, SKIN, PART_SKULL, follow, factor)
+    a.faces = np.concatenate([a.faces, faces])
+    a.material = np.concatenate([a.material, np.full(len(faces), SKIN)])
 
 
 def _teeth(a: Assembly) -> None:

@@ -18,6 +18,7 @@ from .assembly import (
     PART_EYEBALL_L,
     PART_MOUTH_BAG,
     PART_SKIN,
+    PART_SKULL,
     PART_TEETH_LO,
     PART_TONGUE,
     Assembly,
@@ -129,6 +130,8 @@ class Builder:
         w = self.jaw.copy()
         f = self.a.follow >= 0
         w[f] = self.jaw[self.a.follow[f]]
+        skull = self.a.part == PART_SKULL
+        w[skull] *= self.a.follow_factor[skull]
         bag = self.a.part == PART_MOUTH_BAG
         w[bag & (self.z < self.z[self.il[5]] - 0.006)] = 1.0
         w[(self.a.part == PART_TONGUE) | (self.a.part == PART_TEETH_LO)] = 1.0

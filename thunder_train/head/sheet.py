@@ -38,7 +38,7 @@ def _setup_scene(bpy, size: int, samples: int, view: str, focus: str = "face"):
     bg.inputs["Strength"].default_value = 0.6
     scene.world = world
     target, dist = {"face": (Vector((0.0, -0.03, -0.008)), 0.42), "mouth": (Vector((0.0, -0.05, -0.045)), 0.22),
-                    "eyes": (Vector((0.0, -0.03, 0.028)), 0.30)}[focus]
+                    "eyes": (Vector((0.0, -0.03, 0.028)), 0.30), "head": (Vector((0.0, 0.01, 0.0)), 0.75)}[focus]
     yaw = {"front": 0.0, "three_quarter": math.radians(28), "profile": math.radians(80)}[view]
     cam_pos = target + Vector((math.sin(yaw) * dist, -math.cos(yaw) * dist, 0.05))
     cam_data = bpy.data.cameras.new("sheet_cam")
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--view", choices=("front", "three_quarter", "profile"), default="three_quarter")
     p.add_argument("--only", default="", help="comma-separated shape keys (default: all 52)")
     p.add_argument("--cols", type=int, default=9)
-    p.add_argument("--focus", choices=("face", "mouth", "eyes"), default="face", help="what the camera frames")
+    p.add_argument("--focus", choices=("face", "mouth", "eyes", "head"), default="face", help="what the camera frames")
     args = p.parse_args(argv)
     only = [s for s in args.only.split(",") if s] or None
     t0 = time.perf_counter()
