@@ -229,3 +229,63 @@ def test_landmark_contours_follow_mesh_edges():
     assert x[lm.EYE_LEFT_UPPER[4]] > 0 > x[lm.EYE_RIGHT_UPPER[4]]  # subject's left is +x
     for left, right in ((lm.EYE_LEFT_UPPER, lm.EYE_RIGHT_UPPER), (lm.BROW_LEFT, lm.BROW_RIGHT)):
         np.testing.assert_allclose(mesh.positions[list(left)] * [-1, 1, 1], mesh.positions[list(right)], atol=1e-5)
+
+
+def _pupil(head, part: int) -> int:
+    """The front-most vertex of an eyeball (its pupil pole)."""
+    idx = np.flatnonzero(head.part == part)
+    return int(idx[np.argmin(head.vertices[idx, 1])])
+
+
+# (shape, vertex, axis, sign): the vertex must move at least 1 mm along +/- axis (0 = X subject's left,
+# 1 = Y backward, 2 = Z up). Vertex numbers are MediaPipe landmarks (291 left mouth corner, 0/17 upper/lower
+# lip midline, 269/405 left upper/lower outer lip, 386/374 left upper/lower lid, 285 left inner brow,
+# 276 left outer brow, 282 left brow middle, 152 chin).
+DIRECTIONS = [
+    ("mouthSmileLeft", 291, 2, +1), ("mouthSmileLeft", 291, 0, +1), ("mouthFrownLeft", 291, 2, -1),
+    ("mouthStretchLeft", 291, 0, +1), ("mouthDimpleLeft", 291, 1, +1),
+    ("mouthPucker", 0, 1, -1), ("mouthPucker", 291, 0, -1), ("mouthFunnel", 17, 1, -1),
+    ("mouthFunnel", 291, 0, -1), ("mouthLeft", 0, 0, +1), ("mouthLeft", 17, 0, +1),
+    ("mouthUpperUpLeft", 269, 2, +1), ("mouthLowerDownLeft", 405, 2, -1),
+    ("mouthPressLeft", 269, 2, -1), ("mouthPressLeft", 405, 2, +1),
+    ("mouthRollLower", 17, 1, +1), ("mouthRollUpper", 0, 1, +1),
+    ("mouthShrugLower", 17, 2, +1), ("mouthShrugUpper", 0, 2, +1),
+    ("jawOpen", 152, 2, -1), ("jawForward", 152, 1, -1), ("jawLeft", 152, 0, +1),
+    ("browDownLeft", 282, 2, -1), ("browInnerUp", 285, 2, +1), ("browOuterUpLeft", 276, 2, +1),
+    ("eyeSquintLeft", 374, 2, +1), ("eyeWideLeft", 386, 2, +1), ("eyeBlinkLeft", 386, 2, -1),
+]
+
+
+@pytest.mark.parametrize("name,vertex,axis,sign", DIRECTIONS)
+def test_shapes_move_landmarks_the_right_way(head, name, vertex, axis, sign):
+    d = head.deltas[INDEX[name]][vertex, axis]
+    assert sign * d > 1.0 * MM, f"{name}: vertex {vertex} moved {d / MM:+.2f} mm along axis {axis}"
+    # and the mirrored shape moves the mirrored vertex the mirrored way
+    other = head.deltas[INDEX[mirror_name(name)]][head.mirror[vertex], axis]
+    np.testing.assert_allclose(other, -d if axis == 0 else d, atol=1e-6)
+
+
+@pytest.mark.parametrize("name,axis,sign", [("eyeLookUpLeft", 2, +1), ("eyeLookDownLeft", 2, -1),
+                                            ("eyeLookInLeft", 0, -1), ("eyeLookOutLeft", 0, +1),
+                                            ("eyeLookInRight", 0, +1), ("eyeLookOutRight", 0, -1)])
+def test_eye_looks_turn_the_pupil(head, name, axis, sign):
+    part = 3 if name.endswith("Left") else 4
+    pupil = _pupil(head, part)
+    assert sign * head.deltas[INDEX[name]][pupil, axis] > 2.0 * MM
+    other = 4 if part == 3 else 3
+    assert np.abs(head.deltas[INDEX[name]][head.part == other]).max() == 0.0
+
+
+def test_cheek_puff_and_sneer_and_tongue(head):
+    v = head.vertices
+    puff = head.deltas[INDEX["cheekPuff"]]
+    cheeks = (head.part == 0) & (np.abs(v[:, 0]) > 0.035) & (v[:, 2] < v[2, 2]) & (v[:, 2] > v[17, 2])
+    outward = (puff[cheeks, 0] * np.sign(v[cheeks, 0])).max()
+    assert outward > 3.0 * MM
+    sneer = head.deltas[INDEX["noseSneerLeft"]]
+    nose_side = (head.part == 0) & (v[:, 0] > 0.008) & (v[:, 0] < 0.03) & (np.abs(v[:, 2] - v[2, 2]) < 0.015)
+    assert sneer[nose_side, 2].max() > 2.5 * MM
+    tongue = np.flatnonzero(head.part == 5)
+    tip = tongue[np.argmin(v[tongue, 1])]
+    out = v[tip] + head.deltas[INDEX["tongueOut"]][tip]
+    assert out[1] < v[17, 1] - 0.01  # the tip ends at least 1 cm in front of the lower lip

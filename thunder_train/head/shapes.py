@@ -201,6 +201,7 @@ class Builder:
         return self.propagate(d)
 
     def eye_look(self, axis: str, angle: float) -> np.ndarray:
+        """Turn the left eyeball: about X (positive angle: the pupil goes down) or Z (positive: toward +X)."""
         c = self.a.eyeball_center[PART_EYEBALL_L]
         R = _rot_x(angle) if axis == "x" else _rot_z(angle)
         eb = self.a.part == PART_EYEBALL_L
@@ -233,8 +234,8 @@ def build_deltas(a: Assembly, cfg: ShapeConfig | None = None) -> tuple[np.ndarra
     # eyes (left; right by mirroring)
     S["eyeBlinkLeft"] = b.eye_blink()
     look = b.eye_look
-    S["eyeLookUpLeft"] = look("x", cfg.eye_look_updown) + b.lid_move("upper", 1.8 * MM, 0.012)
-    S["eyeLookDownLeft"] = look("x", -cfg.eye_look_updown) + 0.3 * S["eyeBlinkLeft"] \
+    S["eyeLookUpLeft"] = look("x", -cfg.eye_look_updown) + b.lid_move("upper", 1.8 * MM, 0.012)
+    S["eyeLookDownLeft"] = look("x", cfg.eye_look_updown) + 0.3 * S["eyeBlinkLeft"] \
         + b.lid_move("lower", -1.0 * MM, 0.008)
     S["eyeLookInLeft"] = look("z", -cfg.eye_look_side)  # left eye turns toward the nose (-X)
     S["eyeLookOutLeft"] = look("z", cfg.eye_look_side)
