@@ -12,6 +12,7 @@ DEFAULT_NAME = "THUNDER Demo Head"
 _MATERIAL_LOOK: dict[str, tuple[tuple[float, float, float, float], float]] = {
     "Skin": ((0.52, 0.32, 0.24, 1.0), 0.55),
     "Lips": ((0.45, 0.16, 0.15, 1.0), 0.45),
+    "Brows": ((0.09, 0.06, 0.04, 1.0), 0.8),
     "Mouth": ((0.18, 0.03, 0.04, 1.0), 0.7),
     "Sclera": ((0.92, 0.91, 0.88, 1.0), 0.25),
     "Iris": ((0.10, 0.06, 0.03, 1.0), 0.3),

@@ -23,7 +23,8 @@ class DemoHead:
     vertices: (V, 3) float32, metres, Blender axes (Z up, face looking toward -Y).
     faces: (F, 3) int32 triangles, consistently oriented.
     uvs: (V, 2) float32, one UV per vertex (Blender convention, v up).
-    material_index: (F,) int8 index into ``material_names`` (skin, mouth, sclera, iris, pupil, tongue, teeth, lips).
+    material_index: (F,) int8 index into ``material_names`` (skin, mouth, sclera, iris, pupil, tongue, teeth,
+        lips, brows).
     shape_names: == ``channels.ARKIT_52`` (same order).
     deltas: (52, V, 3) float32, metres; posed = vertices + weights @ deltas.
     lip_idx: (L,) int32 skin vertices of both lips (between the outer and inner lip contours).
@@ -31,7 +32,8 @@ class DemoHead:
     inner_lip_pairs: (K, 2) int32 (upper, lower) vertices facing each other across the mouth opening.
     lid_pairs_left / lid_pairs_right: (E, 2) int32 (upper lid, lower lid) vertices across each eye opening.
     mirror: (V,) int32 index of each vertex's mirror image across x = 0.
-    part: (V,) int8 0 skin, 1 mouth cavity, 2 eye socket, 3 left eyeball, 4 right eyeball, 5 tongue, 6/7 teeth.
+    part: (V,) int8 0 skin (the canonical face), 1 mouth cavity, 2 eye socket, 3 left eyeball, 4 right eyeball,
+        5 tongue, 6/7 upper/lower teeth, 8 back of the head.
     """
 
     vertices: np.ndarray

@@ -13,8 +13,8 @@ from . import landmarks as lm
 from .mediapipe_mesh import CanonicalMesh
 from .regions import SurfaceGraph, falloff
 
-MATERIALS: tuple[str, ...] = ("Skin", "Mouth", "Sclera", "Iris", "Pupil", "Tongue", "Teeth", "Lips")
-SKIN, MOUTH, SCLERA, IRIS, PUPIL, TONGUE, TEETH, LIPS = range(8)
+MATERIALS: tuple[str, ...] = ("Skin", "Mouth", "Sclera", "Iris", "Pupil", "Tongue", "Teeth", "Lips", "Brows")
+SKIN, MOUTH, SCLERA, IRIS, PUPIL, TONGUE, TEETH, LIPS, BROWS = range(9)
 # Part id per vertex.
 PART_SKIN, PART_MOUTH_BAG, PART_EYE_SOCKET, PART_EYEBALL_L, PART_EYEBALL_R, PART_TONGUE, PART_TEETH_UP, \
     PART_TEETH_LO, PART_SKULL = range(9)
@@ -195,6 +195,7 @@ def assemble(mesh: CanonicalMesh) -> Assembly:
                  part=np.full(len(v), PART_SKIN), follow=-np.ones(len(v), np.int64), follow_factor=np.zeros(len(v)))
     _close_rest_lips(a)
     a.material[_lip_faces(a)] = LIPS
+    a.material[np.isin(a.faces, lm.BROW_LEFT + lm.BROW_RIGHT).all(axis=1)] = BROWS
     # mouth cavity: (back, x scale, z upper, z lower, follow factor)
     mouth_loop = opening_loop(lm.LIP_INNER_UPPER, lm.LIP_INNER_LOWER)
     _cavity(a, mouth_loop, [(0.004, 0.95, 0.002, -0.002, 0.85), (0.014, 0.9, 0.008, -0.012, 0.6),

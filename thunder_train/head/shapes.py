@@ -304,15 +304,17 @@ def build_deltas(a: Assembly, cfg: ShapeConfig | None = None) -> tuple[np.ndarra
     S["mouthUpperUpLeft"] = b.push(upper_zone * lip_side, [0.0, -0.6 * MM, 3.8 * MM])
 
     # brows
-    brow_l = b.region(lm.BROW_LEFT, 0.004, 0.022) * (z > b.z[lm.EYE_LEFT_UPPER[4]]) * L
+    # brows move the skin above the eyes; the lids themselves stay (the skin between them folds)
+    lid_keep = b.symmetric(smoothstep(0.003, 0.012, b.g.distance(lm.EYE_LEFT_UPPER)))
+    brow_l = b.region(lm.BROW_LEFT, 0.004, 0.022) * (z > b.z[lm.EYE_LEFT_UPPER[4]]) * L * lid_keep
     inner_w = 1 - smoothstep(0.015, 0.05, x)
     d = b.push(brow_l, [0.0, 0.5 * MM, -6.0 * MM])
     d[:, 0] -= 1.8 * MM * brow_l * inner_w
     S["browDownLeft"] = d
     inner = b.region(lm.BROW_LEFT_INNER + tuple(int(b.mirror[i]) for i in lm.BROW_LEFT_INNER), 0.004, 0.026)
-    inner *= (z > b.z[lm.EYE_LEFT_UPPER[4]] + 0.002)
+    inner *= (z > b.z[lm.EYE_LEFT_UPPER[4]] + 0.002) * lid_keep
     S["browInnerUp"] = b.push(inner, [0.0, 0.0, 7.0 * MM])
-    outer = b.region(lm.BROW_LEFT_OUTER, 0.004, 0.024) * (z > b.z[lm.EYE_LEFT_UPPER[4]] + 0.002) * L
+    outer = b.region(lm.BROW_LEFT_OUTER, 0.004, 0.024) * (z > b.z[lm.EYE_LEFT_UPPER[4]] + 0.002) * L * lid_keep
     S["browOuterUpLeft"] = b.push(outer, [0.0, 0.0, 7.0 * MM])
 
     # cheeks and nose
@@ -324,6 +326,9 @@ def build_deltas(a: Assembly, cfg: ShapeConfig | None = None) -> tuple[np.ndarra
     sq_pt = b.nearest(eye_l + [0.004, -0.002, -0.016])
     sq = b.region([sq_pt], 0.004, 0.020) * L
     S["cheekSquintLeft"] = b.push(sq, [0.0, -0.8 * MM, 3.5 * MM])
+    below_tip = 1 - smoothstep(b.z[lm.NOSE_TIP] - 0.014, b.z[lm.NOSE_TIP] - 0.002, z)  # mouth shapes stay low
+    cheek_low = b.region([sq_pt], 0.006, 0.030) * L * below_tip
+    S["mouthSmileLeft"] = S["mouthSmileLeft"] + b.push(cheek_low, [0.0, -0.6 * MM, 1.8 * MM])  # cheek rises
     ala = b.nearest(b.v[lm.NOSE_BOTTOM] + [0.016, -0.004, 0.006])
     sneer = b.region([ala], 0.003, 0.018) * L * (b.lip == 0)
     S["noseSneerLeft"] = b.push(sneer, [0.8 * MM, 1.2 * MM, 4.2 * MM])
