@@ -289,3 +289,26 @@ def test_cheek_puff_and_sneer_and_tongue(head):
     tip = tongue[np.argmin(v[tongue, 1])]
     out = v[tip] + head.deltas[INDEX["tongueOut"]][tip]
     assert out[1] < v[17, 1] - 0.01  # the tip ends at least 1 cm in front of the lower lip
+
+
+@pytest.mark.parametrize("name", ["eyeBlinkLeft", "eyeSquintLeft", "eyeLookDownLeft", "browDownLeft"])
+def test_lids_never_cut_into_the_eyeball(head, name):
+    v = head.vertices
+    ball = v[head.part == 3]
+    centre = (ball.max(axis=0) + ball.min(axis=0)) / 2
+    radius = float(np.ptp(ball[:, 0]) / 2)
+    skin = head.part == 0
+    for w in (0.25, 0.5, 0.75, 1.0):
+        p = pose(head, weights(**{name: w}))
+        inside = np.linalg.norm(p[skin] - centre, axis=1) - radius
+        assert inside.min() > 0.3 * MM, f"{name}={w}: skin {-inside.min() / MM:.2f} mm inside the eyeball"
+
+
+@pytest.mark.parametrize("combo", [
+    dict(jawOpen=1.0, mouthFunnel=1.0), dict(jawOpen=1.0, mouthSmileLeft=1.0, mouthSmileRight=1.0),
+    dict(jawOpen=0.7, mouthPucker=1.0, mouthClose=0.7), dict(mouthSmileLeft=1.0, mouthFrownLeft=1.0),
+    dict(eyeBlinkLeft=1.0, eyeSquintLeft=1.0, cheekSquintLeft=1.0), dict(jawOpen=1.0, tongueOut=1.0),
+])
+def test_common_combinations_keep_every_triangle(head, combo):
+    area = _triangle_areas(pose(head, weights(**combo)), head.faces)
+    assert area.min() > 1e-11
