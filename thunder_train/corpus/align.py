@@ -52,6 +52,8 @@ class Aligner:
         from pocketsphinx import Decoder
 
         self.dec = Decoder(samprate=16000, loglevel="FATAL")
+        # second try with much wider beams (slower) when the default search loses the path
+        self.wide = Decoder(samprate=16000, loglevel="FATAL", beam=1e-60, wbeam=1e-40, pbeam=1e-60)
         self._espeak = None
 
     def _ensure_word(self, w: str) -> bool:
@@ -66,7 +68,23 @@ class Aligner:
         if not cmu:
             return False
         self.dec.add_word(w, " ".join(cmu), True)
+        self.wide.add_word(w, " ".join(cmu), True)
         return True
+
+    @staticmethod
+    def _run(dec, pcm: bytes, words: str):  # noqa: ANN001, ANN205 (pocketsphinx objects)
+        dec.set_align_text(words)
+        dec.start_utt()
+        dec.process_raw(pcm, full_utt=True)
+        dec.end_utt()
+        dec.set_alignment()
+        dec.start_utt()
+        dec.process_raw(pcm, full_utt=True)
+        dec.end_utt()
+        al = dec.get_alignment()
+        if al is None:
+            raise RuntimeError("phone alignment failed")
+        return al
 
     def align(self, audio: np.ndarray, text: str) -> list[tuple[str, float, float]]:
         """CMU phones ``[(phone, start_s, end_s)]`` of ``audio`` ``(S,)`` float in [-1, 1] at 16 kHz.
@@ -76,16 +94,15 @@ class Aligner:
         words = [w for w in words_of(text) if self._ensure_word(w)]
         if not words:
             raise RuntimeError("no alignable words")
-        pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes()
-        self.dec.set_align_text(" ".join(words))
-        self.dec.start_utt()
-        self.dec.process_raw(pcm, full_utt=True)
-        self.dec.end_utt()
-        self.dec.set_alignment()
-        self.dec.start_utt()
-        self.dec.process_raw(pcm, full_utt=True)
-        self.dec.end_utt()
-        al = self.dec.get_alignment()
+        # light fixed dither: digitally silent pauses (exact zeros) derail pocketsphinx's feature normalisation
+        dither = np.random.default_rng(0).standard_normal(len(audio)) * 1e-4
+        pcm = (np.clip(audio + dither, -1, 1) * 32767).astype(np.int16).tobytes()
+        for dec in (self.dec, self.wide):
+            try:
+                al = self._run(dec, pcm, " ".join(words))
+                break
+            except RuntimeError:
+                al = None
         if al is None:
             raise RuntimeError("phone alignment failed")
         out = []
