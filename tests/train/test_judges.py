@@ -53,7 +53,7 @@ def _utterances(voices: tuple[str, ...], seed: int) -> list[SimpleNamespace]:
 
 @pytest.fixture(scope="module")
 def items():
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     train = jd.prepare(_utterances(("kal16", "slt"), seed=0))
     held = jd.prepare(_utterances(("rms",), seed=1))  # unseen voice
     return train, held
@@ -61,7 +61,7 @@ def items():
 
 @pytest.fixture(scope="module")
 def trained_m2s(items):
-    cfg = m2s_mod.M2SConfig(hidden=64, steps=250, batch=16, max_seconds=60)
+    cfg = m2s_mod.M2SConfig(hidden=64, steps=250, batch=16, max_seconds=1e9)  # step-bounded, not clock-bounded
     return m2s_mod.train_m2s_items(items[0], items[1], cfg, log=lambda s: None)
 
 
@@ -97,7 +97,7 @@ def test_m2s_learns_and_loss_prefers_the_true_performance(items, trained_m2s):
     assert all(p.grad is None for p in model.parameters())  # frozen judge
     perm = torch.from_numpy(np.random.default_rng(0).permutation(len(it.perf)))
     shuffled = m2s_mod.m2s_loss(model, x.detach()[:, perm], mel, mask)
-    assert float(loss) < float(shuffled)
+    assert float(loss.detach()) < float(shuffled)
 
 
 def test_m2s_save_load_roundtrip_and_all_channel_variant(tmp_path, items, trained_m2s):
@@ -116,10 +116,21 @@ def test_m2s_save_load_roundtrip_and_all_channel_variant(tmp_path, items, traine
         m2s_mod.load_m2s(sy_path)
 
 
-def test_sync_expert_finds_the_true_offset(tmp_path, items):
-    train, held = items
-    cfg = sy.SyncConfig(hidden=64, steps=300, batch=16, max_seconds=60)
-    model, metrics = sy.train_sync_items(train, held, cfg, log=lambda s: None)
+@pytest.fixture(scope="module")
+def trained_sync(items):
+    cfg = sy.SyncConfig(hidden=64, steps=300, batch=16, max_seconds=1e9)  # step-bounded, not clock-bounded
+    return sy.train_sync_items(items[0], items[1], cfg, log=lambda s: None)
+
+
+@pytest.fixture(scope="module")
+def trained_lipreader(items):
+    cfg = lr.LipReaderConfig(steps=250, batch=16, max_seconds=1e9)  # step-bounded, not clock-bounded
+    return lr.train_lipreader_items(items[0], items[1], cfg, log=lambda s: None)
+
+
+def test_sync_expert_finds_the_true_offset(tmp_path, items, trained_sync):
+    held = items[1]
+    model, metrics = trained_sync
     # window-level: the true offset must beat 16 shifted windows far more often than chance (1/17)
     assert metrics["window_acc"] > 3 * metrics["chance_window_acc"], metrics
     assert metrics["clip_offset_acc_1"] >= 0.75, metrics
@@ -137,15 +148,14 @@ def test_sync_expert_finds_the_true_offset(tmp_path, items):
     loss = sy.sync_loss(model, x, mel, mask)
     loss.backward()
     assert float(x.grad.abs().sum()) > 0
-    assert float(loss) < float(sy.sync_loss(model, torch.from_numpy(late)[None], mel, mask))
+    assert float(loss.detach()) < float(sy.sync_loss(model, torch.from_numpy(late)[None], mel, mask))
     back = sy.load_sync(sy.save_sync(model, tmp_path / "sync.pt", metrics))
     assert np.allclose(sy.offset_distances(back, it.perf, it.mel, 10), d, atol=1e-6)
 
 
-def test_lipreader_reads_ground_truth_above_majority(items):
-    train, held = items
-    cfg = lr.LipReaderConfig(steps=250, batch=16, max_seconds=60)
-    model, metrics = lr.train_lipreader_items(train, held, cfg, log=lambda s: None)
+def test_lipreader_reads_ground_truth_above_majority(items, trained_lipreader):
+    held = items[1]
+    model, metrics = trained_lipreader
     acc = metrics["val"]
     assert acc["frame_acc"] > acc["majority_rate"] + 0.2, acc
     # a frozen mean pose carries no information: its accuracy falls far below the ground truth's
@@ -159,3 +169,46 @@ def test_voice_half_is_disjoint(items):
     assert a and b
     assert not ({i.voice for i in a} & {i.voice for i in b})
     assert len(a) + len(b) == len(train)
+
+
+def test_evaluation_end_to_end_on_a_tiny_corpus(tmp_path, trained_sync, trained_lipreader):
+    import json
+
+    from thunder_train.corpus.shards import Record, write_shard
+    from thunder_train.evaluation.report import to_markdown
+    from thunder_train.evaluation.run import EvalConfig, evaluate
+    from thunder_train.judges import PATHS
+
+    root = tmp_path / "corpus"
+    for split, voices, seed in (("test", ("rms",), 1), ("val", ("kal16",), 0)):
+        utts = _utterances(voices, seed)[:4]
+        write_shard(root / split / "shard_00000.npz", [Record(
+            audio=(u.audio * 32767).astype(np.int16), perf=u.perf, phone_class=u.phone_class,
+            closure=np.zeros(len(u.perf), bool), emotion=1, intensity=0.5, voice=u.voice, lang="en",
+            source=u.source, text=u.text) for u in utts])
+    (root / "meta.json").write_text(json.dumps({"fps": 50}))
+    jdir = tmp_path / "judges"
+    sy.save_sync(trained_sync[0], jdir / PATHS["sync_eval"])
+    lr.save_lipreader(trained_lipreader[0], jdir / PATHS["lipreader"])
+    by_len = {len(u.audio): u.perf for u in _utterances(("rms",), 1)[:4]}
+
+    def jittered(audio, seed, emotion):
+        assert emotion == "neutral"
+        perf = by_len[min(by_len, key=lambda n: abs(n - len(audio)))].copy()
+        rng = np.random.default_rng(seed)
+        perf[:, 41:46] = rng.uniform(0, 0.5, size=5)  # brows differ per seed, mouth untouched
+        return perf
+
+    res = evaluate({"jittered": jittered}, root, jdir, EvalConfig(seeds=(0, 1), splits=("test",)),
+                   log=lambda s: None)
+    gt, mean, jit = (res["ablation"][k]["test"] for k in ("ground_truth", "mean_pose", "jittered"))
+    assert gt["lve_mm"]["mean"] == 0.0 and gt["lip_pcc"]["mean"] == pytest.approx(1.0)
+    assert gt["sdiv_u_mm"]["mean"] == 0.0 and jit["sdiv_u_mm"]["mean"] > 0.1
+    assert jit["lve_mm"]["mean"] == pytest.approx(0.0, abs=1e-3)   # brows do not move the lips
+    assert mean["lip_pcc"]["mean"] == 0.0 and mean["lve_mm"]["mean"] > 1.0
+    assert gt["lse_c"]["mean"] > mean["lse_c"]["mean"]
+    assert gt["lipread_acc"]["mean"] > mean["lipread_acc"]["mean"] + 0.2
+    clo = res["closure"]
+    assert clo["ground_truth"]["test"]["bilabial_sealed"]["mean"] > clo["mean_pose"]["test"]["bilabial_sealed"]["mean"]
+    md = to_markdown(res)
+    assert "| ground_truth |" in md and "| jittered |" in md and "LSE-C" in md

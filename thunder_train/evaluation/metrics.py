@@ -20,8 +20,12 @@ def lve_mm(pred: np.ndarray, gt: np.ndarray) -> float:
 
 def pcc(a: np.ndarray, b: np.ndarray) -> float:
     """Pearson correlation of two (T,) signals; 0 when either is constant (no shared variation)."""
-    a = np.asarray(a, np.float64) - np.mean(a)
-    b = np.asarray(b, np.float64) - np.mean(b)
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return 0.0
+    a = a - a.mean()
+    b = b - b.mean()
     den = np.sqrt((a * a).sum() * (b * b).sum())
     return float((a * b).sum() / den) if den > 1e-12 else 0.0
 
