@@ -28,7 +28,8 @@ class DemoHead:
     shape_names: == ``channels.ARKIT_52`` (same order).
     deltas: (52, V, 3) float32, metres; posed = vertices + weights @ deltas.
     lip_idx: (L,) int32 skin vertices of both lips (between the outer and inner lip contours).
-    upper_face_idx: (U,) int32 skin above the nose tip plus the eyeballs (forehead, brows, eyes, upper cheeks).
+    upper_face_idx: (U,) int32 face skin above the nose tip (forehead, brows, lids, upper cheeks, upper nose);
+        eyeballs excluded, so eye turns count only through the lids.
     inner_lip_pairs: (K, 2) int32 (upper, lower) vertices facing each other across the mouth opening.
     lid_pairs_left / lid_pairs_right: (E, 2) int32 (upper lid, lower lid) vertices across each eye opening.
     mirror: (V,) int32 index of each vertex's mirror image across x = 0.

@@ -18,7 +18,7 @@ import numpy as np
 from thunder_blender.core.channels import ARKIT_52
 
 from . import landmarks as lm
-from .assembly import MATERIALS, PART_EYEBALL_L, PART_EYEBALL_R, PART_SKIN, assemble
+from .assembly import MATERIALS, PART_SKIN, assemble
 from .mediapipe_mesh import read_canonical_mesh
 from .shapes import ShapeConfig, build_deltas
 
@@ -39,8 +39,8 @@ def build(out: Path = DEFAULT_OUT, cfg: ShapeConfig | None = None) -> dict:
     a = assemble(mesh)
     deltas, b = build_deltas(a, cfg)
     z_tip = a.vertices[lm.NOSE_TIP, 2]
-    upper = np.flatnonzero(((a.part == PART_SKIN) & (a.vertices[:, 2] > z_tip))
-                           | (a.part == PART_EYEBALL_L) | (a.part == PART_EYEBALL_R))
+    # skin only: the eyeballs' 600+ vertices would otherwise dominate an upper-face average
+    upper = np.flatnonzero((a.part == PART_SKIN) & (a.vertices[:, 2] > z_tip))
     arrays = dict(
         vertices=a.vertices.astype(np.float32),
         faces=a.faces.astype(np.int32),
