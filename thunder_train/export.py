@@ -65,7 +65,7 @@ def export_onnx(gen: Generator, out_dir: Path) -> dict[str, Path]:
     mel = torch.randn(1, 2 * 150, gen.cfg.n_mels)
     enc_path = out_dir / ENCODER_FILE
     with torch.no_grad():
-        torch.onnx.export(_EncoderGraph(gen), (mel,), str(enc_path), dynamo=True, external_data=False,
+        torch.onnx.export(_EncoderGraph(gen).eval(), (mel,), str(enc_path), dynamo=True, external_data=False,
                           opset_version=OPSET, input_names=["mel"],
                           output_names=["feats", "closure_logit", "phone_logits"],
                           dynamic_shapes={"mel": {1: 2 * T}}, verbose=False)
@@ -74,7 +74,7 @@ def export_onnx(gen: Generator, out_dir: Path) -> dict[str, Path]:
             torch.tensor([10, 500]), torch.tensor([0, 2]), torch.tensor([0.0, 0.7]))
     den_path = out_dir / DENOISER_FILE
     with torch.no_grad():
-        torch.onnx.export(_DenoiserGraph(gen), args, str(den_path), dynamo=True, external_data=False,
+        torch.onnx.export(_DenoiserGraph(gen).eval(), args, str(den_path), dynamo=True, external_data=False,
                           opset_version=OPSET, input_names=["x_t", "feats", "t", "emotion", "intensity"],
                           output_names=["x0"],
                           dynamic_shapes={"x_t": {0: B, 1: T}, "feats": {0: B, 1: T}, "t": {0: B},

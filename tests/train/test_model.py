@@ -1,0 +1,120 @@
+"""Generator networks, losses and export (torch side)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from thunder_train.diffusion import Diffusion  # noqa: E402
+from thunder_train.networks import Generator, NetConfig, count_parameters, receptive_field  # noqa: E402
+
+pytestmark = pytest.mark.train
+
+SMALL = NetConfig(enc_dim=32, dim=32, enc_dilations=(1, 2), den_dilations=(1, 2, 4))
+
+
+def _inputs(gen: Generator, T: int, B: int = 2, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    mel = torch.randn(1, 2 * T, 80, generator=g)
+    x = torch.randn(B, T, 55, generator=g)
+    return mel, x
+
+
+def test_shapes_and_parameter_budget():
+    gen = Generator(NetConfig()).eval()
+    mel, x = _inputs(gen, 123)
+    feats = gen.encoder(mel)
+    assert feats.shape == (1, 123, gen.cfg.enc_dim)
+    c, p = gen.encoder.heads(feats)
+    assert c.shape == (1, 123) and p.shape == (1, 123, 10)
+    y = gen.denoiser(x, feats.expand(2, -1, -1), torch.tensor([5, 900]), torch.tensor([0, 3]),
+                     torch.tensor([0.0, 0.4]))
+    assert y.shape == (2, 123, 55)
+    # shipped ONNX budget: float32 weights of both graphs well under 15 MB
+    assert count_parameters(gen) * 4 < 15e6
+
+
+def test_outputs_are_local_within_the_receptive_field():
+    torch.manual_seed(0)
+    gen = Generator(SMALL).eval()
+    enc_rf, den_rf = receptive_field(SMALL)
+    T = 200
+    mel, x = _inputs(gen, T)
+    args = (torch.tensor([10, 10]), torch.tensor([1, 1]), torch.tensor([0.5, 0.5]))
+    with torch.no_grad():
+        f1 = gen.encoder(mel)
+        y1 = gen.denoiser(x, f1.expand(2, -1, -1), *args)
+        mel2 = mel.clone()
+        mel2[:, 2 * 150:] += 5.0  # change audio from frame 150 on
+        x2 = x.clone()
+        x2[:, 150:] += 5.0
+        f2 = gen.encoder(mel2)
+        y2 = gen.denoiser(x2, f2.expand(2, -1, -1), *args)
+    lim = 150 - enc_rf - den_rf - 1
+    assert torch.equal(f1[:, : 150 - enc_rf - 1], f2[:, : 150 - enc_rf - 1])
+    assert torch.allclose(y1[:, :lim], y2[:, :lim], atol=1e-6)
+    assert not torch.allclose(y1[:, 140:160], y2[:, 140:160])
+
+
+def test_regression_baseline_ignores_noise_and_step():
+    torch.manual_seed(0)
+    gen = Generator(SMALL, regression=True).eval()
+    mel, x = _inputs(gen, 40)
+    with torch.no_grad():
+        f = gen.encoder(mel).expand(2, -1, -1)
+        emo, inten = torch.tensor([2, 2]), torch.tensor([0.5, 0.5])
+        a = gen.denoiser(x, f, torch.tensor([0, 999]), emo, inten)
+        b = gen.denoiser(torch.randn_like(x), f, torch.tensor([500, 3]), emo, inten)
+    assert torch.allclose(a, b)
+    assert torch.allclose(a[0], a[1])
+
+
+def test_a_few_training_steps_reduce_the_loss_on_a_fixed_batch():
+    from thunder_train.train import TrainConfig, generator_loss
+
+    torch.manual_seed(0)
+    gen = Generator(SMALL)
+    T, B = 60, 4
+    g = torch.Generator().manual_seed(1)
+    batch = {"mel": torch.randn(B, 2 * T, 80, generator=g), "mel_clean": torch.randn(B, 2 * T, 80, generator=g),
+             "perf": torch.rand(B, T, 55, generator=g), "closure": torch.rand(B, T, generator=g) > 0.8,
+             "phone": torch.randint(0, 10, (B, T), generator=g), "mask": torch.ones(B, T, dtype=torch.bool),
+             "emotion": torch.tensor([0, 1, 2, 3]), "intensity": torch.tensor([0.0, 0.2, 0.5, 1.0])}
+    cfg = TrainConfig(variant="diffusion", net=SMALL)
+    opt = torch.optim.Adam(gen.parameters(), lr=3e-3)
+    d = Diffusion()
+    losses = []
+    for step in range(60):
+        loss, parts = generator_loss(gen, d, batch, cfg, torch.Generator().manual_seed(step % 3), {})
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert set(parts) == {"x0", "vel", "closure", "phone"}
+    assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
+
+
+def test_export_parity_and_runtime_loads_it(tmp_path):
+    from pathlib import Path
+
+    from thunder_blender.runtime.generate import GenerateRequest, generate
+    from thunder_blender.runtime.model import load_model
+    from thunder_train.export import export_onnx, parity, write_card
+    from thunder_train.infer import sample_takes
+
+    torch.manual_seed(0)
+    gen = Generator(SMALL).eval()
+    with torch.no_grad():
+        gen.perf_std.fill_(0.1)
+        gen.perf_mean.fill_(0.2)
+    export_onnx(gen, tmp_path)
+    assert parity(gen, tmp_path) < 1e-4
+    write_card(gen, tmp_path, steps=4, metrics_summary={}, training={}, repo=Path("."), status="test")
+    model = load_model(tmp_path, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    audio = (0.1 * rng.standard_normal(16000)).astype(np.float32)
+    takes = generate(GenerateRequest(pcm=audio, n_takes=2, seed=3, steps=4), model)
+    ref = sample_takes(gen, audio, list(takes.seeds), steps=4)
+    assert ref.shape == takes.weights.shape
+    assert np.abs(ref - takes.weights).max() < 1e-3
