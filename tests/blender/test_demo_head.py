@@ -67,3 +67,22 @@ def test_bad_asset_reports_and_leaves_the_scene_untouched(bpy, empty_scene, addo
     with pytest.raises(RuntimeError, match="Could not load the demo head"):
         bpy.ops.thunder.add_demo_head()
     assert len(bpy.data.objects) == n_obj and len(bpy.data.meshes) == n_mesh
+
+
+def test_contact_sheet_tiles_show_the_shapes(bpy, empty_scene):
+    """The sheet's renderer (Cycles, CPU): jawOpen changes the lower face far more than the upper face,
+    and eyeBlinkLeft changes the upper face more than the lower face."""
+    from thunder_train.head.sheet import render_tiles
+
+    neutral, jaw, blink = render_tiles(["neutral", "jawOpen", "eyeBlinkLeft"], size=96, samples=4,
+                                       view="front")
+    assert neutral.shape == (115, 96, 4)
+    assert neutral[..., :3].std() > 0.05  # a face, not an empty frame
+
+    def change(img, rows):
+        return float(np.abs(img[rows, :, :3] - neutral[rows, :, :3]).mean())
+
+    h = neutral.shape[0]
+    upper, lower = slice(0, h // 2), slice(h // 2, h)
+    assert change(jaw, lower) > 3 * change(jaw, upper)
+    assert change(blink, upper) > 3 * change(blink, lower)

@@ -13,6 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 
 def _setup_scene(bpy, size: int, samples: int, view: str, focus: str = "face"):
     from mathutils import Vector
@@ -59,18 +61,14 @@ def _setup_scene(bpy, size: int, samples: int, view: str, focus: str = "face"):
     return scene, obj
 
 
-def render_sheet(out: Path, size: int = 220, samples: int = 12, only: list[str] | None = None,
-                 view: str = "three_quarter", cols: int = 9, focus: str = "face") -> Path:
+def render_tiles(names: list[str], size: int = 220, samples: int = 12, view: str = "three_quarter",
+                 focus: str = "face") -> list:
+    """Render the head once per entry of ``names`` ("neutral" or a shape key at weight 1). Returns a list of
+    (H, W, 4) float32 RGBA arrays, top row first. Needs only bpy and numpy."""
     os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="thunder-sheet-"))
     import bpy
-    import matplotlib
+    import numpy as np
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from thunder_blender.core.channels import ARKIT_52
-
-    names = ["neutral"] + [n for n in ARKIT_52 if only is None or n in only]
     scene, obj = _setup_scene(bpy, size, samples, view, focus)
     keys = obj.data.shape_keys.key_blocks
     images = []
@@ -82,13 +80,33 @@ def render_sheet(out: Path, size: int = 220, samples: int = 12, only: list[str] 
                 keys[name].value = 1.0
             scene.render.filepath = os.path.join(tmp, f"{i:02d}.png")
             bpy.ops.render.render(write_still=True)
-            images.append(plt.imread(scene.render.filepath))
+            img = bpy.data.images.load(scene.render.filepath)
+            w, h = img.size
+            px = np.empty(w * h * 4, np.float32)
+            img.pixels.foreach_get(px)
+            bpy.data.images.remove(img)
+            images.append(px.reshape(h, w, 4)[::-1])
+    return images
+
+
+def render_sheet(out: Path, size: int = 220, samples: int = 12, only: list[str] | None = None,
+                 view: str = "three_quarter", cols: int = 9, focus: str = "face") -> Path:
+    """Render the neutral face and the chosen shape keys (default: all 52) into one labelled PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from thunder_blender.core.channels import ARKIT_52
+
+    names = ["neutral"] + [n for n in ARKIT_52 if only is None or n in only]
+    images = render_tiles(names, size, samples, view, focus)
     rows = math.ceil(len(images) / cols)
     h, w = images[0].shape[:2]
     fig = plt.figure(figsize=(cols * w / 100, rows * (h + 18) / 100), dpi=100)
     for i, (img, name) in enumerate(zip(images, names, strict=True)):
         ax = fig.add_subplot(rows, cols, i + 1)
-        ax.imshow(img)
+        ax.imshow(np.clip(img, 0, 1))
         ax.set_title(name, fontsize=8, pad=2)
         ax.axis("off")
     fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - 0.18 / rows, wspace=0.02, hspace=0.12)
