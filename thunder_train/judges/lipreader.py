@@ -32,7 +32,7 @@ class LipReaderConfig:
     batch: int = 16
     steps: int = 1500
     lr: float = 2e-3
-    max_seconds: float = 120.0
+    max_seconds: float = 300.0
     max_items: int | None = 6000
     seed: int = 2
 

@@ -33,7 +33,7 @@ class M2SConfig:
     batch: int = 16
     steps: int = 2000
     lr: float = 2e-3
-    max_seconds: float = 180.0   # wall-clock budget; training stops early when exceeded
+    max_seconds: float = 420.0   # wall-clock budget; training stops early when exceeded
     max_items: int | None = 6000
     seed: int = 0
 

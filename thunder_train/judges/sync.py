@@ -41,7 +41,7 @@ class SyncConfig:
     batch: int = 16
     steps: int = 2000
     lr: float = 2e-3
-    max_seconds: float = 180.0
+    max_seconds: float = 420.0
     seed: int = 0
 
 

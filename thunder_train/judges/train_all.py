@@ -20,10 +20,12 @@ from .sync import SyncConfig, save_sync, train_sync_items
 
 
 def train_all_judges(corpus_root: str | Path, out_dir: str | Path = "data/judges", smoke: bool = False,
-                     max_items: int = 6000, log=_log) -> dict[str, Path]:
+                     max_items: int = 6000, only: tuple[str, ...] | None = None, log=_log) -> dict[str, Path]:
     """Train M2S (mouth and all-channel inputs), two sync experts and the lip reader.
 
-    Returns {name: checkpoint path}; also writes ``out_dir/judges.json`` with every judge's numbers.
+    only: names from ``judges.PATHS`` to (re)train; the others are left as they are.
+    Returns {name: checkpoint path}; also writes ``out_dir/judges.json`` with every judge's numbers
+    (merged with the numbers of judges trained earlier into the same directory).
     """
     torch.set_num_threads(THREADS)
     out = Path(out_dir)
@@ -33,7 +35,8 @@ def train_all_judges(corpus_root: str | Path, out_dir: str | Path = "data/judges
     val = load_items(corpus_root, ("val",), 16 if smoke else 300, seed=0)
     log(f"judges: {len(train)} train / {len(val)} val utterances prepared in {time.monotonic() - t0:.0f}s")
     fast = {"steps": 40, "max_seconds": 20.0, "batch": 8} if smoke else {}
-    report: dict[str, dict] = {}
+    old = out / "judges.json"
+    report: dict[str, dict] = json.loads(old.read_text()) if old.exists() else {}
     paths: dict[str, Path] = {}
 
     def m2s(inputs: str, budget: float | None) -> None:
@@ -61,12 +64,16 @@ def train_all_judges(corpus_root: str | Path, out_dir: str | Path = "data/judges
         report["lipreader"] = m
 
     # priority order: what generator training needs first, evaluation-only judges last
-    for job in (lambda: m2s("mouth", None), lambda: sync("sync_loss", 0, 0), lambda: m2s("all", 120.0),
-                lipreader, lambda: sync("sync_eval", 1, 1)):
+    jobs = (("m2s_mouth", lambda: m2s("mouth", None)), ("sync_loss", lambda: sync("sync_loss", 0, 0)),
+            ("m2s_all", lambda: m2s("all", 300.0)), ("lipreader", lipreader),
+            ("sync_eval", lambda: sync("sync_eval", 1, 1)))
+    for name, job in jobs:
+        if only is not None and name not in only:
+            continue
         job()
         (out / "judges.json").write_text(json.dumps(report, indent=2, default=str))
 
-    report["_meta"] = {"corpus": str(corpus_root), "n_train": len(train), "n_val": len(val), "smoke": smoke,
+    report["_meta"] = {"only": list(only) if only else None, "corpus": str(corpus_root), "n_train": len(train), "n_val": len(val), "smoke": smoke,
                        "seconds": round(time.monotonic() - t0, 1)}
     (out / "judges.json").write_text(json.dumps(report, indent=2, default=str))
     log(f"judges: done in {time.monotonic() - t0:.0f}s -> {out}")
@@ -81,8 +88,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="data/judges")
     p.add_argument("--smoke", action="store_true")
     p.add_argument("--max-items", type=int, default=6000)
+    p.add_argument("--only", nargs="+", choices=sorted(PATHS), default=None)
     a = p.parse_args(argv)
-    train_all_judges(a.corpus, a.out, smoke=a.smoke, max_items=a.max_items)
+    train_all_judges(a.corpus, a.out, smoke=a.smoke, max_items=a.max_items,
+                     only=tuple(a.only) if a.only else None)
     return 0
 
 
