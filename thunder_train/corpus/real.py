@@ -84,7 +84,7 @@ def load_or_align(lang: str, cache: Path, workers: int = 2, log=print) -> list[d
     tr = transcripts(lang)
     names = sorted(n for n in tr if (SOUNDS / SETS[lang] / f"{n}.g722").exists())
     if path.exists():
-        z = np.load(path, allow_pickle=False)
+        z = _load(path)
         if list(z["names"]) == names:
             return _unpack(z, tr)
     from multiprocessing import get_context
@@ -100,15 +100,21 @@ def load_or_align(lang: str, cache: Path, workers: int = 2, log=print) -> list[d
         audio_offsets=np.concatenate([[0], np.cumsum([len(r[1]) for r in res])]).astype(np.int64),
         ph_name=np.array([p[0] for p in ph] or [""]), ph_time=np.array([[p[1], p[2]] for p in ph]).reshape(-1, 2),
         ph_offsets=np.concatenate([[0], np.cumsum([len(r[2]) for r in res])]).astype(np.int64))
-    return _unpack(np.load(path, allow_pickle=False), tr)
+    return _unpack(_load(path), tr)
 
 
-def _unpack(z, tr: dict[str, str]) -> list[dict]:
+def _load(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as f:
+        return {k: f[k] for k in f.files}
+
+
+def _unpack(z: dict[str, np.ndarray], tr: dict[str, str]) -> list[dict]:
     out = []
     ao, po = z["audio_offsets"], z["ph_offsets"]
+    names_ph = [str(x) for x in z["ph_name"]]
+    times = z["ph_time"].tolist()
     for i, name in enumerate(z["names"]):
-        phones = [(str(z["ph_name"][k]), float(z["ph_time"][k, 0]), float(z["ph_time"][k, 1]))
-                  for k in range(po[i], po[i + 1])]
+        phones = [(names_ph[k], times[k][0], times[k][1]) for k in range(po[i], po[i + 1])]
         out.append({"name": str(name), "text": tr[str(name)], "audio": z["audio"][ao[i]:ao[i + 1]],
                     "phones": phones, "kind": str(z["kinds"][i])})
     return out

@@ -55,12 +55,16 @@ def write_shard(path: Path, recs: list[Record]) -> None:
 
 def read_shard(path: Path) -> list[Record]:
     """Records of one shard."""
-    z = np.load(path, allow_pickle=False)
+    with np.load(path, allow_pickle=False) as f:
+        z = {k: f[k] for k in f.files}  # each NpzFile access decompresses again: read every array once
     ao, po, so = z["audio_offsets"], z["perf_offsets"], z["seg_offsets"]
+    pose = [str(x) for x in z["seg_pose"]]
+    cls = z["seg_class"].astype(int).tolist()
+    t0, t1 = z["seg_time"][:, 0].tolist(), z["seg_time"][:, 1].tolist()
     out = []
     for i in range(len(z["emotion"])):
-        segs = [(str(z["seg_pose"][k]), int(z["seg_class"][k]), float(z["seg_time"][k, 0]),
-                 float(z["seg_time"][k, 1])) for k in range(so[i], so[i + 1])]
+        segs = list(zip(pose[so[i]:so[i + 1]], cls[so[i]:so[i + 1]], t0[so[i]:so[i + 1]], t1[so[i]:so[i + 1]],
+                        strict=True))
         out.append(Record(
             audio=z["audio"][ao[i]:ao[i + 1]], perf=z["perf"][po[i]:po[i + 1]],
             phone_class=z["phone_class"][po[i]:po[i + 1]], closure=z["closure"][po[i]:po[i + 1]],
