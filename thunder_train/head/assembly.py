@@ -280,8 +280,9 @@ def _teeth(a: Assembly) -> None:
         ring = np.array(row)
         p = a.vertices[ring][1:-1]
         x = p[:, 0] * 0.8
-        y = p[:, 1] + 0.006 + 0.004 * (x / x.max()) ** 2
-        z_edge = p[:, 2] - zsign * 0.0005
+        # upper incisors reach 2.5 mm below the lip line and sit in front of the lower ones (overbite)
+        y = p[:, 1] + (0.006 if zsign > 0 else 0.0085) + 0.004 * (x / x.max()) ** 2
+        z_edge = p[:, 2] - zsign * (0.0025 if zsign > 0 else 0.0005)
         top = z_edge + zsign * 0.009
         # a band: edge row and root row, each with a front and a back copy (closed thin slab)
         k = len(x)
