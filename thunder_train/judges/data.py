@@ -12,7 +12,6 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -105,27 +104,11 @@ def prepare(utts: list, max_items: int | None = None, seed: int = 0) -> list[Ite
     return items
 
 
-_SHARD_KEYS = ("audio", "audio_offsets", "perf", "perf_offsets", "phone_class", "emotion", "voice", "source")
+def read_split(corpus_root: str | Path, split: str) -> list:
+    """Utterances of one split (``corpus.dataset.load_split``); [] when the split was not built."""
+    from thunder_train.corpus.dataset import load_split
 
-
-def read_split(corpus_root: str | Path, split: str) -> list[SimpleNamespace]:
-    """Utterances of one split with the fields the judges and the evaluation use.
-
-    Reads the shard format of docs/ARCHITECTURE.md directly, touching each array of a shard once
-    (fields: audio (S,) float32, perf (F, 55), phone_class (F,), emotion, voice, source).
-    Returns [] when the split does not exist.
-    """
-    out = []
-    for path in sorted((Path(corpus_root) / split).glob("shard_*.npz")):
-        with np.load(path, allow_pickle=False) as z:
-            a = {k: z[k] for k in _SHARD_KEYS}
-        ao, po = a["audio_offsets"], a["perf_offsets"]
-        for i in range(len(a["emotion"])):
-            out.append(SimpleNamespace(
-                audio=a["audio"][ao[i]:ao[i + 1]].astype(np.float32) / 32768.0,
-                perf=a["perf"][po[i]:po[i + 1]], phone_class=a["phone_class"][po[i]:po[i + 1]],
-                emotion=int(a["emotion"][i]), voice=str(a["voice"][i]), source=str(a["source"][i])))
-    return out
+    return load_split(corpus_root, split)
 
 
 def load_items(corpus_root: str | Path, splits: tuple[str, ...], max_items: int | None = None,
