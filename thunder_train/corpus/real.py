@@ -25,7 +25,8 @@ from thunder_blender.core.channels import EMOTIONS
 SOUNDS = Path("/usr/share/asterisk/sounds")
 DOCS = Path("/usr/share/doc")
 SETS = {"en": "en_US_f_Allison", "es": "es_MX_f_Allison", "fr": "fr_CA_f_June"}
-ESPEAK_VOICE = {"en": "en-us", "es": "es-419", "fr": "fr"}
+# both recorded speakers are women: a female espeak variant matches their spectra better for DTW
+ESPEAK_VOICE = {"en": "en-us+f3", "es": "es-419+f3", "fr": "fr+f3"}
 SR = 16000
 VAL_SHARE = 0.15
 
