@@ -30,12 +30,15 @@ def n_output_frames(n_src: int, src_fps: float, dst_fps: float) -> int:
     return max(1, int(round(n_src * float(dst_fps) / float(src_fps))))
 
 
-def _extremum_runs(x: np.ndarray, min_prominence: float) -> tuple[np.ndarray, ...]:
+def _extremum_runs(x: np.ndarray, min_prominence: float, reach: int = 1) -> tuple[np.ndarray, ...]:
     """Local extrema of ``x`` as runs ``(start, stop, value, prominence)`` arrays, peaks and troughs together.
 
     x: (T,) float64. Runs of equal values are treated as one sample (plateaus). A run is a peak (trough)
-    when it is higher (lower) than the runs on both sides; the ends only need the inner neighbour.
-    Prominence is the smaller of the two steps to the neighbours (the inner step at the ends).
+    when it is higher (lower) than the runs on both sides. Its prominence is measured at the scale of a scene
+    frame: the smaller of the drops to the lowest (highest) sample within ``reach`` samples on each side
+    (a side that runs off the clip counts as an infinite drop). With ``reach = 1`` this is the step to the
+    neighbours; ``resample`` uses ``reach = ceil(src_fps / dst_fps)``, so a smooth peak that plain
+    interpolation would shave off at a low scene rate still counts.
     """
     n = x.shape[0]
     starts = np.flatnonzero(np.r_[True, x[1:] != x[:-1]])
@@ -44,14 +47,20 @@ def _extremum_runs(x: np.ndarray, min_prominence: float) -> tuple[np.ndarray, ..
         return empty.astype(np.int64), empty.astype(np.int64), empty, empty
     vals = x[starts]
     stops = np.r_[starts[1:], n]
+    reach = max(1, int(reach))
     parts = []
     for sign in (1.0, -1.0):
         y = sign * vals
-        left = np.r_[np.inf, y[1:] - y[:-1]]  # step up from the left neighbour
-        right = np.r_[y[:-1] - y[1:], np.inf]  # step down to the right neighbour
-        prom = np.minimum(left, right)
-        k = np.flatnonzero(prom >= min_prominence)
-        parts.append((starts[k], stops[k], vals[k], prom[k]))
+        left = np.r_[np.inf, y[1:] - y[:-1]]
+        right = np.r_[y[:-1] - y[1:], np.inf]
+        k = np.flatnonzero((left > 0) & (right > 0))
+        ypad = np.r_[np.full(reach, -np.inf), sign * x, np.full(reach, -np.inf)]
+        win_min = np.lib.stride_tricks.sliding_window_view(ypad, reach).min(axis=1)  # win_min[i] = min y[i-reach:i]
+        drop_left = y[k] - win_min[starts[k]]
+        drop_right = y[k] - win_min[stops[k] + reach]
+        prom = np.minimum(drop_left, drop_right)
+        keep = prom >= min_prominence
+        parts.append((starts[k][keep], stops[k][keep], vals[k][keep], prom[keep]))
     return tuple(np.concatenate([p[i] for p in parts]) for i in range(4))
 
 
@@ -64,7 +73,7 @@ def _place_extremes(col: np.ndarray, out: np.ndarray, ratio: float, min_prominen
     its windows nearest to the run's centre, which is then locked.
     """
     m = out.shape[0]
-    start, stop, value, prom = _extremum_runs(col, min_prominence)
+    start, stop, value, prom = _extremum_runs(col, min_prominence, math.ceil(ratio - 1e-9))
     if start.size == 0:
         return
     order = np.lexsort((start, stop - start, -prom))
