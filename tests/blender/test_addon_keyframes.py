@@ -233,3 +233,19 @@ def test_bad_targets_give_clear_errors(bpy, empty_scene):
     odd = make_mesh(bpy, "Odd", ["Key 1", "smile"])
     with pytest.raises(rig_mod.RigError, match="mapping file"):
         rig_mod.detect_rig(odd)
+
+
+def test_axis_angle_head_is_refused_before_any_change(bpy, empty_scene):
+    kf = addon_module("blender.keyframes")
+    from thunder_blender.core.channels import ARKIT_52
+
+    obj = make_mesh(bpy, "Face", list(ARKIT_52))
+    kf.write_takes(obj, _takes(n=2), 1, 30.0)
+    names = sorted(a.name for a in bpy.data.actions)
+    obj.animation_data.action = None  # leave the object free so its rotation mode matters
+    obj.rotation_mode = "AXIS_ANGLE"
+    with pytest.raises(ValueError, match="axis-angle"):
+        kf.write_takes(obj, _takes(n=3), 1, 30.0)
+    assert sorted(a.name for a in bpy.data.actions) == names
+    kf.write_takes(obj, _takes(n=3), 1, 30.0, head_motion=False)  # fine without head motion
+    assert len(obj.thunder.takes) == 3

@@ -306,6 +306,19 @@ def _push_user_action(idb) -> None:
     ad.action = None
 
 
+def check_writable(rig: RigTarget, head_motion: bool) -> None:
+    """Raise ValueError (one line) for rotation setups the writer cannot key, before anything changes."""
+    if not (head_motion or rig.jaw_bone) or _own_action(rig.head_target):
+        return
+    target = rig.head_target
+    bones = [b for b in (rig.jaw_bone, rig.head_bone if head_motion else None) if b and rig.armature is not None]
+    if head_motion and not rig.head_bone and target.rotation_mode == "AXIS_ANGLE":
+        raise ValueError(f"'{target.name}' uses axis-angle rotation; switch it to quaternion or Euler")
+    for b in bones:
+        if rig.armature.pose.bones[b].rotation_mode == "AXIS_ANGLE":
+            raise ValueError(f"bone '{b}' uses axis-angle rotation; switch it to quaternion or Euler")
+
+
 def build_take_action(rig: RigTarget, perf: np.ndarray, start_frame: int, name: str,
                       head_motion: bool = True) -> tuple[bpy.types.Action, list[str]]:
     """One take's Action from a scene-rate performance ``perf`` (M, 55). Returns (action, notes)."""
@@ -345,6 +358,7 @@ def write_takes(obj, takes, start_frame: int, scene_fps: float, mapping=None, na
         head_motion = bool(base.get("head_motion", True))
     base.setdefault("model_fps", float(takes.fps))
     base.update(start_frame=int(start_frame), n_frames=m, scene_fps=float(scene_fps))
+    check_writable(rig, head_motion)
     remove_takes(rig)
     _push_user_action(rig.key)
     actions = []
@@ -377,6 +391,7 @@ def replace_take(rig: RigTarget, old: bpy.types.Action, perf_src: np.ndarray, sr
     info = json.loads(old.get(PROP_SETTINGS, "{}"))
     start, m, fps = int(info["start_frame"]), int(info["n_frames"]), float(info["scene_fps"])
     perf = resample(perf_src[:, :55], src_fps, fps, m)
+    check_writable(rig, bool(settings.get("head_motion", True)))
     name = old.name
     act, notes = build_take_action(rig, perf, start, name + "_reroll", bool(settings.get("head_motion", True)))
     info.update(settings, seed=int(seed), take=k, notes=notes)
