@@ -1,8 +1,11 @@
 """``thunder``: generate facial-animation takes from speech without Blender's UI.
 
-    thunder generate speech.wav --takes 4 --target demo --out out --format glb,fbx,csv,json,png
+    thunder generate speech.wav [more.wav ...] --takes 4 --target demo --out out --format glb,fbx,csv,json,png
+    thunder convert take1.csv take2.csv --target rig.blend --format glb,fbx   # Live Link Face CSVs
     thunder info                  # model card, onnxruntime providers, GPU
     thunder mapping rig.blend     # which model channel drives each shape key
+
+See docs/CLI.md for the output formats and their timing conventions.
 
 Uses the same runtime as the add-on. Blender formats (blend, glb, fbx) and targets run headless Blender
 through the bpy module, imported only when needed. Outputs are written into a hidden staging directory next
