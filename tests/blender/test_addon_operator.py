@@ -216,3 +216,32 @@ def test_cancel_leaves_scene_unchanged_and_worker_path_writes(bpy, empty_scene, 
     new = face.thunder.takes[1].action
     assert new["thunder_seed"] != old_seed and new.name.endswith("_take2")
     np.testing.assert_array_equal(curve_values(fcurves(face.thunder.takes[0].action, "KEY")[0])[1], first_vals)
+
+
+@needs_model
+def test_operator_on_viseme_and_flame_rigs(bpy, empty_scene, speech_wav):
+    from tests.blender.test_addon_keyframes import _flame_rig
+
+    vis = addon_module("core.visemes")
+    scene = empty_scene
+    scene.render.fps = 30
+    strip = _sound_strip(scene, speech_wav, 1)
+    scene.thunder.n_takes = 2
+    rpm = make_mesh(bpy, "RPM", list(vis.VISEME_KEYS))
+    assert bpy.ops.thunder.generate() == {"FINISHED"}
+    act = rpm.thunder.takes[0].action
+    paths = {fc.data_path for fc in fcurves(act, "KEY")}
+    assert paths == {f'key_blocks["{k}"].value' for k in vis.VISEME_KEYS}
+    aa = curve_values(next(fc for fc in fcurves(act, "KEY") if "viseme_aa" in fc.data_path))[1]
+    sil = curve_values(next(fc for fc in fcurves(act, "KEY") if "viseme_sil" in fc.data_path))[1]
+    assert aa.max() > 0.05 and sil.min() < 0.95  # speech moves the mouth away from silence
+    arm, mesh = _flame_rig(bpy)
+    bpy.context.view_layer.objects.active = mesh
+    assert bpy.ops.thunder.generate() == {"FINISHED"}
+    act = mesh.thunder.takes[0].action
+    jaw = [fc for fc in fcurves(act, "OBJECT") if fc.data_path == 'pose.bones["jaw"].rotation_quaternion']
+    assert len(jaw) == 4
+    frames, w = curve_values(jaw[0])
+    assert frames[0] == 1 and frames[-1] == strip.frame_final_end - 1
+    assert np.ptp(2 * np.arccos(np.clip(w, -1, 1))) > 0.02  # the jaw opens and closes (radians)
+    assert arm.animation_data.action == act
