@@ -75,6 +75,10 @@ def test_panel_draws_in_every_state(bpy, empty_scene, tmp_path):
     labels = [str(c) for c in layout.mock_calls]
     assert any("ARKit: 52/52 shape keys" in t for t in labels)
     assert any("THUNDER_UL_takes" in t for t in labels)
+    row = MagicMock()
+    ui.THUNDER_UL_takes.draw_item(None, bpy.context, row, obj.thunder, obj.thunder.takes[1], 0, obj.thunder,
+                                  "active_take", 1)
+    assert any("Face_take2" in str(c) for c in row.mock_calls) and any("seed 2" in str(c) for c in row.mock_calls)
 
 
 def test_preferences_choose_onnx_providers(bpy, addon):

@@ -33,7 +33,7 @@ def _rig_summary(context) -> tuple[list[str], str]:
 
 
 class THUNDER_UL_takes(bpy.types.UIList):
-    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0):
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0, flt_flag=0):
         act = item.action
         if act is None:
             layout.label(text="(missing)", icon="ERROR")
