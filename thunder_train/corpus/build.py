@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ class BuildConfig:
     shard_seconds: float = 900.0   # audio per shard
     real: bool = True              # also build real_train / real_val from the Asterisk prompts
     card: Path | None = None       # extra copy of the data card (e.g. docs/DATA_CARD.md)
+    cache: Path = Path("data/cache")  # decoded + aligned real speech, reused between builds
     groups: dict[str, float] = field(default_factory=lambda: dict(GROUP_SHARE))
 
 
@@ -46,10 +48,12 @@ def _group(v: Voice) -> str:
 def plan(cfg: BuildConfig) -> dict[str, list[Job]]:
     """Jobs per synthetic split; deterministic from ``cfg.seed`` and ``cfg.hours``."""
     rng = np.random.default_rng([cfg.seed, 1])
-    sents = textsrc.english_sentences()
-    pools: dict[str, list[str]] = {s: [] for s in SPLIT_SHARE}
-    for s in sents:
-        pools[sentence_split(s.text, cfg.seed)].append(s.text)
+    pools: dict[tuple[str, str], list[str]] = {(s, lang): [] for s in SPLIT_SHARE for lang in ("en", "es", "fr")}
+    for s in textsrc.english_sentences():
+        pools[(sentence_split(s.text, cfg.seed), "en")].append(s.text)
+    for lang, texts in _prompt_sentences(cfg.seed).items():
+        for t in texts:
+            pools[(sentence_split(t, cfg.seed), lang)].append(t)
     voices: dict[tuple[str, str], list[Voice]] = {}
     for v in all_voices():
         voices.setdefault((voice_split(v, cfg.seed), _group(v)), []).append(v)
@@ -58,9 +62,11 @@ def plan(cfg: BuildConfig) -> dict[str, list[Job]]:
     gprob = np.array([groups[g] for g in gnames])
     jobs: dict[str, list[Job]] = {}
     for split, share in SPLIT_SHARE.items():
-        pool = list(pools[split])
-        rng.shuffle(pool)
-        cursor = 0
+        lang_pool = {}
+        for lang in ("en", "es", "fr"):
+            lang_pool[lang] = list(pools[(split, lang)])
+            rng.shuffle(lang_pool[lang])
+        cursor = dict.fromkeys(lang_pool, 0)
         target = cfg.hours * 3600 * share
         est = 0.0
         out: list[Job] = []
@@ -71,16 +77,36 @@ def plan(cfg: BuildConfig) -> dict[str, list[Job]]:
                 continue
             v = cands[int(rng.integers(len(cands)))]
             k = int(rng.choice([1, 2, 3], p=[0.5, 0.35, 0.15]))
+            # Spanish and French voices read prompts of their language; every other voice reads English
+            lang = v.lang if v.lang in ("es", "fr") and lang_pool[v.lang] else "en"
+            pool = lang_pool[lang]
             chosen = []
             for _ in range(k):
-                chosen.append(pool[cursor % len(pool)])
-                cursor += 1
+                chosen.append(pool[cursor[lang] % len(pool)])
+                cursor[lang] += 1
             emo, inten = sample_emotion(rng)
             out.append(Job(v, tuple(chosen), emo, inten, int(rng.integers(2**31)), cfg.seed))
             words = sum(len(s.split()) for s in chosen)
             est += 0.36 * words + 0.7 * k + 0.8
         jobs[split] = out
     return jobs
+
+
+def _prompt_sentences(seed: int) -> dict[str, list[str]]:
+    """es / fr sentences from the transcripts of ``real_train`` prompts (``real_val`` texts never used)."""
+    from .real import SETS, SOUNDS, prompt_split, transcripts
+
+    out: dict[str, list[str]] = {}
+    for lang in ("es", "fr"):
+        if not (SOUNDS / SETS[lang]).exists():
+            continue
+        try:
+            tr = transcripts(lang)
+        except FileNotFoundError:
+            continue
+        out[lang] = sorted({t for n, t in tr.items()
+                            if prompt_split(f"{lang}:{n}", seed) == "real_train" and len(t.split()) >= 3})
+    return out
 
 
 def _write_split(root: Path, split: str, recs_iter, shard_seconds: float, stats: dict) -> None:
@@ -116,11 +142,16 @@ def _accumulate(stats: dict, split: str, r: Record, d: float) -> None:
 
 
 def build(cfg: BuildConfig, log=print) -> dict:
-    """Build the corpus under ``cfg.out``; returns the stats written to meta.json."""
-    root = Path(cfg.out)
-    for old in root.glob("*/shard_*.npz"):
-        old.unlink()
-    root.mkdir(parents=True, exist_ok=True)
+    """Build the corpus under ``cfg.out``; returns the stats written to meta.json.
+
+    Everything is written to a sibling staging directory that replaces ``cfg.out`` only when the build
+    is complete, so readers of an existing corpus never see a half-written one.
+    """
+    final = Path(cfg.out)
+    root = final.with_name(final.name + ".building")
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
     t0 = time.time()
     jobs = plan(cfg)
     log(f"planned {sum(len(j) for j in jobs.values())} utterances in {time.time() - t0:.1f} s")
@@ -143,12 +174,21 @@ def build(cfg: BuildConfig, log=print) -> dict:
     if cfg.real:
         from .real import build_real
         t2 = time.time()
-        build_real(root, cfg.seed, stats, log=log, workers=cfg.workers)
+        build_real(root, cfg.seed, stats, log=log, workers=cfg.workers, cache=cfg.cache)
         log(f"real speech in {time.time() - t2:.0f} s")
     meta = _meta(cfg, stats, synth_wall, time.time() - t0)
     (root / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
     from .datacard import write_card
     write_card(root, meta, cfg.card)
+    if final.exists():
+        old = final.with_name(final.name + ".old")
+        if old.exists():
+            shutil.rmtree(old)
+        final.rename(old)
+        root.rename(final)
+        shutil.rmtree(old)
+    else:
+        root.rename(final)
     return meta
 
 
