@@ -202,3 +202,14 @@ def test_bad_target_fails_before_generation(bpy, tmp_path, short_wav, monkeypatc
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("thunder: error: ") and message in last
     assert not out.exists()
+
+
+def test_glb_target_gets_exactly_the_new_takes(bpy, demo_run, tmp_path, short_wav, fake_model):  # noqa: F811
+    """Re-targeting a .glb that already holds 4 animations: the new glb holds only the 2 new takes."""
+    out = tmp_path / "out"
+    assert cli.main(["generate", str(short_wav), "--takes", "2", "--target", str(demo_run / "demo.glb"),
+                     "--out", str(out), "--name", "again", "--format", "glb,fbx"]) == 0
+    doc, _ = read_glb(out / "again.glb")
+    assert len(doc["animations"]) == 2
+    assert len(doc["meshes"][0]["extras"]["targetNames"]) == 52
+    assert sorted(p.name for p in out.iterdir()) == ["again.glb", "again_take_1.fbx", "again_take_2.fbx"]

@@ -124,6 +124,26 @@ def _slot_for(action: bpy.types.Action, idb):
     return next((s for s in action.slots if s.target_id_type == idb.id_type), None)
 
 
+def remove_other_tracks(obj: bpy.types.Object, actions: Sequence[bpy.types.Action]) -> int:
+    """Delete the NLA tracks of ``obj``'s shape keys / object / armature whose strips play none of
+    ``actions`` (e.g. animations that came with an imported target), so ``export_glb`` writes exactly these
+    takes. Destructive: meant for a throwaway session (the command line), after the .blend is saved.
+    Returns the number of tracks removed."""
+    keep = set(actions)
+    removed = 0
+    for idb in _anim_ids(obj):
+        ad = idb.animation_data
+        if ad is None:
+            continue
+        if ad.action is not None and ad.action not in keep:
+            ad.action = None
+        for track in list(ad.nla_tracks):
+            if not any(st.action in keep for st in track.strips):
+                ad.nla_tracks.remove(track)
+                removed += 1
+    return removed
+
+
 def export_glb(path: str | Path, obj: bpy.types.Object,
                actions: Sequence[bpy.types.Action] | None = None) -> None:
     """Write ``obj`` (and its armature) with every take as its own glTF animation: morph-target weights,

@@ -128,7 +128,8 @@ def add_sound(scene, wav: Path, frame_start: int, pack: bool = True):
     """Put the speech on the sequencer at ``frame_start`` (packed into the .blend by default)."""
     bpy = import_bpy()
     se = scene.sequence_editor or scene.sequence_editor_create()
-    strip = se.strips.new_sound("THUNDER speech", str(wav), channel=1, frame_start=frame_start)
+    channel = 1 + max((s.channel for s in se.strips_all), default=0)  # never overlap the file's strips
+    strip = se.strips.new_sound("THUNDER speech", str(wav), channel=channel, frame_start=frame_start)
     if pack:
         strip.sound.pack()
     scene.use_audio_scrub = True
@@ -207,14 +208,17 @@ def _write_outputs(job: BlenderJob, takes, staging: Path) -> list[Path]:
     scene.frame_end = max(scene.frame_end if job.target.lower().endswith(".blend") else start,
                           start + n_scene - 1)
     out: list[Path] = []
-    if "glb" in job.formats:
-        out.append(staging / f"{job.name}.glb")
-        export.export_glb(out[-1], face)
+    if "blend" in job.formats:
+        out.append(staging / f"{job.name}.blend")
+        bpy.ops.wm.save_as_mainfile(filepath=str(out[-1]), compress=True, relative_remap=False)
     if "fbx" in job.formats:
         for k, act in enumerate(actions):
             out.append(staging / f"{job.name}_take_{k + 1}.fbx")
             export.export_fbx_take(out[-1], face, act)
-    if "blend" in job.formats:
-        out.append(staging / f"{job.name}.blend")
-        bpy.ops.wm.save_as_mainfile(filepath=str(out[-1]), compress=True, relative_remap=False)
+    if "glb" in job.formats:
+        # This session is thrown away (the .blend is already saved): drop animations that came with the
+        # target so the glTF holds exactly the new takes.
+        export.remove_other_tracks(face, actions)
+        out.append(staging / f"{job.name}.glb")
+        export.export_glb(out[-1], face, actions)
     return out
