@@ -76,18 +76,22 @@ class TimingConfig:
 
 
 def time_repeated(fn: Callable[[], object], cfg: TimingConfig = TimingConfig()) -> dict:
-    """Wall times of ``fn()``: median, min, max, runs (seconds)."""
+    """Wall times of ``fn()``: median, min, max, runs (seconds), and the median CPU time of this process
+    (all threads) per run, which says how much of the wall time was waiting for a loaded machine."""
     for _ in range(cfg.warmup):
         fn()
     times: list[float] = []
+    cpu: list[float] = []
     start = time.perf_counter()
     while len(times) < cfg.max_runs:
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         if len(times) >= cfg.min_runs and time.perf_counter() - start > cfg.budget_s:
             break
-    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "runs": len(times)}
+    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times), "runs": len(times),
+            "cpu_median_s": statistics.median(cpu)}
 
 
 def read_wav(path: Path) -> tuple[np.ndarray, int]:
