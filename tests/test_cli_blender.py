@@ -213,3 +213,15 @@ def test_glb_target_gets_exactly_the_new_takes(bpy, demo_run, tmp_path, short_wa
     assert len(doc["animations"]) == 2
     assert len(doc["meshes"][0]["extras"]["targetNames"]) == 52
     assert sorted(p.name for p in out.iterdir()) == ["again.glb", "again_take_1.fbx", "again_take_2.fbx"]
+
+
+def test_fbx_target_is_used_as_a_rig(bpy, demo_run, tmp_path, short_wav, fake_model):  # noqa: F811
+    """An FBX that carries animation (our own take export) is imported as a rig: its animation is
+    dropped, so the new takes get head rotation too."""
+    out = tmp_path / "out"
+    assert cli.main(["generate", str(short_wav), "--takes", "2", "--target", str(demo_run / "demo_take_1.fbx"),
+                     "--out", str(out), "--name", "fromfbx", "--format", "glb"]) == 0
+    doc, _ = read_glb(out / "fromfbx.glb")
+    assert len(doc["animations"]) == 2
+    for anim in doc["animations"]:
+        assert {c["target"]["path"] for c in anim["channels"]} == {"weights", "rotation"}

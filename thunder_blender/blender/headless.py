@@ -98,6 +98,13 @@ def load_target(target: str, name: str):
                 bpy.ops.import_scene.gltf(filepath=str(p))
         except RuntimeError as err:
             raise TargetError(f"cannot import {p.name}: {str(err).strip().splitlines()[-1]}") from None
+        # An imported file is used as a rig: its own animation (e.g. a previous export) would otherwise
+        # count as the user's action and block head rotation.
+        for ob in bpy.context.scene.objects:
+            ob.animation_data_clear()
+            key = getattr(ob.data, "shape_keys", None)
+            if key is not None:
+                key.animation_data_clear()
     face = find_face(bpy.context.scene.objects)
     if face is None:
         raise TargetError(f"{p.name} has no mesh with shape keys to animate")
