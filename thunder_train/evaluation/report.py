@@ -7,7 +7,7 @@ from .run import CLOSURE_METRICS, METRICS
 def _cell(v: dict | None, digits: int) -> str:
     if not v or v.get("mean") is None:
         return "n/a"
-    if not v.get("std"):
+    if not v.get("std") or v["std"] < 0.5 * 10 ** -digits:
         return f"{v['mean']:.{digits}f}"
     return f"{v['mean']:.{digits}f} ± {v['std']:.{digits}f}"
 

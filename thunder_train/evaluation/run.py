@@ -210,6 +210,11 @@ def evaluate(variants: dict[str, SampleFn], corpus_root: str | Path, judges_dir:
              cfg: EvalConfig | None = None, references: bool = True, log=print) -> dict:
     """Evaluate every variant (and the references) on every split of ``cfg.splits``; metrics.json dict."""
     cfg = cfg or EvalConfig()
+    import torch
+
+    from thunder_train.judges.data import THREADS
+
+    torch.set_num_threads(THREADS)
     geo = Geometry()
     judges = Judges.load(judges_dir)
     samplers: dict[str, Sampler] = reference_samplers(corpus_root) if references else {}
