@@ -30,6 +30,10 @@ from thunder_train.phones import CLASS_INDEX
 Segment = tuple[str, int, float, float]  # (pose_key, class_id, start_s, end_s)
 
 JAW = ("jawOpen", "jawForward")
+# channels the phones drive (relaxed in silences; emotion channels such as smile/frown are left alone)
+ARTICULATORS = ("jawOpen", "jawForward", "mouthFunnel", "mouthPucker", "mouthLowerDownLeft", "mouthLowerDownRight",
+                "mouthUpperUpLeft", "mouthUpperUpRight", "mouthStretchLeft", "mouthStretchRight", "mouthRollLower",
+                "mouthRollUpper", "tongueOut")
 # channels that move the lips apart; zero on sealed frames
 LIP_OPENING = ("mouthFunnel", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft",
                "mouthUpperUpRight", "tongueOut")
@@ -214,7 +218,7 @@ def enforce_closures(perf: np.ndarray, segs: list[Segment], fps: float,
         a, b = s + (edge if s > 0 else 0.0), e - (edge if e < (n - 1) / fps else 0.0)
         fr = np.nonzero((centres >= a) & (centres < b))[0]
         if len(fr):
-            perf[np.ix_(fr, list(_MOUTH_ARKIT))] *= 0.3
+            perf[np.ix_(fr, [INDEX[k] for k in ARTICULATORS])] *= 0.3
             perf[fr, jaw] = np.minimum(perf[fr, jaw], POSES["sil"]["jawOpen"])
             perf[fr, close] = perf[fr, jaw]
             perf[np.ix_(fr, opening)] = 0.0

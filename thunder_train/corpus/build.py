@@ -176,7 +176,14 @@ def build(cfg: BuildConfig, log=print) -> dict:
         t2 = time.time()
         build_real(root, cfg.seed, stats, log=log, workers=cfg.workers, cache=cfg.cache)
         log(f"real speech in {time.time() - t2:.0f} s")
+    from .quality import closure_check, timing_check
+    t3 = time.time()
+    quality = {"closures": closure_check(root, tuple(stats.keys() - {"_unmapped", "_cpu_s", "_notes"})),
+               "timing_vs_pocketsphinx": timing_check(root, "test")}
+    log(f"quality checks in {time.time() - t3:.0f} s")
     meta = _meta(cfg, stats, synth_wall, time.time() - t0)
+    meta["quality"] = quality
+    meta["notes"] = stats.get("_notes", [])
     (root / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
     from .datacard import write_card
     write_card(root, meta, cfg.card)

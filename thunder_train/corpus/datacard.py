@@ -67,10 +67,27 @@ def render_card(meta: dict) -> str:
     if meta.get("unmapped_phones"):
         lines += ["Phone names without a mapping (labelled alveolar): " + ", ".join(
             f"`{k}` x{v}" for k, v in meta["unmapped_phones"].items()), ""]
+    q = meta.get("quality", {})
+    if q:
+        lines += ["## Measured quality", ""]
+        for split, c in q.get("closures", {}).items():
+            lines.append(f"- {split}: {c['bilabial_segments']} bilabial segments, {100 * c['sealed_share']:.2f}% "
+                         "with a sealed, closure-labelled frame at 50 fps.")
+        for src, t in q.get("timing_vs_pocketsphinx", {}).items():
+            lines.append(f"- Phone onsets of {src} (test split, English) vs pocketsphinx: {t['onsets_matched']} "
+                         f"onsets from {t['utterances_tried']} utterances, median {t['median_abs_ms']} ms, "
+                         f"p90 {t['p90_abs_ms']} ms.")
+        lines.append("")
+    if meta.get("notes"):
+        lines += ["## Real speech", ""] + [f"- {n}" for n in meta["notes"]] + [
+            "- The es/fr DTW alignments are not filtered by quality; their accuracy is estimated on English "
+            "prompts (line above, when present).",
+            "- The real splits have one speaker per language (same speaker in real_train and real_val, "
+            "split by prompt). Their performances are rendered from the alignments with the same "
+            "articulation model; emotion is labelled neutral with intensity 0 (not annotated).", ""]
     lines += ["## Sources and licences", ""]
     lines += _table({**ENGINE_LICENCES, **meta.get("text_sources", {})}, ("source", "licence / origin"))
     lines += ["", "## Articulation model", "", ARTICULATION_DOC.strip(), ""]
-    lines += list(meta.get("notes", []))
     return "\n".join(lines) + "\n"
 
 

@@ -74,7 +74,11 @@ def _smooth_noise(rng: np.random.Generator, n: int, fps: float, tau: float) -> n
     for i in range(n):
         v = a * v + eps[i]
         x[i] = v
-    return x
+    # remove frame-to-frame jitter (Gaussian kernel, sigma 0.12 s); motion stays slow and smooth
+    sig = 0.12 * fps
+    k = np.exp(-0.5 * (np.arange(-int(3 * sig), int(3 * sig) + 1) / sig) ** 2)
+    y = np.convolve(np.pad(x, len(k) // 2, mode="edge"), k / k.sum(), "valid")
+    return y / (y.std() + 1e-9) if n > 1 else y
 
 
 def _bump(n: int, fps: float, t0: float, dur: float, attack: float = 0.3) -> np.ndarray:

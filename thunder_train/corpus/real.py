@@ -141,6 +141,11 @@ def build_real(root: Path, seed: int, stats: dict, log=print, workers: int = 2,
         except (FileNotFoundError, subprocess.CalledProcessError) as exc:
             log(f"real {lang}: skipped ({exc})")
             continue
+        n_ok = sum(1 for p in prompts if p["phones"])
+        how = "pocketsphinx forced alignment" if lang == "en" else "DTW against an espeak-ng rendition"
+        stats.setdefault("_notes", []).append(
+            f"real {lang} ({SETS[lang]}): {n_ok} of {len(prompts)} usable prompts aligned by {how}; "
+            f"{sum(len(p['audio']) for p in prompts if p['phones']) / SR / 3600:.3f} h")
         spk = np.random.default_rng([seed, zlib.crc32(SETS[lang].encode())])
         art, expr = ArticulationStyle.sample(spk), ExpressionStyle.sample(spk)
         for p in prompts:
@@ -166,5 +171,30 @@ def build_real(root: Path, seed: int, stats: dict, log=print, workers: int = 2,
                 intensity=0.0, voice=f"asterisk/{SETS[lang]}", lang=lang,
                 source=f"asterisk-{'pocketsphinx' if p['kind'] == 'cmu' else 'dtw-espeak'}",
                 text=p["text"], segments=segs))
+    if "en" in langs and (cache / "real_en.npz").exists():
+        stats.setdefault("_notes", []).append(dtw_check(load_or_align("en", cache, workers, log), seed))
     for split, rs in recs.items():
         _write_split(root, split, iter(rs), 900.0, stats)
+
+
+def dtw_check(prompts: list[dict], seed: int, n: int = 24) -> str:
+    """Accuracy of the DTW aligner on English prompts, against their pocketsphinx alignment."""
+    from .align import match_onsets
+    from .dtw_align import dtw_align
+    from .phonemap import expand
+
+    ok = [p for p in prompts if p["phones"]]
+    rng = np.random.default_rng([seed, 99])
+    diffs: list[float] = []
+    for i in rng.choice(len(ok), min(n, len(ok)), replace=False):
+        p = ok[int(i)]
+        try:
+            hyp = expand(dtw_align(p["audio"], p["text"], ESPEAK_VOICE["en"]), "ipa")
+        except RuntimeError:
+            continue
+        ref = expand(p["phones"], "cmu")
+        diffs += np.abs(match_onsets([(c, s) for _, c, s, _ in ref if c],
+                                     [(c, s) for _, c, s, _ in hyp if c])).tolist()
+    d = np.array(diffs)
+    return (f"DTW aligner checked on {min(n, len(ok))} English prompts against pocketsphinx: {len(d)} onsets, "
+            f"median {1000 * np.median(d):.0f} ms, p90 {1000 * np.percentile(d, 90):.0f} ms")
