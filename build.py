@@ -34,6 +34,8 @@ WHEEL_CACHE = ROOT / ".cache" / "wheels"
 # Files from models/ that the add-on needs at run time when there is no card naming them.
 MODEL_FILES = ("*.onnx", "*.json")
 MODEL_CARD = "model.json"
+# Shipped next to the model when present: provenance, licences and limits of the model.
+MODEL_DOCS = ("MODEL_CARD.md",)
 
 _WHEELS_BLOCK = re.compile(r"^wheels\s*=\s*\[.*?\]\s*?$", re.MULTILINE | re.DOTALL)
 
@@ -106,8 +108,9 @@ def fetch_wheels(wheels: list[WheelName], cache: Path = WHEEL_CACHE, quiet: bool
 
 
 def model_files(models: Path | None = None) -> list[Path]:
-    """The model files to ship: the card ``model.json`` plus the files its ``files`` entry names (other
-    artefacts in models/, e.g. ablation variants, stay out); without a card, every *.onnx and *.json."""
+    """The model files to ship: the card ``model.json``, the files its ``files`` entry names and
+    MODEL_CARD.md (other artefacts in models/, e.g. ablation variants, stay out); without a card, every
+    *.onnx and *.json."""
     models = MODELS if models is None else models
     card_path = models / MODEL_CARD
     if card_path.is_file():
@@ -119,7 +122,8 @@ def model_files(models: Path | None = None) -> list[Path]:
         missing = [str(p) for p in named if not p.is_file()]
         if missing:
             raise BuildError(f"model files named in {card_path.name} are missing: {', '.join(missing)}")
-        return [card_path, *named]
+        docs = [models / d for d in MODEL_DOCS if (models / d).is_file()]
+        return [card_path, *named, *docs]
     return sorted({f for pattern in MODEL_FILES for f in models.glob(pattern)})
 
 

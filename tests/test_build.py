@@ -85,6 +85,8 @@ def test_model_files_follow_the_card(tmp_path):
                                                           "variant_det.onnx"]
     (models / "model.json").write_text('{"files": {"encoder": "enc.onnx", "denoiser": "den.onnx"}}')
     assert [p.name for p in build.model_files(models)] == ["model.json", "den.onnx", "enc.onnx"]
+    (models / "MODEL_CARD.md").write_text("provenance and licences")
+    assert [p.name for p in build.model_files(models)] == ["model.json", "den.onnx", "enc.onnx", "MODEL_CARD.md"]
     (models / "model.json").write_text('{"files": {"encoder": "enc.onnx", "denoiser": "gone.onnx"}}')
     with pytest.raises(build.BuildError, match="gone.onnx"):
         build.model_files(models)
