@@ -82,13 +82,19 @@ def m2s_loss(m2s: nn.Module, x0: torch.Tensor, mel: torch.Tensor, mask: torch.Te
     return err / (m.sum() * pred.shape[-1]).clamp_min(1.0)
 
 
-def _eval_loss(model: M2S, items: list[Item], shuffle: bool = False, seed: int = 0) -> float:
-    """Mean per-frame MSE over whole items (optionally with each performance's frames shuffled in time)."""
+def _delay(perf: np.ndarray, k: int) -> np.ndarray:
+    """(T, 55) -> (T, 55) delayed by k frames (first frame repeated)."""
+    return np.concatenate([np.repeat(perf[:1], k, axis=0), perf[:-k]]) if k > 0 else perf
+
+
+def _eval_loss(model: M2S, items: list[Item], shuffle: bool = False, seed: int = 0, delay: int = 0) -> float:
+    """Mean per-frame MSE over whole items (optionally with each performance's frames shuffled in time,
+    or delayed by ``delay`` frames against the audio)."""
     rng = np.random.default_rng(seed)
     tot, n = 0.0, 0
     with torch.no_grad():
         for it in items:
-            perf = it.perf[rng.permutation(len(it.perf))] if shuffle else it.perf
+            perf = it.perf[rng.permutation(len(it.perf))] if shuffle else _delay(it.perf, delay)
             x = torch.from_numpy(perf)[None]
             mel = torch.from_numpy(it.mel)[None]
             mask = torch.ones(1, len(it.perf), dtype=torch.bool)
@@ -127,6 +133,8 @@ def train_m2s_items(train: list[Item], val: list[Item], cfg: M2SConfig, log=_log
         # 1 - mse is roughly the explained variance; the shuffled-frame loss is the chance level.
         metrics["val_mse"] = _eval_loss(model, val)
         metrics["val_mse_shuffled_perf"] = _eval_loss(model, val, shuffle=True, seed=cfg.seed)
+        for k in (2, 5, 10):  # 40, 100, 200 ms late: how sharply the loss sees a sync error
+            metrics[f"val_mse_delay{k}"] = _eval_loss(model, val, delay=k)
     return model, metrics
 
 
