@@ -64,6 +64,10 @@ def rows(results: dict, targets: Targets = Targets()) -> list[tuple[str, str, st
                 if isinstance(v, float):
                     n = calls.get(k.removeprefix("onnx "), 0) if k.startswith("onnx ") else 0
                     out.append((f"  {key}: {k}", _fmt_s(v) + (f" ({n} calls)" if n else ""), ""))
+    if (db := section("denoiser_batching")) is not None:
+        for b, r in db["calls"].items():
+            out.append((f"one denoiser call, batch {b} x {db['frames']} frames",
+                        f"{_fmt_s(r['median_s'])} ({_fmt_s(r['per_take_s'])} per take)", ""))
     if (ref := section("reference")) is not None:
         out.append((f"reference: generate() {ref['audio_s']:g} s x 1 take",
                     _fmt_s(ref["generate_one_take"]["median_s"]), ""))

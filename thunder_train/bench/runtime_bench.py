@@ -169,3 +169,25 @@ def _stage_split(generate, model, GenerateRequest, pcm, sr, cfg: RuntimeBenchCon
         lambda: [resample.resample(w[i], float(takes.fps), cfg.scene_fps) for i in range(len(w))],
         cfg.timing)["median_s"]
     return out
+
+
+def bench_denoiser_batching(cfg: RuntimeBenchConfig, frames: int = 500, batches: tuple[int, ...] = (1, 4, 8)) -> dict:
+    """One denoiser call on (B, frames, 55) for several B: does sampling all takes in one batch pay off?
+
+    ``frames`` = 500 is a 10 s clip at 50 fps. Returns per-call medians and the per-take cost."""
+    load_model, _, _ = load_runtime()
+    model = load_cpu_model(load_model)
+    if not hasattr(model, "run_denoiser") or not hasattr(model, "run_encoder"):
+        raise Unavailable("model has no run_denoiser/run_encoder")
+    rng = np.random.default_rng(cfg.seed)
+    mel = rng.standard_normal((1, 2 * frames, 80)).astype(np.float32)
+    feats, _ = model.run_encoder(mel)
+    out = {"frames": frames, "calls": {}}
+    for b in batches:
+        x = rng.standard_normal((b, frames, 55)).astype(np.float32)
+        f = np.repeat(feats, b, axis=0)
+        t = np.full(b, 500, np.int64)
+        e, i = np.zeros(b, np.int64), np.zeros(b, np.float32)
+        r = time_repeated(lambda x=x, f=f, t=t, e=e, i=i: model.run_denoiser(x, f, t, e, i), cfg.timing)
+        out["calls"][str(b)] = {**r, "per_take_s": r["median_s"] / b}
+    return out

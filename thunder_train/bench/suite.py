@@ -23,7 +23,7 @@ from .common import (
     speech_clip,
 )
 from .reference import ReferenceConfig, bench_reference
-from .runtime_bench import RuntimeBenchConfig, bench_generation
+from .runtime_bench import RuntimeBenchConfig, bench_denoiser_batching, bench_generation
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,7 @@ def run_suite(cfg: SuiteConfig, log=print) -> dict:
         clip10 = speech_clip(10.0, work)
         parts = {
             "generation": lambda: bench_generation(cfg.runtime, work),
+            "denoiser_batching": lambda: bench_denoiser_batching(cfg.runtime),
             "reference": lambda: bench_reference(cfg.reference, work),
             "keyframes": lambda: run_probe(["keyframes", str(cfg.keyframe_takes), str(cfg.keyframe_seconds),
                                              str(clip10)]),
