@@ -1,4 +1,4 @@
-"""Write generated takes as keyframes, and manage them (preview, keep, replace, clear).
+"""Write generated takes as keyframes (take management is in ``blender.takes`` and re-exported here).
 
 Public API (used by the add-on's operators and by the command line, ``blender/headless.py``)::
 
@@ -37,25 +37,28 @@ import numpy as np
 from ..core.resample import n_output_frames, resample
 from ..core.rig_names import ShapeKeyMapping
 from .rig import RigTarget, detect_rig
+from .takes import (  # noqa: F401 - re-exported: the take API is also reachable from here
+    PROP_KEPT,
+    PROP_SEED,
+    PROP_SETTINGS,
+    PROP_TAKE,
+    TRACK_PREFIX,
+    add_track,
+    anim_ids,
+    find_takes,
+    is_take,
+    keep_take,
+    own_action,
+    push_user_action,
+    remove_takes,
+    set_active_take,
+    slot_for,
+    slotted_actions,
+    sync_list,
+)
 
-PROP_SEED = "thunder_seed"
-PROP_TAKE = "thunder_take"
-PROP_SETTINGS = "thunder_settings"
-PROP_KEPT = "thunder_kept"
-TRACK_PREFIX = "THUNDER take "
-KEPT_PREFIX = "THUNDER kept "
-PRE_PREFIX = "pre-THUNDER "
 _N_ARKIT = 52
 _LINEAR = 1  # index of 'LINEAR' in the keyframe interpolation enum (foreach_set takes enum indices)
-
-
-def slotted_actions() -> bool:
-    """True on Blender 4.4+ (layered actions with slots)."""
-    return "slots" in bpy.types.Action.bl_rna.properties
-
-
-def is_take(action) -> bool:
-    return action is not None and PROP_SEED in action and PROP_TAKE in action
 
 
 # -- quaternion helpers (numpy, w x y z) ----------------------------------------------------------------
@@ -110,19 +113,13 @@ class _Writer:
         fc.update()
 
 
-def _own_action(idb) -> bool:
-    """True when ``idb`` already plays a user action that THUNDER must not overwrite."""
-    ad = idb.animation_data
-    return ad is not None and ad.action is not None and not is_take(ad.action)
-
-
 def _write_rotation(w: _Writer, rig: RigTarget, perf: np.ndarray, frames: np.ndarray, head: bool) -> list[str]:
     """Head rotation (object or head/neck bone) and FLAME jaw bone keys. Returns notes."""
     notes: list[str] = []
     if not slotted_actions():
         return ["head and jaw rotation need Blender 4.4+ (slotted actions)"]
     target = rig.head_target
-    if _own_action(target):
+    if own_action(target):
         return [f"rotation skipped: '{target.name}' already has its own action"]
     if rig.jaw_bone and rig.flame is not None:
         fm = rig.flame
@@ -167,148 +164,9 @@ def _object_rotation(w: _Writer, obj, euler: np.ndarray, frames: np.ndarray) -> 
             w.curve(obj, "rotation_euler", i, frames, base[i] + euler[:, i], "Head")
 
 
-# -- takes ----------------------------------------------------------------------------------------------
-def _anim_ids(rig: RigTarget) -> list:
-    """IDs that may hold take tracks: the shape keys and the rotation target."""
-    ids = [rig.key]
-    if rig.head_target is not None and rig.head_target not in ids:
-        ids.append(rig.head_target)
-    return ids
-
-
-def find_takes(rig: RigTarget) -> list[bpy.types.Action]:
-    """The target's current takes, in take order (from its ``THUNDER take`` tracks and active action)."""
-    found: dict[str, bpy.types.Action] = {}
-    for idb in _anim_ids(rig):
-        ad = idb.animation_data
-        if ad is None:
-            continue
-        for tr in ad.nla_tracks:
-            if tr.name.startswith(TRACK_PREFIX):
-                for st in tr.strips:
-                    if is_take(st.action):
-                        found[st.action.name] = st.action
-        if is_take(ad.action):
-            found[ad.action.name] = ad.action
-    return sorted(found.values(), key=lambda a: (int(a[PROP_TAKE]), a.name))
-
-
-def _slot_for(action, idb):
-    if not slotted_actions():
-        return None
-    return next((s for s in action.slots if s.target_id_type == idb.id_type), None)
-
-
-def _assign(idb, action) -> None:
-    """Make ``action`` (or None) the active action of ``idb`` with its slot set explicitly."""
-    ad = idb.animation_data
-    if action is None:
-        if ad is not None and is_take(ad.action):
-            ad.action = None
-        return
-    slot = _slot_for(action, idb)
-    if slotted_actions() and slot is None:
-        _assign(idb, None)
-        return
-    if ad is None:
-        ad = idb.animation_data_create()
-    ad.action = action
-    if slot is not None:
-        ad.action_slot = slot
-
-
-def set_active_take(rig: RigTarget, action: bpy.types.Action) -> None:
-    """Preview a take: it becomes the active action of every ID it animates."""
-    for idb in _anim_ids(rig):
-        if _own_action(idb):
-            continue
-        _assign(idb, action)
-
-
-def _add_track(idb, name: str, action) -> None:
-    ad = idb.animation_data or idb.animation_data_create()
-    tr = ad.nla_tracks.new()
-    tr.name = name
-    start = float(action.frame_range[0])
-    st = tr.strips.new(name, int(round(start)), action)
-    slot = _slot_for(action, idb)
-    if slot is not None:
-        st.action_slot = slot
-    tr.mute = True
-
-
-def _remove_tracks(idb, actions: set[str]) -> None:
-    ad = idb.animation_data
-    if ad is None:
-        return
-    for tr in list(ad.nla_tracks):
-        if tr.name.startswith(TRACK_PREFIX) and any(st.action and st.action.name in actions for st in tr.strips):
-            ad.nla_tracks.remove(tr)
-    if ad.action is not None and ad.action.name in actions:
-        ad.action = None
-
-
-def remove_takes(rig: RigTarget, keep: bpy.types.Action | None = None, delete_kept: bool = False) -> None:
-    """Delete the target's takes except ``keep``. Takes kept earlier (``keep_take``) become plain actions on
-    a muted ``THUNDER kept`` track instead, unless ``delete_kept``."""
-    takes = find_takes(rig)
-    doomed = {a.name for a in takes if a is not keep}
-    kept = [a for a in takes if a is not keep and a.get(PROP_KEPT) and not delete_kept]
-    doomed -= {a.name for a in kept}
-    for idb in _anim_ids(rig):
-        _remove_tracks(idb, doomed | {a.name for a in kept})
-        for a in kept:
-            if _slot_for(a, idb) is not None or not slotted_actions():
-                _add_track(idb, KEPT_PREFIX + a.name, a)
-    for a in kept:
-        del a[PROP_TAKE]
-    for a in takes:
-        if a.name in doomed:
-            bpy.data.actions.remove(a)
-    _sync_list(rig)
-
-
-def keep_take(rig: RigTarget, action: bpy.types.Action) -> None:
-    """Keep one take: the others are removed; this one stays active and survives later generations."""
-    remove_takes(rig, keep=action)
-    action[PROP_KEPT] = True
-    set_active_take(rig, action)
-    _sync_list(rig)
-
-
-def _sync_list(rig: RigTarget, active: int | None = None) -> None:
-    """Mirror the takes into the object's UI list (only when the add-on's properties are registered)."""
-    props = getattr(rig.obj, "thunder", None)
-    if props is None:
-        return
-    takes = find_takes(rig)
-    props.takes.clear()
-    for a in takes:
-        props.takes.add().action = a
-    if active is not None:
-        props["active_take"] = active  # no update callback: the caller already assigned the action
-    elif props.active_take >= len(takes):
-        props["active_take"] = max(0, len(takes) - 1)
-
-
-def _push_user_action(idb) -> None:
-    """Move a user's own active action onto a muted track, so assigning takes never loses it."""
-    ad = idb.animation_data
-    if ad is None or ad.action is None or is_take(ad.action):
-        return
-    act = ad.action
-    tr = ad.nla_tracks.new()
-    tr.name = PRE_PREFIX + act.name
-    st = tr.strips.new(act.name, int(round(act.frame_range[0])), act)
-    if slotted_actions() and ad.action_slot is not None:
-        st.action_slot = ad.action_slot
-    tr.mute = True
-    ad.action = None
-
-
 def check_writable(rig: RigTarget, head_motion: bool) -> None:
     """Raise ValueError (one line) for rotation setups the writer cannot key, before anything changes."""
-    if not (head_motion or rig.jaw_bone) or _own_action(rig.head_target):
+    if not (head_motion or rig.jaw_bone) or own_action(rig.head_target):
         return
     target = rig.head_target
     bones = [b for b in (rig.jaw_bone, rig.head_bone if head_motion else None) if b and rig.armature is not None]
@@ -360,7 +218,7 @@ def write_takes(obj, takes, start_frame: int, scene_fps: float, mapping=None, na
     base.update(start_frame=int(start_frame), n_frames=m, scene_fps=float(scene_fps))
     check_writable(rig, head_motion)
     remove_takes(rig)
-    _push_user_action(rig.key)
+    push_user_action(rig.key)
     actions = []
     for k in range(n_takes):
         perf = resample(weights[k, :, :55], takes.fps, scene_fps, m)
@@ -373,12 +231,12 @@ def write_takes(obj, takes, start_frame: int, scene_fps: float, mapping=None, na
         act.use_fake_user = False
         actions.append(act)
     for k, act in enumerate(actions):
-        for idb in _anim_ids(rig):
-            if _slot_for(act, idb) is not None or (not slotted_actions() and idb is rig.key):
-                _add_track(idb, f"{TRACK_PREFIX}{k + 1}", act)
+        for idb in anim_ids(rig):
+            if slot_for(act, idb) is not None or (not slotted_actions() and idb is rig.key):
+                add_track(idb, f"{TRACK_PREFIX}{k + 1}", act)
     active = min(max(int(active), 0), n_takes - 1)
     set_active_take(rig, actions[active])
-    _sync_list(rig, active)
+    sync_list(rig, active)
     return actions
 
 
@@ -398,7 +256,7 @@ def replace_take(rig: RigTarget, old: bpy.types.Action, perf_src: np.ndarray, sr
     act[PROP_SEED] = str(int(seed))
     act[PROP_TAKE] = k
     act[PROP_SETTINGS] = json.dumps(info)
-    for idb in _anim_ids(rig):
+    for idb in anim_ids(rig):
         ad = idb.animation_data
         if ad is None:
             continue
@@ -406,11 +264,11 @@ def replace_take(rig: RigTarget, old: bpy.types.Action, perf_src: np.ndarray, sr
             for st in tr.strips:
                 if st.action is old:
                     st.action = act
-                    slot = _slot_for(act, idb)
+                    slot = slot_for(act, idb)
                     if slot is not None:
                         st.action_slot = slot
     bpy.data.actions.remove(old)
     act.name = name
     set_active_take(rig, act)
-    _sync_list(rig, k)
+    sync_list(rig, k)
     return act

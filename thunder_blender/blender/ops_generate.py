@@ -67,10 +67,10 @@ class GenerationSession:
         from ..runtime.generate import GenerateRequest, InputError
         from ..runtime.job import Job
         from . import strips
-        from .keyframes import PROP_SETTINGS, find_takes
         from .prefs import providers
         from .props import mapping_paths
         from .rig import RigError, detect_rig
+        from .takes import PROP_SETTINGS, find_takes
 
         scene = context.scene
         settings = scene.thunder
@@ -180,8 +180,9 @@ class GenerationSession:
     # -- writing (main thread, one data change) -----------------------------------------------------------
     def apply(self, context) -> str:
         """Write the result. Returns a report line; raises UserError if the target went away."""
-        from .keyframes import find_takes, replace_take, write_takes
+        from .keyframes import replace_take, write_takes
         from .rig import RigError, detect_rig
+        from .takes import find_takes
 
         if self.result is None:
             raise UserError(self.error or "generation was cancelled")

@@ -6,9 +6,9 @@ from bpy.props import IntProperty
 
 
 def _rig_and_takes(op, context):
-    from .keyframes import find_takes
     from .props import mapping_paths
     from .rig import RigError, detect_rig
+    from .takes import find_takes
 
     try:
         rig = detect_rig(context.active_object, **mapping_paths(context))
@@ -45,14 +45,14 @@ class THUNDER_OT_take_preview(_TakeOp, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context):
-        from .keyframes import _sync_list, set_active_take
+        from .takes import set_active_take, sync_list
 
         rig, takes = _rig_and_takes(self, context)
         i = self._index(context, len(takes)) if rig else None
         if i is None:
             return {"CANCELLED"}
         set_active_take(rig, takes[i])
-        _sync_list(rig, i)
+        sync_list(rig, i)
         return {"FINISHED"}
 
 
@@ -64,7 +64,7 @@ class THUNDER_OT_take_keep(_TakeOp, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context):
-        from .keyframes import keep_take
+        from .takes import keep_take
 
         rig, takes = _rig_and_takes(self, context)
         i = self._index(context, len(takes)) if rig else None
@@ -104,7 +104,7 @@ class THUNDER_OT_takes_clear(bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context):
-        from .keyframes import remove_takes
+        from .takes import remove_takes
 
         rig, takes = _rig_and_takes(self, context)
         if rig is None:

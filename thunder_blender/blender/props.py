@@ -29,8 +29,8 @@ def _on_active_take(self, context) -> None:
     action = self.takes[self.active_take].action
     if action is None:
         return
-    from .keyframes import set_active_take
     from .rig import RigError, detect_rig
+    from .takes import set_active_take
 
     try:
         rig = detect_rig(self.id_data, **mapping_paths(context))
