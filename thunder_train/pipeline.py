@@ -35,6 +35,7 @@ class PipelineConfig:
     corpus: Path = Path("data/corpus")
     hours: float = 10.0
     rebuild: bool = False
+    judges: Path | None = None
     smoke: bool = False
     det_minutes: float = 8.0
     base_minutes: float = 8.0
@@ -64,9 +65,19 @@ def stage_corpus(cfg: PipelineConfig) -> Path:
 
 
 def stage_judges(cfg: PipelineConfig, corpus: Path) -> dict[str, Path]:
+    from thunder_train.judges import PATHS
+
+    out = cfg.work / "judges"
+    if cfg.judges is not None:
+        # reuse judges trained earlier by `thunder-train` (snapshot copied so they cannot change mid-run)
+        out.mkdir(parents=True, exist_ok=True)
+        for f in list(PATHS.values()) + ["judges.json"]:
+            shutil.copy2(cfg.judges / f, out / f)
+        _log(f"judges: reusing {cfg.judges} (copied to {out})")
+        return {name: out / f for name, f in PATHS.items()}
     from thunder_train.judges.train_all import train_all_judges
 
-    return train_all_judges(corpus, cfg.work / "judges", smoke=cfg.smoke, log=_log)
+    return train_all_judges(corpus, out, smoke=cfg.smoke, log=_log)
 
 
 def stage_generators(cfg: PipelineConfig, corpus: Path, judges: dict[str, Path]) -> dict[str, Path]:
@@ -109,6 +120,38 @@ def stage_export(cfg: PipelineConfig, ckpts: dict[str, Path]) -> dict[str, Path]
         export_checkpoint(ck, d, steps=cfg.steps, status=cfg.status, log=_log)
         dirs[name] = d
     return dirs
+
+
+def add_sealed_variant(dirs: dict[str, Path], name: str) -> str:
+    """Same weights as ``name`` with the runtime closure seal on (lips sealed where the closure head fires)."""
+    src = dirs[name]
+    dst = src.parent / f"{name}_sealed"
+    if dst.exists():
+        shutil.rmtree(dst)
+    shutil.copytree(src, dst)
+    card = json.loads((dst / "model.json").read_text())
+    card["closure_seal"] = True
+    (dst / "model.json").write_text(json.dumps(card, indent=1) + "\n")
+    dirs[f"{name}_sealed"] = dst
+    return f"{name}_sealed"
+
+
+def prefer_sealed(metrics: dict, name: str) -> bool:
+    """Ship the sealed variant when it seals more p/b/m intervals without losing lip PCC (> 0.01) on any split."""
+    from thunder_train.model_card import _mean
+
+    better = False
+    for split in metrics.get("counts", {}):
+        a = _mean(metrics, "closure", name, split, "bilabial_sealed")
+        b = _mean(metrics, "closure", f"{name}_sealed", split, "bilabial_sealed")
+        pa = _mean(metrics, "ablation", name, split, "lip_pcc")
+        pb = _mean(metrics, "ablation", f"{name}_sealed", split, "lip_pcc")
+        if None in (a, b, pa, pb):
+            continue
+        if pb < pa - 0.01:
+            return False
+        better = better or b > a
+    return better
 
 
 def stage_eval(cfg: PipelineConfig, corpus: Path, dirs: dict[str, Path]) -> dict:
@@ -160,9 +203,14 @@ def run_pipeline(cfg: PipelineConfig) -> dict:
     judges = timed("judges", stage_judges, cfg, corpus)
     ckpts = timed("generators", stage_generators, cfg, corpus, judges)
     dirs = timed("export", stage_export, cfg, ckpts)
+    shipped = choose(cfg, dirs)
+    sealed = add_sealed_variant(dirs, shipped)
     metrics = timed("evaluation", stage_eval, cfg, corpus, dirs)
     metrics["timings_s"] = timings
-    shipped = choose(cfg, dirs)
+    if prefer_sealed(metrics, shipped):
+        shipped = sealed
+    metrics["ship_rule"] = ("main variant diffusion_m2s_sync; its closure-sealed copy is shipped instead when it "
+                            "seals more p/b/m intervals without losing more than 0.01 lip PCC on any split")
     timed("ship", stage_ship, cfg, dirs, metrics, shipped)
     _log(f"pipeline done in {time.monotonic() - t0:.0f} s")
     return metrics
@@ -174,6 +222,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", type=Path, default=None, help="corpus root (built there when missing)")
     p.add_argument("--hours", type=float, default=10.0)
     p.add_argument("--rebuild", action="store_true", help="rebuild the corpus even if it exists")
+    p.add_argument("--judges", type=Path, default=None,
+                   help="reuse judges trained earlier (directory of m2s_mouth.pt, sync_loss.pt, ...)")
     p.add_argument("--smoke", action="store_true", help="a few minutes end to end (tiny corpus, short runs)")
     p.add_argument("--det-minutes", type=float, default=8.0)
     p.add_argument("--base-minutes", type=float, default=8.0)
@@ -190,7 +240,7 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
                               cont_minutes=0.15, batch=4, eval_utts=3, eval_seeds=(0, 1), steps=4,
                               ship=args.ship, status="smoke")
     return PipelineConfig(out=args.out, work=work, corpus=args.corpus or Path("data/corpus"), hours=args.hours,
-                          rebuild=args.rebuild, det_minutes=args.det_minutes, base_minutes=args.base_minutes,
+                          rebuild=args.rebuild, judges=args.judges, det_minutes=args.det_minutes, base_minutes=args.base_minutes,
                           cont_minutes=args.cont_minutes, ship=args.ship, status=args.status)
 
 

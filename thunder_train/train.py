@@ -42,6 +42,8 @@ class TrainConfig:
     w_mouth: float = 2.0
     w_vel: float = 1.0
     w_closure: float = 0.3
+    closure_pos_weight: float = 3.0  # closure frames are ~4% of frames: weight positives in the head's BCE
+    closure_frame_weight: float = 3.0  # x0 loss weight of closure frames (lip seals are short and matter)
     w_phone: float = 0.3
     w_m2s: float = 0.2
     w_sync: float = 0.05
@@ -59,6 +61,7 @@ class TrainConfig:
 
 
 def _masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Weighted MSE; mask (B, T) bool or float frame weights, w (C,) channel weights."""
     m = mask.to(pred.dtype).unsqueeze(-1)
     return (((pred - target) ** 2) * w * m).sum() / (m.sum() * w.sum()).clamp_min(1.0)
 
@@ -102,13 +105,16 @@ def generator_loss(gen: Generator, diff: Diffusion, batch: dict, cfg: TrainConfi
         x_t = diff.q_sample(x0, t, torch.randn(x0.shape, generator=tgen))
     pred = gen.denoiser(x_t, feats, t, emotion, intensity)
     w = channel_weights(cfg.w_mouth)
-    parts = {"x0": _masked_mse(pred, x0, mask, w)}
+    closure = batch["closure"][:, :T]
+    fw = mask.to(torch.float32) * (1.0 + (cfg.closure_frame_weight - 1.0) * closure.to(torch.float32))
+    parts = {"x0": _masked_mse(pred, x0, fw, w)}
     vmask = mask[:, 1:] & mask[:, :-1]
     parts["vel"] = _masked_mse(pred[:, 1:] - pred[:, :-1], x0[:, 1:] - x0[:, :-1], vmask, w)
     c_logit, p_logit = gen.encoder.heads(feats)
     m = mask.to(torch.float32)
     parts["closure"] = (F.binary_cross_entropy_with_logits(
-        c_logit, batch["closure"][:, :T].to(torch.float32), reduction="none") * m).sum() / m.sum()
+        c_logit, closure.to(torch.float32), reduction="none",
+        pos_weight=torch.tensor(cfg.closure_pos_weight)) * m).sum() / m.sum()
     parts["phone"] = (F.cross_entropy(p_logit.transpose(1, 2), batch["phone"][:, :T], reduction="none")
                       * m).sum() / m.sum()
     loss = parts["x0"] + cfg.w_vel * parts["vel"] + cfg.w_closure * parts["closure"] + cfg.w_phone * parts["phone"]
