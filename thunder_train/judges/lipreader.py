@@ -19,7 +19,7 @@ from thunder_blender.core.channels import MOUTH_INDEX
 from thunder_train.phones import PHONE_CLASSES
 
 from .data import THREADS, Item, _log, crop_batch, load_items, mouth
-from .nets import TemporalNet, freeze
+from .nets import TemporalNet, freeze, progress, set_lr
 
 
 @dataclass
@@ -80,10 +80,15 @@ def train_lipreader_items(train: list[Item], val: list[Item], cfg: LipReaderConf
     rng = np.random.default_rng(cfg.seed)
     model = LipReader(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
     t0 = time.monotonic()
     step = 0
     for step in range(1, cfg.steps + 1):
+        frac = progress(step - 1, cfg.steps, time.monotonic() - t0, cfg.max_seconds)
+        if frac >= 1.0:
+            log(f"lipreader clock cap reached after {step - 1} steps")
+            step -= 1
+            break
+        set_lr(opt, cfg.lr, frac)
         model.train()
         perf, _, phone, mask = crop_batch(train, rng, cfg.batch, cfg.crop)
         logits = model(perf)
@@ -93,12 +98,8 @@ def train_lipreader_items(train: list[Item], val: list[Item], cfg: LipReaderConf
         opt.zero_grad()
         loss.backward()
         opt.step()
-        sched.step()
         if step % 200 == 0:
             log(f"lipreader step {step} loss {loss.item():.3f} ({time.monotonic() - t0:.0f}s)")
-        if time.monotonic() - t0 > cfg.max_seconds:
-            log(f"lipreader time budget reached at step {step}")
-            break
     freeze(model)
     metrics = {"steps": step, "seconds": round(time.monotonic() - t0, 1)}
     if val:

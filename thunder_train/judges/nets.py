@@ -42,3 +42,21 @@ def freeze(module: nn.Module) -> nn.Module:
         p.requires_grad_(False)
         p.grad = None
     return module
+
+
+def progress(step: int, steps: int, elapsed: float, max_seconds: float) -> float:
+    """Training progress 0..1 by steps or by the clock, whichever is further along (the clock cap then
+    still ends with an annealed learning rate)."""
+    return max(step / steps, elapsed / max_seconds)
+
+
+def set_lr(opt: torch.optim.Optimizer, peak: float, frac: float, warmup: float = 0.05) -> None:
+    """Linear warm-up then cosine decay to 1% of ``peak`` as ``frac`` goes 0 -> 1."""
+    import math
+
+    if frac < warmup:
+        lr = peak * max(frac / warmup, 0.01)
+    else:
+        lr = peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, (frac - warmup) / (1 - warmup)))))
+    for g in opt.param_groups:
+        g["lr"] = lr

@@ -26,7 +26,7 @@ from torch.nn import functional as F
 from thunder_blender.core.channels import MOUTH_INDEX
 
 from .data import N_MELS, Item, _log, crop_batch, mask_to_mel, mouth, normalise_torch
-from .nets import freeze
+from .nets import freeze, progress, set_lr
 
 WINDOW = 10  # frames at 50 fps (0.2 s)
 
@@ -156,10 +156,15 @@ def train_sync_items(train: list[Item], val: list[Item], cfg: SyncConfig, log=_l
     rng = np.random.default_rng(cfg.seed)
     model = SyncExpert(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
     t0 = time.monotonic()
     step = 0
     for step in range(1, cfg.steps + 1):
+        frac = progress(step - 1, cfg.steps, time.monotonic() - t0, cfg.max_seconds)
+        if frac >= 1.0:
+            log(f"sync[seed {cfg.seed}] clock cap reached after {step - 1} steps")
+            step -= 1
+            break
+        set_lr(opt, cfg.lr, frac)
         model.train()
         perf, mel, _, mask = crop_batch(train, rng, cfg.batch, cfg.crop)
         mel = normalise_torch(mel, mask_to_mel(mask, mel.shape[1]))
@@ -168,13 +173,9 @@ def train_sync_items(train: list[Item], val: list[Item], cfg: SyncConfig, log=_l
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        sched.step()
         if step % 200 == 0:
             log(f"sync[seed {cfg.seed}] step {step} loss {loss.item():.3f} acc {acc.item():.3f} "
                 f"({time.monotonic() - t0:.0f}s)")
-        if time.monotonic() - t0 > cfg.max_seconds:
-            log(f"sync[seed {cfg.seed}] time budget reached at step {step}")
-            break
     freeze(model)
     metrics = {"steps": step, "seconds": round(time.monotonic() - t0, 1)}
     if val:
