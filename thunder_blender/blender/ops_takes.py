@@ -86,7 +86,9 @@ class THUNDER_OT_take_reroll(_TakeOp, bpy.types.Operator):
         i = self._index(context, len(takes)) if rig else None
         if i is None:
             return {"CANCELLED"}
-        return bpy.ops.thunder.generate("INVOKE_DEFAULT", reroll_take=i)
+        # The generate operator runs on its own (modal, with its own undo step); this one only starts it.
+        result = bpy.ops.thunder.generate("INVOKE_DEFAULT", reroll_take=i)
+        return {"FINISHED"} if result & {"RUNNING_MODAL", "FINISHED"} else {"CANCELLED"}
 
     def execute(self, context):
         rig, takes = _rig_and_takes(self, context)
