@@ -212,3 +212,18 @@ def test_evaluation_end_to_end_on_a_tiny_corpus(tmp_path, trained_sync, trained_
     assert clo["ground_truth"]["test"]["bilabial_sealed"]["mean"] > clo["mean_pose"]["test"]["bilabial_sealed"]["mean"]
     md = to_markdown(res)
     assert "| ground_truth |" in md and "| jittered |" in md and "LSE-C" in md
+
+
+def test_eval_cli_rejects_bad_input_with_one_line(tmp_path, capsys):
+    import argparse
+
+    from thunder_train.evaluation import cli
+
+    p = argparse.ArgumentParser()
+    cli.add_arguments(p)
+    assert cli.run(p.parse_args(["--variant", "nodir", "--out", str(tmp_path / "m.json")])) == 2
+    assert capsys.readouterr().err.strip().count("\n") == 0
+    assert cli.run(p.parse_args(["--corpus", str(tmp_path), "--out", str(tmp_path / "m.json")])) == 2
+    err = capsys.readouterr().err.strip()
+    assert "not a corpus" in err and err.count("\n") == 0
+    assert not (tmp_path / "m.json").exists()
