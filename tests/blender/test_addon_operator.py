@@ -216,6 +216,12 @@ def test_cancel_leaves_scene_unchanged_and_worker_path_writes(bpy, empty_scene, 
     new = face.thunder.takes[1].action
     assert new["thunder_seed"] != old_seed and new.name.endswith("_take2")
     np.testing.assert_array_equal(curve_values(fcurves(face.thunder.takes[0].action, "KEY")[0])[1], first_vals)
+    # Re-rolling needs the take's audio: with the strip gone it is refused and nothing changes.
+    scene.sequence_editor.strips.remove(scene.sequence_editor.strips["speech"])
+    before = snapshot(bpy)
+    with pytest.raises(RuntimeError, match="no longer exists"):
+        bpy.ops.thunder.take_reroll(index=0)
+    assert snapshot(bpy) == before
 
 
 @needs_model

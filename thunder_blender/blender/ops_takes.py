@@ -87,7 +87,11 @@ class THUNDER_OT_take_reroll(_TakeOp, bpy.types.Operator):
         if i is None:
             return {"CANCELLED"}
         # The generate operator runs on its own (modal, with its own undo step); this one only starts it.
-        result = bpy.ops.thunder.generate("INVOKE_DEFAULT", reroll_take=i)
+        try:
+            result = bpy.ops.thunder.generate("INVOKE_DEFAULT", reroll_take=i)
+        except RuntimeError as exc:  # the generate operator already reported it; keep one clean line
+            self.report({"ERROR"}, str(exc).removeprefix("Error: ").strip())
+            return {"CANCELLED"}
         return {"FINISHED"} if result & {"RUNNING_MODAL", "FINISHED"} else {"CANCELLED"}
 
     def execute(self, context):
@@ -95,7 +99,11 @@ class THUNDER_OT_take_reroll(_TakeOp, bpy.types.Operator):
         i = self._index(context, len(takes)) if rig else None
         if i is None:
             return {"CANCELLED"}
-        return bpy.ops.thunder.generate("EXEC_DEFAULT", reroll_take=i)
+        try:
+            return bpy.ops.thunder.generate("EXEC_DEFAULT", reroll_take=i)
+        except RuntimeError as exc:
+            self.report({"ERROR"}, str(exc).removeprefix("Error: ").strip())
+            return {"CANCELLED"}
 
 
 class THUNDER_OT_takes_clear(bpy.types.Operator):
