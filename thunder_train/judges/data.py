@@ -25,9 +25,11 @@ N_MELS = 80
 THREADS = 1
 
 
+STD_FLOOR = features.NORM_STD_FLOOR  # keeps near-constant bins (e.g. silence-only crops) from blowing up
+
+
 def _log(msg: str) -> None:
     print(msg, flush=True)
-STD_FLOOR = features.NORM_STD_FLOOR  # keeps near-constant bins (e.g. silence-only crops) from blowing up
 
 
 @dataclass
