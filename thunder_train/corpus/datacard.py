@@ -27,6 +27,17 @@ def _table(d: dict, head: tuple[str, str]) -> list[str]:
 
 def render_card(meta: dict) -> str:
     sp = meta["splits"]
+    synth_voices = {v for k, s in sp.items() if not k.startswith("real") for v in s["voices"]}
+    engines: dict[str, int] = {}
+    for v in synth_voices:
+        engines[v.split("/")[0]] = engines.get(v.split("/")[0], 0) + 1
+    synth_langs = {lang for k, s in sp.items() if not k.startswith("real") for lang in s["hours_by_language"]}
+    real_langs: dict[str, float] = {}
+    for k, s in sp.items():
+        if k.startswith("real"):
+            for lang, h in s["hours_by_language"].items():
+                real_langs[lang] = real_langs.get(lang, 0.0) + h
+    real_hours = sum(real_langs.values())
     lines = [
         "# Data card: THUNDER training corpus",
         "",
@@ -39,6 +50,11 @@ def render_card(meta: dict) -> str:
         f"{meta.get('synthetic_speed_x_realtime_per_cpu_core', 0)}x real time per CPU-second of the synthesis "
         f"processes; machine load average {meta.get('load_average_at_end', 0)} on 2 cores, shared).",
         f"- Whole build (with real speech): {meta['build_wall_s']:.0f} s.",
+        f"- Distinct synthetic voices: {len(synth_voices)} ("
+        + ", ".join(f"{e} {n}" for e, n in sorted(engines.items())) + f"); languages: {len(synth_langs)} "
+        f"({', '.join(sorted(synth_langs))}).",
+        f"- Real recorded speech: {real_hours:.2f} h "
+        f"({', '.join(f'{k} {v:.2f} h' for k, v in sorted(real_langs.items()))}).",
         "",
         "## Splits",
         "",
@@ -97,3 +113,21 @@ def write_card(root: Path, meta: dict, extra: Path | None = None) -> None:
     if extra is not None:
         Path(extra).parent.mkdir(parents=True, exist_ok=True)
         Path(extra).write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Re-render a corpus's data card from its meta.json: ``python -m thunder_train.corpus.datacard ROOT [OUT]``."""
+    import json
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if not args:
+        print("usage: python -m thunder_train.corpus.datacard CORPUS_ROOT [EXTRA_OUT]")
+        return 2
+    root = Path(args[0])
+    write_card(root, json.loads((root / "meta.json").read_text()), Path(args[1]) if len(args) > 1 else None)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
