@@ -59,3 +59,19 @@ def test_match_onsets_detects_a_shift():
 def test_ipa_to_cmu():
     assert ipa_to_cmu(["h", "ə", "l", "oʊ"]) == ["HH", "AH", "L", "OW"]
     assert ipa_to_cmu(["tʃ", "ɛɹ"]) == ["CH", "EH", "R"]
+
+
+def test_every_language_maps_its_phones():
+    from thunder_train.corpus import phonemap
+    from thunder_train.corpus.espeak import ESpeak, SynthParams
+    from thunder_train.corpus.voices import ENGLISH_DIALECTS, OTHER_LANGS
+
+    eng = ESpeak()
+    phonemap.UNKNOWN.clear()
+    n_bil = 0
+    for lang in ENGLISH_DIALECTS + OTHER_LANGS:
+        _, phones = eng.synthesize("Pablo, my brother, may visit Madrid in summer.", lang, SynthParams())
+        segs = phonemap.expand(phones, "ipa")
+        n_bil += sum(1 for s in segs if s[1] == 1)
+    assert phonemap.UNKNOWN == {}
+    assert n_bil >= 5 * len(ENGLISH_DIALECTS + OTHER_LANGS)  # p, b, m are found in every language
