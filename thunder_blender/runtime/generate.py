@@ -46,7 +46,10 @@ class GenerateRequest:
     """Everything generation needs, snapshotted on the caller's thread (no Blender objects).
 
     pcm: (S,) float32 mono samples in [-1, 1] at ``sample_rate`` (resampled to the model's rate inside).
-    take_seeds: explicit per-take seeds (re-roll of one take); default derives N seeds from ``seed``.
+    take_seeds: explicit per-take seeds (re-roll of one take); when given, one take per seed is made and
+        ``n_takes`` is ignored. Default: N seeds derived from ``seed`` (``take_seeds(request)``).
+    guidance: classifier-free guidance on the emotion condition (1 = off; no effect with emotion "auto").
+    steps / seal_closures: override the card's DDIM step count / closure sealing (None = card default).
     """
 
     pcm: np.ndarray
