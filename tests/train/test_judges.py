@@ -163,12 +163,18 @@ def test_lipreader_reads_ground_truth_above_majority(items, trained_lipreader):
     assert lr.accuracy(model, flat)["frame_acc"] < acc["frame_acc"] - 0.3
 
 
-def test_voice_half_is_disjoint(items):
+def test_voice_half_is_disjoint_and_stratified_by_source(items):
     train = items[0]
     a, b = jd.voice_half(train, 0), jd.voice_half(train, 1)
     assert a and b
     assert not ({i.voice for i in a} & {i.voice for i in b})
     assert len(a) + len(b) == len(train)
+    # a single-voice source (one recorded speaker) is split by utterance: both halves get some
+    real = [replace(it, source="recorded", voice="speaker") for it in items[1]]
+    a, b = jd.voice_half(train + real, 0), jd.voice_half(train + real, 1)
+    ra, rb = [i for i in a if i.source == "recorded"], [i for i in b if i.source == "recorded"]
+    assert ra and rb and len(ra) + len(rb) == len(real)
+    assert not ({id(i) for i in a} & {id(i) for i in b})
 
 
 def test_evaluation_end_to_end_on_a_tiny_corpus(tmp_path, trained_sync, trained_lipreader):

@@ -2,7 +2,7 @@
 
 - ``m2s``: mesh-to-speech, performance -> speaker-normalised log-mel at 50 fps; ``m2s_loss`` for training.
 - ``sync``: SyncNet-style audio/mouth window embeddings; ``sync_loss`` (loss copy) and LSE-D/LSE-C
-  (eval copy, other seed and other half of the voices).
+  (eval copy, other seed and the other half of the data: voices split within each source).
 - ``lipreader``: mouth channels -> phone class per frame; evaluation only, never a loss.
 
 Checkpoints (``train_all_judges(corpus_root, out_dir)``, not committed; default ``data/judges/``):

@@ -9,7 +9,6 @@ Alignment: performance frame ``f`` (50 fps) covers mel frames ``2f`` and ``2f + 
 """
 from __future__ import annotations
 
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,14 +124,25 @@ def load_items(corpus_root: str | Path, splits: tuple[str, ...], max_items: int 
 
 
 def voice_half(items: list[Item], half: int) -> list[Item]:
-    """Split items into two disjoint halves by voice (by index parity if there is a single voice)."""
-    voices = sorted({it.voice for it in items})
-    if len(voices) >= 2:
-        keep = {v for v in voices if zlib.crc32(v.encode()) % 2 == half}
-        if not keep or len(keep) == len(voices):  # degenerate hash split: alternate sorted voices
+    """One of two disjoint halves of the items, stratified by source.
+
+    Within each source (synthesiser or recording set) the sorted voices alternate between the halves;
+    a source with a single voice (e.g. one recorded speaker) is split by utterance instead, so both
+    halves see every kind of audio (synthetic and recorded) and the halves never share an utterance.
+    """
+    by_source: dict[str, list[Item]] = {}
+    for it in items:
+        by_source.setdefault(it.source, []).append(it)
+    out: list[Item] = []
+    for src in sorted(by_source):
+        group = by_source[src]
+        voices = sorted({it.voice for it in group})
+        if len(voices) >= 2:
             keep = set(voices[half::2])
-        return [it for it in items if it.voice in keep]
-    return items[half::2]
+            out += [it for it in group if it.voice in keep]
+        else:
+            out += group[half::2]
+    return out
 
 
 def crop_batch(items: list[Item], rng: np.random.Generator, batch: int, length: int

@@ -9,8 +9,9 @@ Training is contrastive over time offsets: for each audio window, the candidates
 the same clip shifted by -K..K frames plus the aligned windows of the other clips in the batch; the
 true (unshifted) one must win (softmax over cosine similarities / temperature).
 
-Two copies are trained: the *loss* expert (seed 0, one half of the voices) for ``sync_loss`` and the *eval*
-expert (seed 1, the other half) for LSE-D / LSE-C only.
+Two copies are trained: the *loss* expert (seed 0, one half of the data) for ``sync_loss`` and the *eval*
+expert (seed 1, the other half) for LSE-D / LSE-C only (``data.voice_half``: voices alternate within
+each source, a single-voice source is split by utterance).
 """
 from __future__ import annotations
 
