@@ -93,3 +93,10 @@ def test_every_bilabial_phone_is_sealed_in_the_corpus(tiny):
                     fr = np.arange(int(np.floor(s * 50)), int(np.ceil(e * 50)))
                     assert sealed[fr].any() and u.closure[fr].any()
     assert n_bil >= 20
+
+
+def test_bad_input_gives_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a built corpus"):
+        load_split(tmp_path, "train")
+    with pytest.raises(ValueError, match="unknown split"):
+        load_split(tmp_path, "training")
