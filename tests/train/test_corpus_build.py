@@ -96,7 +96,7 @@ def test_every_bilabial_phone_is_sealed_in_the_corpus(tiny):
 
 
 def test_bad_input_gives_clear_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="not a built corpus"):
-        load_split(tmp_path, "train")
+    with pytest.raises(FileNotFoundError, match="no corpus at"):
+        load_split(tmp_path / "missing", "train")
     with pytest.raises(ValueError, match="unknown split"):
         load_split(tmp_path, "training")

@@ -35,8 +35,8 @@ def load_meta(root: str | Path) -> dict:
 def shard_paths(root: str | Path, split: str) -> list[Path]:
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
-    if not (Path(root) / "meta.json").exists():
-        raise FileNotFoundError(f"{root} is not a built corpus (no meta.json); run `thunder-train corpus`")
+    if not Path(root).is_dir():
+        raise FileNotFoundError(f"no corpus at {root}; build one with `thunder-train corpus`")
     return sorted((Path(root) / split).glob("shard_*.npz"))
 
 
