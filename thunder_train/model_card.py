@@ -46,7 +46,7 @@ def _fmt(v, digits: int = 3) -> str:
 
 
 def write_model_card(out: Path, card: dict, metrics: dict, work: Path | None = None,
-                     corpus_card: Path | None = None) -> Path:
+                     corpus_card: Path | None = None, notes: list[str] | None = None) -> Path:
     from thunder_train.evaluation.report import to_markdown
 
     summ = metrics.get("summary", {})
@@ -132,6 +132,8 @@ def write_model_card(out: Path, card: dict, metrics: dict, work: Path | None = N
         "- Upper-face motion (blinks, brows, head) is not determined by the audio: it comes from the per-take noise.",
         "",
     ]
+    if notes:
+        lines += ["## Notes on this build", ""] + [f"- {n}" for n in notes] + [""]
     path = out / "MODEL_CARD.md"
     path.write_text("\n".join(lines))
     return path
