@@ -165,6 +165,7 @@ def stage(dest: Path, link: bool = False, wheels: list[Path] | None = None, mode
         _place(child, dest / child.name, link)
     wheels = list(wheels or [])
     (dest / "blender_manifest.toml").write_text(staged_manifest_text([w.name for w in wheels]))
+    _place(ROOT / "LICENSE", dest / "LICENSE", link)
     model_dir = dest / "models"
     model_dir.mkdir()
     for f in model_files(models):

@@ -53,6 +53,7 @@ def test_stage_lists_exactly_the_staged_wheels(tmp_path):
     assert staged["wheels"] == [f"./wheels/{n}" for n in names[:2]]
     assert sorted(p.name for p in (dest / "wheels").iterdir()) == sorted(names[:2])
     assert (dest / "__init__.py").exists() and (dest / "models").is_dir()
+    assert (dest / "LICENSE").read_text().startswith("                    GNU GENERAL PUBLIC LICENSE")
     assert not list(dest.rglob("__pycache__"))
     # Without wheels the staged manifest has no wheels entry at all (Blender would reject missing files).
     bare = build.stage(tmp_path / "bare")
