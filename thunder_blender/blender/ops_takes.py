@@ -36,6 +36,12 @@ class _TakeOp:
             return None
         return i
 
+    def _selected(self, context):
+        """(rig, takes, index) of the take this operator acts on, or None after reporting why."""
+        rig, takes = _rig_and_takes(self, context)
+        i = self._index(context, len(takes)) if rig else None
+        return None if i is None else (rig, takes, i)
+
 
 class THUNDER_OT_take_preview(_TakeOp, bpy.types.Operator):
     """Make this take the active animation"""
@@ -47,10 +53,10 @@ class THUNDER_OT_take_preview(_TakeOp, bpy.types.Operator):
     def execute(self, context):
         from .takes import set_active_take, sync_list
 
-        rig, takes = _rig_and_takes(self, context)
-        i = self._index(context, len(takes)) if rig else None
-        if i is None:
+        sel = self._selected(context)
+        if sel is None:
             return {"CANCELLED"}
+        rig, takes, i = sel
         set_active_take(rig, takes[i])
         sync_list(rig, i)
         return {"FINISHED"}
@@ -66,10 +72,10 @@ class THUNDER_OT_take_keep(_TakeOp, bpy.types.Operator):
     def execute(self, context):
         from .takes import keep_take
 
-        rig, takes = _rig_and_takes(self, context)
-        i = self._index(context, len(takes)) if rig else None
-        if i is None:
+        sel = self._selected(context)
+        if sel is None:
             return {"CANCELLED"}
+        rig, takes, i = sel
         keep_take(rig, takes[i])
         self.report({"INFO"}, f"Kept {takes[i].name}")
         return {"FINISHED"}
@@ -82,28 +88,23 @@ class THUNDER_OT_take_reroll(_TakeOp, bpy.types.Operator):
     bl_label = "Re-roll Take"
 
     def invoke(self, context, event):
-        rig, takes = _rig_and_takes(self, context)
-        i = self._index(context, len(takes)) if rig else None
-        if i is None:
+        return self._run(context, "INVOKE_DEFAULT")
+
+    def execute(self, context):
+        return self._run(context, "EXEC_DEFAULT")
+
+    def _run(self, context, mode: str):
+        sel = self._selected(context)
+        if sel is None:
             return {"CANCELLED"}
+        i = sel[2]
         # The generate operator runs on its own (modal, with its own undo step); this one only starts it.
         try:
-            result = bpy.ops.thunder.generate("INVOKE_DEFAULT", reroll_take=i)
+            result = bpy.ops.thunder.generate(mode, reroll_take=i)
         except RuntimeError as exc:  # the generate operator already reported it; keep one clean line
             self.report({"ERROR"}, str(exc).removeprefix("Error: ").strip())
             return {"CANCELLED"}
         return {"FINISHED"} if result & {"RUNNING_MODAL", "FINISHED"} else {"CANCELLED"}
-
-    def execute(self, context):
-        rig, takes = _rig_and_takes(self, context)
-        i = self._index(context, len(takes)) if rig else None
-        if i is None:
-            return {"CANCELLED"}
-        try:
-            return bpy.ops.thunder.generate("EXEC_DEFAULT", reroll_take=i)
-        except RuntimeError as exc:
-            self.report({"ERROR"}, str(exc).removeprefix("Error: ").strip())
-            return {"CANCELLED"}
 
 
 class THUNDER_OT_takes_clear(bpy.types.Operator):

@@ -92,26 +92,25 @@ def draw_thunder(layout, context) -> None:
         row.operator("thunder.takes_clear", text="Clear", icon="TRASH")
 
 
-class THUNDER_PT_view3d(bpy.types.Panel):
+class _ThunderPanel:
+    """The same panel in the 3D View and the Sequencer sidebars (tab "THUNDER")."""
+
     bl_label = "THUNDER Lip Sync"
+    bl_region_type = "UI"
+    bl_category = "THUNDER"
+
+    def draw(self, context):
+        draw_thunder(self.layout, context)
+
+
+class THUNDER_PT_view3d(_ThunderPanel, bpy.types.Panel):
     bl_idname = "THUNDER_PT_view3d"
     bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "THUNDER"
-
-    def draw(self, context):
-        draw_thunder(self.layout, context)
 
 
-class THUNDER_PT_sequencer(bpy.types.Panel):
-    bl_label = "THUNDER Lip Sync"
+class THUNDER_PT_sequencer(_ThunderPanel, bpy.types.Panel):
     bl_idname = "THUNDER_PT_sequencer"
     bl_space_type = "SEQUENCE_EDITOR"
-    bl_region_type = "UI"
-    bl_category = "THUNDER"
-
-    def draw(self, context):
-        draw_thunder(self.layout, context)
 
 
 _CLASSES = (THUNDER_UL_takes, THUNDER_PT_view3d, THUNDER_PT_sequencer)
