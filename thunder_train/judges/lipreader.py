@@ -6,8 +6,7 @@ Context: +-7 frames (0.3 s total) of the mouth/jaw channels.
 """
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,7 @@ from thunder_blender.core.channels import MOUTH_INDEX
 from thunder_train.phones import PHONE_CLASSES
 
 from .data import THREADS, Item, _log, crop_batch, load_items, mouth
-from .nets import TemporalNet, freeze, progress, set_lr
+from .nets import TemporalNet, fit, load_judge, save_judge
 
 
 @dataclass
@@ -77,54 +76,27 @@ def accuracy(model: LipReader, items: list[Item]) -> dict:
 def train_lipreader_items(train: list[Item], val: list[Item], cfg: LipReaderConfig, log=_log
                           ) -> tuple[LipReader, dict]:
     torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
     model = LipReader(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    t0 = time.monotonic()
-    step = 0
-    for step in range(1, cfg.steps + 1):
-        frac = progress(step - 1, cfg.steps, time.monotonic() - t0, cfg.max_seconds)
-        if frac >= 1.0:
-            log(f"lipreader clock cap reached after {step - 1} steps")
-            step -= 1
-            break
-        set_lr(opt, cfg.lr, frac)
-        model.train()
+
+    def step_loss(model, rng):
         perf, _, phone, mask = crop_batch(train, rng, cfg.batch, cfg.crop)
         logits = model(perf)
         ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), phone.reshape(-1), reduction="none")
         m = mask.reshape(-1).float()
-        loss = (ce * m).sum() / m.sum().clamp_min(1.0)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if step % 200 == 0:
-            log(f"lipreader step {step} loss {loss.item():.3f} ({time.monotonic() - t0:.0f}s)")
-    freeze(model)
-    metrics = {"steps": step, "seconds": round(time.monotonic() - t0, 1)}
+        return (ce * m).sum() / m.sum().clamp_min(1.0), ""
+
+    metrics = fit(model, cfg, step_loss, "lipreader", log, clip=None)
     if val:
         metrics["val"] = accuracy(model, val)
     return model, metrics
 
 
 def save_lipreader(model: LipReader, path: str | Path, metrics: dict | None = None) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"kind": "lipreader", "cfg": asdict(model.cfg), "state": model.state_dict(),
-                "metrics": metrics or {}}, path)
-    return path
+    return save_judge("lipreader", model, path, metrics)
 
 
 def load_lipreader(path: str | Path) -> LipReader:
-    ck = torch.load(Path(path), map_location="cpu", weights_only=False)
-    if ck.get("kind") != "lipreader":
-        raise ValueError(f"{path} is not a lip-reader checkpoint")
-    cfg = ck["cfg"]
-    cfg["dilations"] = tuple(cfg["dilations"])
-    model = LipReader(LipReaderConfig(**cfg))
-    model.load_state_dict(ck["state"])
-    model.metrics = ck.get("metrics", {})
-    return freeze(model)
+    return load_judge(path, "lipreader", "a lip-reader", LipReader, LipReaderConfig)
 
 
 def train_lipreader(corpus_root: str | Path, out_path: str | Path, cfg: LipReaderConfig | None = None,

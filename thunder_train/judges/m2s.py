@@ -8,7 +8,6 @@ Trained on ground-truth corpus performances, then frozen; the generator is train
 """
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from torch import nn
 from thunder_blender.core.channels import MOUTH_INDEX, N_CHANNELS
 
 from .data import N_MELS, THREADS, Item, _log, crop_batch, load_items, mask_to_mel, normalise_torch
-from .nets import TemporalNet, freeze, progress, set_lr
+from .nets import TemporalNet, fit, load_judge, save_judge
 
 
 @dataclass
@@ -106,29 +105,13 @@ def _eval_loss(model: M2S, items: list[Item], shuffle: bool = False, seed: int =
 def train_m2s_items(train: list[Item], val: list[Item], cfg: M2SConfig, log=_log) -> tuple[M2S, dict]:
     """Train an M2S on prepared items; returns the frozen model and its validation numbers."""
     torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
     model = M2S(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    t0 = time.monotonic()
-    step = 0
-    for step in range(1, cfg.steps + 1):
-        frac = progress(step - 1, cfg.steps, time.monotonic() - t0, cfg.max_seconds)
-        if frac >= 1.0:
-            log(f"m2s[{cfg.inputs}] clock cap reached after {step - 1} steps")
-            step -= 1
-            break
-        set_lr(opt, cfg.lr, frac)
-        model.train()
+
+    def step_loss(model, rng):
         perf, mel, _, mask = crop_batch(train, rng, cfg.batch, cfg.crop)
-        loss = m2s_loss(model, perf, mel, mask)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        if step % 200 == 0:
-            log(f"m2s[{cfg.inputs}] step {step} loss {loss.item():.4f} ({time.monotonic() - t0:.0f}s)")
-    freeze(model)
-    metrics = {"steps": step, "seconds": round(time.monotonic() - t0, 1)}
+        return m2s_loss(model, perf, mel, mask), ""
+
+    metrics = fit(model, cfg, step_loss, f"m2s[{cfg.inputs}]", log)
     if val:
         # Target variance is ~1 per bin after normalisation (pair averaging lowers it a little), so
         # 1 - mse is roughly the explained variance; the shuffled-frame loss is the chance level.
@@ -140,24 +123,12 @@ def train_m2s_items(train: list[Item], val: list[Item], cfg: M2SConfig, log=_log
 
 
 def save_m2s(model: M2S, path: str | Path, metrics: dict | None = None) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"kind": "m2s", "cfg": asdict(model.cfg), "state": model.state_dict(),
-                "metrics": metrics or {}}, path)
-    return path
+    return save_judge("m2s", model, path, metrics)
 
 
 def load_m2s(path: str | Path) -> M2S:
     """Load a trained M2S checkpoint as a frozen module (eval mode, parameters without gradients)."""
-    ck = torch.load(Path(path), map_location="cpu", weights_only=False)
-    if ck.get("kind") != "m2s":
-        raise ValueError(f"{path} is not an M2S checkpoint")
-    cfg = ck["cfg"]
-    cfg["dilations"] = tuple(cfg["dilations"])
-    model = M2S(M2SConfig(**cfg))
-    model.load_state_dict(ck["state"])
-    model.metrics = ck.get("metrics", {})
-    return freeze(model)
+    return load_judge(path, "m2s", "an M2S", M2S, M2SConfig)
 
 
 def train_m2s(corpus_root: str | Path, out_path: str | Path, cfg: M2SConfig | None = None,

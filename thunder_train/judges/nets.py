@@ -60,3 +60,63 @@ def set_lr(opt: torch.optim.Optimizer, peak: float, frac: float, warmup: float =
         lr = peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, (frac - warmup) / (1 - warmup)))))
     for g in opt.param_groups:
         g["lr"] = lr
+
+
+def fit(model: nn.Module, cfg, step_loss, name: str, log, clip: float | None = 1.0) -> dict:
+    """The judges' shared training loop; returns {"steps", "seconds"} and leaves ``model`` frozen.
+
+    cfg: any judge config with ``seed``, ``lr``, ``steps`` and ``max_seconds`` (AdamW, warm-up then cosine
+    over whichever of the step and clock budgets runs out first). ``step_loss(model, rng) -> (loss, note)``
+    draws one batch with the numpy ``rng`` and returns the scalar loss and a short text for the log.
+    """
+    import time
+
+    import numpy as np
+
+    rng = np.random.default_rng(cfg.seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    t0 = time.monotonic()
+    step = 0
+    for step in range(1, cfg.steps + 1):
+        frac = progress(step - 1, cfg.steps, time.monotonic() - t0, cfg.max_seconds)
+        if frac >= 1.0:
+            log(f"{name} clock cap reached after {step - 1} steps")
+            step -= 1
+            break
+        set_lr(opt, cfg.lr, frac)
+        model.train()
+        loss, note = step_loss(model, rng)
+        opt.zero_grad()
+        loss.backward()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+        if step % 200 == 0:
+            log(f"{name} step {step} loss {loss.item():.4f}{note} ({time.monotonic() - t0:.0f}s)")
+    freeze(model)
+    return {"steps": step, "seconds": round(time.monotonic() - t0, 1)}
+
+
+def save_judge(kind: str, model: nn.Module, path, metrics: dict | None = None):
+    """Checkpoint ``{"kind", "cfg", "state", "metrics"}`` (``model.cfg`` is a dataclass). Returns the path."""
+    from dataclasses import asdict
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"kind": kind, "cfg": asdict(model.cfg), "state": model.state_dict(), "metrics": metrics or {}}, path)
+    return path
+
+
+def load_judge(path, kind: str, what: str, model_cls, cfg_cls) -> nn.Module:
+    """Load a checkpoint written by ``save_judge`` as a frozen module; ``what`` names the kind in errors ("an M2S")."""
+    from pathlib import Path
+
+    ck = torch.load(Path(path), map_location="cpu", weights_only=False)
+    if ck.get("kind") != kind:
+        raise ValueError(f"{path} is not {what} checkpoint")
+    cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in ck["cfg"].items()}
+    model = model_cls(cfg_cls(**cfg))
+    model.load_state_dict(ck["state"])
+    model.metrics = ck.get("metrics", {})
+    return freeze(model)

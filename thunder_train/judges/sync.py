@@ -15,8 +15,7 @@ each source, a single-voice source is split by utterance).
 """
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,7 @@ from torch.nn import functional as F
 from thunder_blender.core.channels import MOUTH_INDEX
 
 from .data import N_MELS, Item, _log, crop_batch, mask_to_mel, mouth, normalise_torch
-from .nets import freeze, progress, set_lr
+from .nets import fit, load_judge, save_judge
 
 WINDOW = 10  # frames at 50 fps (0.2 s)
 
@@ -154,31 +153,15 @@ def offset_distances(expert: SyncExpert, perf: np.ndarray, mel_norm: np.ndarray,
 
 def train_sync_items(train: list[Item], val: list[Item], cfg: SyncConfig, log=_log) -> tuple[SyncExpert, dict]:
     torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
     model = SyncExpert(cfg)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
-    t0 = time.monotonic()
-    step = 0
-    for step in range(1, cfg.steps + 1):
-        frac = progress(step - 1, cfg.steps, time.monotonic() - t0, cfg.max_seconds)
-        if frac >= 1.0:
-            log(f"sync[seed {cfg.seed}] clock cap reached after {step - 1} steps")
-            step -= 1
-            break
-        set_lr(opt, cfg.lr, frac)
-        model.train()
+
+    def step_loss(model, rng):
         perf, mel, _, mask = crop_batch(train, rng, cfg.batch, cfg.crop)
         mel = normalise_torch(mel, mask_to_mel(mask, mel.shape[1]))
         loss, acc = contrastive_loss(model, perf, mel, mask, cfg.max_shift, cfg.temperature)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        if step % 200 == 0:
-            log(f"sync[seed {cfg.seed}] step {step} loss {loss.item():.3f} acc {acc.item():.3f} "
-                f"({time.monotonic() - t0:.0f}s)")
-    freeze(model)
-    metrics = {"steps": step, "seconds": round(time.monotonic() - t0, 1)}
+        return loss, f" acc {acc.item():.3f}"
+
+    metrics = fit(model, cfg, step_loss, f"sync[seed {cfg.seed}]", log)
     if val:
         metrics.update(evaluate_sync(model, val))
     return model, metrics
@@ -213,19 +196,9 @@ def evaluate_sync(model: SyncExpert, items: list[Item], max_offset: int = 15) ->
 
 
 def save_sync(model: SyncExpert, path: str | Path, metrics: dict | None = None) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"kind": "sync", "cfg": asdict(model.cfg), "state": model.state_dict(),
-                "metrics": metrics or {}}, path)
-    return path
+    return save_judge("sync", model, path, metrics)
 
 
 def load_sync(path: str | Path) -> SyncExpert:
     """Load a sync expert as a frozen module."""
-    ck = torch.load(Path(path), map_location="cpu", weights_only=False)
-    if ck.get("kind") != "sync":
-        raise ValueError(f"{path} is not a sync-expert checkpoint")
-    model = SyncExpert(SyncConfig(**ck["cfg"]))
-    model.load_state_dict(ck["state"])
-    model.metrics = ck.get("metrics", {})
-    return freeze(model)
+    return load_judge(path, "sync", "a sync-expert", SyncExpert, SyncConfig)
