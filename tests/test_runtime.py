@@ -8,7 +8,8 @@ import threading
 import numpy as np
 import pytest
 
-from thunder_blender.core.channels import HEAD_CHANNELS, INDEX
+from thunder_blender.audio_file import read_audio
+from thunder_blender.core.channels import HEAD_CHANNELS, INDEX, MOUTH_INDEX, UPPER_INDEX
 from thunder_blender.runtime import generate as G
 from thunder_blender.runtime.model import ModelError, candidate_dirs, load_model
 
@@ -55,6 +56,18 @@ def test_shapes_ranges_progress_and_determinism(model):
     # re-roll take 2 on its own: identical
     c = G.generate(G.GenerateRequest(pcm=pcm, take_seeds=(a.seeds[2],)), model)
     np.testing.assert_array_equal(c.weights[0], a.weights[2])
+
+
+def test_seeds_vary_the_upper_face_more_than_the_mouth(model):
+    """Different seeds: different upper faces (blinks, brows, gaze, head), near-identical mouths (speech)."""
+    pcm, sr = read_audio(G.__file__.rsplit("runtime", 1)[0] + "assets/demo_speech.wav")
+    w = G.generate(G.GenerateRequest(pcm=pcm, sample_rate=sr, n_takes=4, seed=0), model).weights
+    jaw = INDEX["jawOpen"]
+    for a, b in ((0, 1), (1, 2), (2, 3)):
+        d = np.abs(w[a] - w[b])
+        upper, mouth = d[:, list(UPPER_INDEX)].mean(), d[:, list(MOUTH_INDEX)].mean()
+        assert upper > 1.3 * mouth, (a, b, upper, mouth)
+        assert np.corrcoef(w[a][:, jaw], w[b][:, jaw])[0, 1] > 0.9
 
 
 def test_resampled_input_and_stereo(model):
