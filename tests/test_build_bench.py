@@ -7,7 +7,7 @@ import numpy as np
 from thunder_blender.core import schedule
 from thunder_train.bench.common import TimingConfig, Unavailable, guarded, is_na, time_repeated
 from thunder_train.bench.reference import ancestral_step, sample_ddpm_strided
-from thunder_train.bench.report import Targets, table
+from thunder_train.bench.report import Targets, markdown, table
 
 
 def test_ancestral_step_is_ddpm_step_for_consecutive_steps():
@@ -76,3 +76,6 @@ def test_table_reports_verdicts_and_na():
     assert "meets" in lines["add-on enable (fresh process)"]
     assert "meets" in lines["bundled model (.onnx)"]
     assert "n/a: thunder CLI not built yet" in lines["cli"]
+    md = {ln.split(" | ")[0].lstrip("| "): ln for ln in markdown(results, Targets()).splitlines() if ln.startswith("| ")}
+    assert "MISSES" in md["generate 10 s audio x 4 take(s)"] and "meets" in md["bundled model (.onnx)"]
+    assert "n/a: thunder CLI not built yet" in md["cli"]

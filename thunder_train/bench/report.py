@@ -125,3 +125,24 @@ def table(results: dict, targets: Targets = Targets()) -> str:
     lines.append("For context, published figures for a 10 s clip on 2 CPU cores (not measured here): "
                  + "; ".join(f"{name} {t}" for name, t in PEERS_10S) + ".")
     return "\n".join(lines)
+
+
+def markdown(results: dict, targets: Targets = Targets()) -> str:
+    """The user-facing rows as a Markdown table (the README's speed section): per-stage and batching
+    details are left out; every row with a product target says whether it is met."""
+    m = results.get("machine", {})
+    lines = [f"Measured {results.get('created_utc', '?')} on {m.get('cpu_count', '?')} cores ({m.get('cpu_model', '?')}), "
+             f"onnxruntime {m.get('onnxruntime', '?')}, load average {m.get('load_average_1_5_15', '?')}.", "",
+             "| path | measured | target |", "|---|---|---|"]
+    for a, b, c in rows(results, targets):
+        if a.startswith("one denoiser call") or (a.startswith("  ") and not c):
+            continue
+        lines.append(f"| {a.strip()} | {b} | {c} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    print(markdown(json.loads(open(sys.argv[1] if len(sys.argv) > 1 else "bench.json").read())))
