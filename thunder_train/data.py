@@ -2,7 +2,7 @@
 
 The features are computed with the shipped numpy front end (``core.features.log_mel`` +
 ``core.features.normalise``), so training sees exactly what the runtime computes. Real recordings
-(``real_train``) are drawn more often than their share (``real_weight``); ``real_val`` is never used here.
+(``real_train``) get a fixed share of the draws (``real_share``) however large the synthetic part is; ``real_val`` is never used here.
 """
 from __future__ import annotations
 
@@ -49,9 +49,24 @@ def features_for(audio: np.ndarray, n_frames: int) -> np.ndarray:
 class BatchConfig:
     batch: int = 16
     crop: int = 100                 # frames at 50 fps (2 s)
-    real_weight: float = 4.0        # sampling weight of a real_train utterance relative to a synthetic one
+    real_share: float = 0.5         # fraction of crops drawn from recorded speech (when the corpus has any)
     augment: bool = True
     min_frames: int = 10
+
+
+def is_recorded(u) -> bool:
+    return str(u.source).startswith("real") or "asterisk" in str(u.source)
+
+
+def draw_probabilities(utts: list, real_share: float) -> np.ndarray:
+    """(n,) probability of drawing each utterance: proportional to its frames within its group, with the
+    recorded-speech group getting ``real_share`` of the mass (all of it by frames when one group is empty)."""
+    frames = np.array([frames_of(u) for u in utts], dtype=np.float64)
+    real = np.array([is_recorded(u) for u in utts])
+    if real.all() or not real.any():
+        return frames / frames.sum()
+    w = np.where(real, real_share * frames / frames[real].sum(), (1 - real_share) * frames / frames[~real].sum())
+    return w / w.sum()
 
 
 class Batcher:
@@ -67,9 +82,7 @@ class Batcher:
         self.utts = [u for u in utts if frames_of(u) >= cfg.min_frames]
         if not self.utts:
             raise ValueError("no usable utterances for training")
-        w = np.array([cfg.real_weight if str(u.source).startswith("real") or "asterisk" in str(u.source)
-                      else 1.0 for u in self.utts]) * np.array([frames_of(u) for u in self.utts])
-        self.p = w / w.sum()
+        self.p = draw_probabilities(self.utts, cfg.real_share)
         self.rng = np.random.default_rng(seed)
         self._augment = None
         self.augmenting = False

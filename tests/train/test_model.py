@@ -118,3 +118,20 @@ def test_export_parity_and_runtime_loads_it(tmp_path):
     ref = sample_takes(gen, audio, list(takes.seeds), steps=4)
     assert ref.shape == takes.weights.shape
     assert np.abs(ref - takes.weights).max() < 1e-3
+
+
+def test_recorded_speech_gets_its_share_of_draws():
+    from types import SimpleNamespace
+
+    from thunder_train.data import draw_probabilities
+
+    def utt(source, n):
+        return SimpleNamespace(source=source, perf=np.zeros((n, 55), np.float32), audio=np.zeros(320 * n, np.float32))
+
+    utts = [utt("espeak", 1000), utt("flite", 3000), utt("asterisk-pocketsphinx", 100), utt("asterisk-dtw-espeak", 300)]
+    p = draw_probabilities(utts, 0.5)
+    np.testing.assert_allclose(p.sum(), 1.0)
+    np.testing.assert_allclose(p[2:].sum(), 0.5)
+    np.testing.assert_allclose(p[1] / p[0], 3.0)  # by frames within a group
+    synth_only = draw_probabilities(utts[:2], 0.5)
+    np.testing.assert_allclose(synth_only, [0.25, 0.75])
