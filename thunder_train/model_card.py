@@ -137,3 +137,32 @@ def write_model_card(out: Path, card: dict, metrics: dict, work: Path | None = N
     path = out / "MODEL_CARD.md"
     path.write_text("\n".join(lines))
     return path
+
+
+# Closure targets on recorded speech (fractions; the definitions are in metrics.json).
+TARGET_CLOSURE = {"bilabial_sealed": 0.97, "open_jaw": 0.95, "rounded_lips": 0.95, "silent_closed": 0.99}
+
+
+def headline_table(metrics: dict) -> str:
+    """The README's model table: shipped model vs deterministic baseline vs plain diffusion, per split."""
+    shipped = metrics.get("shipped_variant", "diffusion_m2s_sync")
+    cols = [("ablation", "lip_pcc", "lip PCC ↑"), ("ablation", "lve_mm", "LVE mm ↓"),
+            ("ablation", "sdiv_u_mm", "S-DIV-U mm ↑"), ("ablation", "lse_d", "LSE-D ↓"),
+            ("closure", "bilabial_sealed", "p b m sealed ↑"), ("closure", "open_jaw", "open vowels: jaw open ↑"),
+            ("closure", "rounded_lips", "uw ow w: rounded ↑"), ("closure", "silent_closed", "silence: closed ↑")]
+    lines = ["| split | model | " + " | ".join(c[2] for c in cols) + " |", "|---|---|" + "---|" * len(cols)]
+    for split in metrics.get("counts", {}):
+        for variant, label in ((shipped, f"shipped (`{shipped}`)"), ("deterministic", "deterministic baseline"),
+                               ("diffusion", "diffusion without M2S")):
+            vals = [_fmt(_mean(metrics, block, variant, split, key)) for block, key, _ in cols]
+            lines.append(f"| {split} | {label} | " + " | ".join(vals) + " |")
+        if split == "real_val":
+            lines.append("| real_val | target | | | | | " + " | ".join(
+                f"≥ {TARGET_CLOSURE[k]:.2f}" for k in ("bilabial_sealed", "open_jaw", "rounded_lips", "silent_closed")) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(headline_table(json.loads(Path(sys.argv[1] if len(sys.argv) > 1 else "models/metrics.json").read_text())))
