@@ -41,21 +41,33 @@ def _extremum_runs(x: np.ndarray, min_prominence: float, reach: int = 1) -> tupl
     interpolation would shave off at a low scene rate still counts.
     """
     n = x.shape[0]
-    starts = np.flatnonzero(np.r_[True, x[1:] != x[:-1]])
+    change = np.empty(n, dtype=bool)
+    change[0] = True
+    np.not_equal(x[1:], x[:-1], out=change[1:])
+    starts = np.flatnonzero(change)
     if starts.size < 2:
         empty = np.zeros(0)
         return empty.astype(np.int64), empty.astype(np.int64), empty, empty
     vals = x[starts]
-    stops = np.r_[starts[1:], n]
+    stops = np.empty_like(starts)
+    stops[:-1] = starts[1:]
+    stops[-1] = n
     reach = max(1, int(reach))
+    n_win = n + reach + 1  # win_min[i] = min of the padded signal over [i, i + reach) = y[i - reach:i]
+    step = vals[1:] - vals[:-1]
     parts = []
     for sign in (1.0, -1.0):
         y = sign * vals
-        left = np.r_[np.inf, y[1:] - y[:-1]]
-        right = np.r_[y[:-1] - y[1:], np.inf]
+        left = np.empty_like(y)
+        left[0], left[1:] = np.inf, sign * step
+        right = np.empty_like(y)
+        right[-1], right[:-1] = np.inf, -sign * step
         k = np.flatnonzero((left > 0) & (right > 0))
-        ypad = np.r_[np.full(reach, -np.inf), sign * x, np.full(reach, -np.inf)]
-        win_min = np.lib.stride_tricks.sliding_window_view(ypad, reach).min(axis=1)  # win_min[i] = min y[i-reach:i]
+        ypad = np.full(n + 2 * reach, -np.inf)
+        ypad[reach:reach + n] = sign * x
+        win_min = ypad[:n_win].copy()
+        for r in range(1, reach):
+            np.minimum(win_min, ypad[r:r + n_win], out=win_min)
         drop_left = y[k] - win_min[starts[k]]
         drop_right = y[k] - win_min[stops[k] + reach]
         prom = np.minimum(drop_left, drop_right)
