@@ -55,6 +55,7 @@ class BatchConfig:
 
 
 def is_recorded(u) -> bool:
+    """Recorded speech (the aligned Asterisk prompts) rather than synthesised."""
     return str(u.source).startswith("real") or "asterisk" in str(u.source)
 
 

@@ -157,8 +157,8 @@ def headline_table(metrics: dict) -> str:
             vals = [_fmt(_mean(metrics, block, variant, split, key)) for block, key, _ in cols]
             lines.append(f"| {split} | {label} | " + " | ".join(vals) + " |")
         if split == "real_val":
-            lines.append("| real_val | target | | | | | " + " | ".join(
-                f"≥ {TARGET_CLOSURE[k]:.2f}" for k in ("bilabial_sealed", "open_jaw", "rounded_lips", "silent_closed")) + " |")
+            targets = [f"≥ {TARGET_CLOSURE[key]:.2f}" if key in TARGET_CLOSURE else "" for _, key, _ in cols]
+            lines.append("| real_val | target | " + " | ".join(targets) + " |")
     return "\n".join(lines)
 
 

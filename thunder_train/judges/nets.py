@@ -1,6 +1,12 @@
 """Small temporal convolution networks the judges are built from (CPU friendly, any length)."""
 from __future__ import annotations
 
+import math
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
 import torch
 from torch import nn
 
@@ -52,8 +58,6 @@ def progress(step: int, steps: int, elapsed: float, max_seconds: float) -> float
 
 def set_lr(opt: torch.optim.Optimizer, peak: float, frac: float, warmup: float = 0.05) -> None:
     """Linear warm-up then cosine decay to 1% of ``peak`` as ``frac`` goes 0 -> 1."""
-    import math
-
     if frac < warmup:
         lr = peak * max(frac / warmup, 0.01)
     else:
@@ -69,10 +73,6 @@ def fit(model: nn.Module, cfg, step_loss, name: str, log, clip: float | None = 1
     over whichever of the step and clock budgets runs out first). ``step_loss(model, rng) -> (loss, note)``
     draws one batch with the numpy ``rng`` and returns the scalar loss and a short text for the log.
     """
-    import time
-
-    import numpy as np
-
     rng = np.random.default_rng(cfg.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     t0 = time.monotonic()
@@ -99,9 +99,6 @@ def fit(model: nn.Module, cfg, step_loss, name: str, log, clip: float | None = 1
 
 def save_judge(kind: str, model: nn.Module, path, metrics: dict | None = None):
     """Checkpoint ``{"kind", "cfg", "state", "metrics"}`` (``model.cfg`` is a dataclass). Returns the path."""
-    from dataclasses import asdict
-    from pathlib import Path
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"kind": kind, "cfg": asdict(model.cfg), "state": model.state_dict(), "metrics": metrics or {}}, path)
@@ -110,8 +107,6 @@ def save_judge(kind: str, model: nn.Module, path, metrics: dict | None = None):
 
 def load_judge(path, kind: str, what: str, model_cls, cfg_cls) -> nn.Module:
     """Load a checkpoint written by ``save_judge`` as a frozen module; ``what`` names the kind in errors ("an M2S")."""
-    from pathlib import Path
-
     ck = torch.load(Path(path), map_location="cpu", weights_only=False)
     if ck.get("kind") != kind:
         raise ValueError(f"{path} is not {what} checkpoint")
