@@ -90,3 +90,14 @@ def test_ddpm_loop_runs_and_is_seeded():
     c = S.sample_ddpm(_toy_denoiser, x_T, np.random.default_rng(10), cfg)
     np.testing.assert_array_equal(a, b)
     assert np.abs(a - c).max() > 1e-3
+
+
+def test_initial_noise_scales_only_the_mouth_channels():
+    from thunder_blender.core.channels import MOUTH_INDEX, UPPER_INDEX
+
+    plain = S.initial_noise(7, 40, 55)
+    np.testing.assert_array_equal(plain, np.random.default_rng(7).standard_normal((40, 55)).astype(np.float32))
+    cool = S.initial_noise(7, 40, 55, mouth_temperature=0.25)
+    np.testing.assert_allclose(cool[:, list(MOUTH_INDEX)], 0.25 * plain[:, list(MOUTH_INDEX)], rtol=1e-6)
+    np.testing.assert_array_equal(cool[:, list(UPPER_INDEX)], plain[:, list(UPPER_INDEX)])
+    assert not S.initial_noise(7, 40, 55, 0.0)[:, list(MOUTH_INDEX)].any()

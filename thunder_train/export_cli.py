@@ -14,7 +14,8 @@ PARITY_TOL = 1e-4
 
 
 def export_checkpoint(checkpoint: Path, out: Path, steps: int = 8, metrics: Path | None = None,
-                      status: str = "release", closure_seal: bool = False, log=print) -> dict:
+                      status: str = "release", closure_seal: bool = False, mouth_temperature: float = 1.0,
+                      log=print) -> dict:
     from thunder_train.export import export_onnx, parity, write_card
     from thunder_train.train import load_checkpoint
 
@@ -34,6 +35,7 @@ def export_checkpoint(checkpoint: Path, out: Path, steps: int = 8, metrics: Path
                            status=status)
     card = json.loads(card_path.read_text())
     card["closure_seal"] = bool(closure_seal)
+    card["mouth_temperature"] = float(mouth_temperature)
     card["onnx_parity_max_abs"] = float(f"{err:.3g}")
     card["size_bytes"] = {k: p.stat().st_size for k, p in paths.items()}
     card_path.write_text(json.dumps(card, indent=1) + "\n")
@@ -49,8 +51,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--metrics", type=Path, default=None, help="metrics.json whose summary goes into the card")
     p.add_argument("--status", default="release")
     p.add_argument("--closure-seal", action="store_true", help="runtime seals lips where the closure head fires")
+    p.add_argument("--mouth-temperature", type=float, default=1.0,
+                   help="scale of the initial noise on the mouth channels (0 = mouth from the audio alone)")
 
 
 def run(args: argparse.Namespace) -> int:
-    export_checkpoint(args.checkpoint, args.out, args.steps, args.metrics, args.status, args.closure_seal)
+    export_checkpoint(args.checkpoint, args.out, args.steps, args.metrics, args.status, args.closure_seal,
+                      args.mouth_temperature)
     return 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from thunder_blender.core import features
+from thunder_blender.core import features, schedule
 from thunder_blender.core.channels import N_CHANNELS
 from thunder_train.diffusion import Diffusion, ddim_timesteps
 from thunder_train.networks import Generator
@@ -23,7 +23,8 @@ def mel_input(audio: np.ndarray) -> np.ndarray:
 
 @torch.no_grad()
 def sample_takes(gen: Generator, audio: np.ndarray, seeds: list[int], emotion: int = 0, intensity: float = 0.0,
-                 steps: int = 8, guidance: float = 1.0, n_frames: int | None = None) -> np.ndarray:
+                 steps: int = 8, guidance: float = 1.0, n_frames: int | None = None,
+                 mouth_temperature: float = 1.0) -> np.ndarray:
     """Takes for 16 kHz audio: (N, T, 55) float32 in raw units (ARKit clipped to [0, 1]).
 
     n_frames crops/pads (edge) the output to a given length (e.g. the reference performance's).
@@ -39,7 +40,7 @@ def sample_takes(gen: Generator, audio: np.ndarray, seeds: list[int], emotion: i
     guide = guidance != 1.0 and emotion != 0 and not gen.regression
     out = []
     for seed in seeds:
-        x = torch.from_numpy(np.random.default_rng(seed).standard_normal((T, N_CHANNELS)).astype(np.float32))[None]
+        x = torch.from_numpy(schedule.initial_noise(seed, T, N_CHANNELS, mouth_temperature))[None]
         for i, t in enumerate(ts):
             tt = torch.tensor([int(t)])
             x0 = gen.denoiser(x, feats, tt, emo, inten)

@@ -29,6 +29,15 @@ def summarise(metrics: dict, shipped: str) -> dict:
         row["bilabial_sealed_deterministic"] = _mean(metrics, "closure", "deterministic", split, "bilabial_sealed")
         div, div_ref = row["sdiv_u_mm"], _mean(metrics, "ablation", "diffusion", split, "sdiv_u_mm")
         row["sdiv_u_ratio_vs_diffusion"] = None if not div or not div_ref else round(div / div_ref, 4)
+        # the same number of training steps without the judges (when the pipeline trained that control)
+        div_long = _mean(metrics, "ablation", "diffusion_long", split, "sdiv_u_mm")
+        if div_long:
+            row["sdiv_u_ratio_vs_diffusion_long"] = None if not div else round(div / div_long, 4)
+        for ref in ("diffusion", "diffusion_long"):
+            for key in ("lip_pcc", "lve_mm"):
+                v = _mean(metrics, "ablation", ref, split, key)
+                if v is not None:
+                    row[f"{key}_{ref}"] = v
         pcc, pcc_det = row["lip_pcc"], row["lip_pcc_deterministic"]
         row["target_lip_pcc_at_least_deterministic"] = None if pcc is None or pcc_det is None else pcc >= pcc_det
         r = row["sdiv_u_ratio_vs_diffusion"]
@@ -65,7 +74,9 @@ def write_model_card(out: Path, card: dict, metrics: dict, work: Path | None = N
         "convolutional audio encoder (stride 2, 50 fps) -> x0-predicting diffusion denoiser over (T, 55) "
         "performances (52 ARKit weights + head yaw/pitch/roll), conditioned on audio features, diffusion step, "
         f"emotion category and intensity (condition dropout, so `auto` works and classifier-free guidance scales "
-        f"the emotion). Sampling: {card['schedule']['steps']} deterministic DDIM steps from per-take noise. "
+        f"the emotion). Sampling: {card['schedule']['steps']} deterministic DDIM steps from per-take noise, "
+        f"the noise on the mouth/jaw channels scaled by {card.get('mouth_temperature', 1.0):g} (rows `*_tau1`: "
+        "unscaled), so that the mouth follows the audio and the seed varies mostly the upper face. "
         "Files: `encoder.onnx`, `denoiser.onnx` (opset "
         f"{card['opset']}, dynamic time axis), `model.json` (card read by the runtime), `metrics.json`.",
         "",
@@ -104,7 +115,10 @@ def write_model_card(out: Path, card: dict, metrics: dict, work: Path | None = N
                      f"(target >= deterministic: {_fmt(row['target_lip_pcc_at_least_deterministic'])}); "
                      f"upper-face diversity {_fmt(row['sdiv_u_mm'], 4)} mm = "
                      f"{_fmt(row['sdiv_u_ratio_vs_diffusion'])} x plain diffusion "
-                     f"(target >= {TARGET_DIV_RATIO}: {_fmt(row['target_diversity_95pct'])}); "
+                     f"(target >= {TARGET_DIV_RATIO}: {_fmt(row['target_diversity_95pct'])}"
+                     + (f"; {_fmt(row['sdiv_u_ratio_vs_diffusion_long'])} x its same-steps control "
+                        "`diffusion_long`" if row.get("sdiv_u_ratio_vs_diffusion_long") is not None else "")
+                     + "); "
                      f"p/b/m sealed {_fmt(row['bilabial_sealed'])} vs deterministic "
                      f"{_fmt(row['bilabial_sealed_deterministic'])}.")
     if not summ.get("splits"):
@@ -115,7 +129,7 @@ def write_model_card(out: Path, card: dict, metrics: dict, work: Path | None = N
         lines += ["## Retraining", "", "Wall-clock time per stage on the 2-core build machine (s): "
                   + ", ".join(f"{k} {v}" for k, v in metrics["timings_s"].items()) + ".", ""]
     lines += [
-        "How to retrain everything from scratch (corpus, judges, 4 generator variants, evaluation, export):",
+        "How to retrain everything from scratch (corpus, judges, 5 generator runs, evaluation, export):",
         "",
         "```",
         "make setup",

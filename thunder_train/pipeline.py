@@ -1,13 +1,14 @@
 """``thunder-train all``: retrain everything from scratch and write the shipped model.
 
-    thunder-train all --out models                 # corpus, judges, 4 generator variants, eval, export
+    thunder-train all --out models                 # corpus, judges, 5 generator variants, eval, export
     thunder-train all --out /tmp/m --smoke         # minutes-long check of the whole chain (CI)
 
 Stages (intermediate files under ``--work``, default ``data/pipeline``):
   1. corpus      ``thunder_train.corpus.build`` (skipped when ``--corpus`` already holds one, unless --rebuild)
   2. judges      ``thunder_train.judges.train_all.train_all_judges`` (M2S, sync experts, lip reader)
-  3. generators  deterministic baseline; a diffusion base model; then three continuations of that base
-                 with equal extra budgets: plain diffusion, +M2S, +M2S+sync (the ablation)
+  3. generators  deterministic baseline; a diffusion base model and its continuation ``diffusion``; then,
+                 from ``diffusion`` with equal step budgets: +M2S and +M2S+sync (judges frozen, upper face
+                 anchored to ``diffusion``) and the control ``diffusion_long`` (the same steps, no judges)
   4. export      every variant to ONNX (parity-checked) in ``work/variants/<name>``
   5. evaluation  ``thunder_train.evaluation.run.evaluate`` over the exported models -> metrics.json
   6. ship        the chosen variant's ONNX + model.json, metrics.json and MODEL_CARD.md into ``--out``
@@ -40,9 +41,12 @@ class PipelineConfig:
     det_minutes: float = 8.0
     base_minutes: float = 8.0
     cont_minutes: float = 4.0
+    cont_steps: int | None = None    # equal step budget for every continuation (cont_minutes is then a cap)
+    mouth_temperature: float = 0.0   # written into every exported card (the runtime's sampler)
+    w_anchor: float = 20.0           # upper-face anchor of the judge variants (TrainConfig.w_anchor)
     batch: int = 16
     eval_utts: int = 40
-    eval_seeds: tuple[int, ...] = (0, 1, 2)
+    eval_seeds: tuple[int, ...] = (0, 1, 2, 3)
     steps: int = 8
     ship: str = "auto"
     status: str = "release"
@@ -94,17 +98,23 @@ def stage_generators(cfg: PipelineConfig, corpus: Path, judges: dict[str, Path])
     ckpts: dict[str, Path] = {}
     info: dict[str, dict] = {}
 
-    def one(name: str, variant: str, minutes: float, init: Path | None = None) -> None:
+    def one(name: str, variant: str, minutes: float, init: Path | None = None, w_anchor: float = 0.0) -> None:
+        steps = cfg.cont_steps if init and cfg.cont_steps else base.steps
         c = replace(base, variant=variant, max_seconds=60.0 * minutes, init_from=str(init) if init else None,
-                    warmup=10 if init else base.warmup, lr=base.lr * (0.5 if init else 1.0))
+                    steps=steps, warmup=10 if init else base.warmup, lr=base.lr * (0.5 if init else 1.0),
+                    w_anchor=w_anchor)
         path = runs / f"{name}.pt"
         info[name] = run_training(c, corpus, path, log=_log, val_utts=val_utts)
         ckpts[name] = path
 
     one("deterministic", "deterministic", cfg.det_minutes)
     one("diffusion_base", "diffusion", cfg.base_minutes)
-    for v in ("diffusion", "diffusion_m2s", "diffusion_m2s_sync"):
-        one(v, v, cfg.cont_minutes, init=ckpts["diffusion_base"])
+    one("diffusion", "diffusion", cfg.cont_minutes, init=ckpts["diffusion_base"])
+    # THUNDER: fine-tune the diffusion model with the frozen judges, its upper face anchored to that model
+    for v in ("diffusion_m2s", "diffusion_m2s_sync"):
+        one(v, v, cfg.cont_minutes, init=ckpts["diffusion"], w_anchor=cfg.w_anchor)
+    # control: the same number of further steps without the judges
+    one("diffusion_long", "diffusion", cfg.cont_minutes, init=ckpts["diffusion"])
     (runs / "training.json").write_text(json.dumps(info, indent=1, default=str) + "\n")
     return ckpts
 
@@ -117,23 +127,28 @@ def stage_export(cfg: PipelineConfig, ckpts: dict[str, Path]) -> dict[str, Path]
         if name == "diffusion_base":
             continue
         d = cfg.work / "variants" / name
-        export_checkpoint(ck, d, steps=cfg.steps, status=cfg.status, log=_log)
+        export_checkpoint(ck, d, steps=cfg.steps, status=cfg.status, mouth_temperature=cfg.mouth_temperature,
+                          log=_log)
         dirs[name] = d
     return dirs
 
 
-def add_sealed_variant(dirs: dict[str, Path], name: str) -> str:
-    """Same weights as ``name`` with the runtime closure seal on (lips sealed where the closure head fires)."""
+def add_card_variant(dirs: dict[str, Path], name: str, suffix: str, **card_changes) -> str:
+    """Same weights as ``name`` with other runtime settings in its card (an extra evaluation row).
+
+    ``_sealed``: closure_seal=True (lips sealed where the closure head fires); ``_tau1``: mouth_temperature=1
+    (plain DDIM, the mouth channels' initial noise not scaled down).
+    """
     src = dirs[name]
-    dst = src.parent / f"{name}_sealed"
+    dst = src.parent / f"{name}{suffix}"
     if dst.exists():
         shutil.rmtree(dst)
     shutil.copytree(src, dst)
     card = json.loads((dst / "model.json").read_text())
-    card["closure_seal"] = True
+    card.update(card_changes)
     (dst / "model.json").write_text(json.dumps(card, indent=1) + "\n")
-    dirs[f"{name}_sealed"] = dst
-    return f"{name}_sealed"
+    dirs[f"{name}{suffix}"] = dst
+    return f"{name}{suffix}"
 
 
 def prefer_sealed(metrics: dict, name: str) -> bool:
@@ -204,7 +219,11 @@ def run_pipeline(cfg: PipelineConfig) -> dict:
     ckpts = timed("generators", stage_generators, cfg, corpus, judges)
     dirs = timed("export", stage_export, cfg, ckpts)
     shipped = choose(cfg, dirs)
-    sealed = add_sealed_variant(dirs, shipped)
+    sealed = add_card_variant(dirs, shipped, "_sealed", closure_seal=True)
+    if cfg.mouth_temperature != 1.0:
+        for name in ("diffusion", shipped):
+            if name in dirs:
+                add_card_variant(dirs, name, "_tau1", mouth_temperature=1.0)
     metrics = timed("evaluation", stage_eval, cfg, corpus, dirs)
     metrics["timings_s"] = timings
     if prefer_sealed(metrics, shipped):
@@ -227,7 +246,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--smoke", action="store_true", help="a few minutes end to end (tiny corpus, short runs)")
     p.add_argument("--det-minutes", type=float, default=8.0)
     p.add_argument("--base-minutes", type=float, default=8.0)
-    p.add_argument("--cont-minutes", type=float, default=4.0)
+    p.add_argument("--cont-minutes", type=float, default=4.0, help="time budget of each continuation")
+    p.add_argument("--cont-steps", type=int, default=None,
+                   help="equal step budget for each continuation (same batches; --cont-minutes becomes a cap)")
     p.add_argument("--ship", default="auto", help="variant to ship (default: diffusion_m2s_sync)")
     p.add_argument("--status", default="release")
 
@@ -237,11 +258,12 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
     if args.smoke:
         return PipelineConfig(out=args.out, work=work, corpus=args.corpus or work / "corpus", hours=0.05,
                               rebuild=args.rebuild, smoke=True, det_minutes=0.25, base_minutes=0.25,
-                              cont_minutes=0.15, batch=4, eval_utts=3, eval_seeds=(0, 1), steps=4,
+                              cont_minutes=0.15, cont_steps=20, batch=4, eval_utts=3, eval_seeds=(0, 1), steps=4,
                               ship=args.ship, status="smoke")
     return PipelineConfig(out=args.out, work=work, corpus=args.corpus or Path("data/corpus"), hours=args.hours,
                           rebuild=args.rebuild, judges=args.judges, det_minutes=args.det_minutes, base_minutes=args.base_minutes,
-                          cont_minutes=args.cont_minutes, ship=args.ship, status=args.status)
+                          cont_minutes=args.cont_minutes, cont_steps=args.cont_steps, ship=args.ship,
+                          status=args.status)
 
 
 def run(args: argparse.Namespace) -> int:

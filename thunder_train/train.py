@@ -11,6 +11,12 @@ Losses (all masked to valid frames), in the normalised performance space:
   x0 MSE (mouth channels weighted ``w_mouth``) + ``w_vel`` * velocity MSE
   + ``w_closure`` * BCE(closure head) + ``w_phone`` * CE(phone head)       (encoder auxiliary heads)
   + ``w_m2s`` * judges.m2s.m2s_loss + ``w_sync`` * judges.sync.sync_loss      (on the denormalised x0)
+  + ``w_anchor`` * upper-face MSE to the frozen ``init_from`` model's prediction    (judge variants only)
+
+The judge losses push the mouth towards the audio; through the shared layers they also pull the upper face
+(mostly the brows) towards what the audio implies, which costs take-to-take diversity. ``w_anchor`` counters
+this: the judge variants fine-tune a trained diffusion model (``init_from``) and keep its upper-face
+predictions, on the same noisy input, close to that model's.
 """
 from __future__ import annotations
 
@@ -22,7 +28,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from thunder_blender.core.channels import EMOTIONS, MOUTH_INDEX, N_CHANNELS
+from thunder_blender.core.channels import EMOTIONS, MOUTH_INDEX, N_CHANNELS, UPPER_INDEX
 from thunder_train.data import BatchConfig, Batcher, perf_stats
 from thunder_train.diffusion import Diffusion
 from thunder_train.networks import Generator, NetConfig, count_parameters
@@ -45,13 +51,15 @@ class TrainConfig:
     closure_pos_weight: float = 3.0  # closure frames are ~4% of frames: weight positives in the head's BCE
     closure_frame_weight: float = 3.0  # x0 loss weight of closure frames (lip seals are short and matter)
     w_phone: float = 0.3
-    w_m2s: float = 0.2
-    w_sync: float = 0.05
+    w_m2s: float = 0.1
+    w_sync: float = 0.02
+    w_anchor: float = 0.0            # upper-face anchor to the frozen init_from model (judge variants)
     m2s_path: str | None = None
     sync_path: str | None = None
     init_from: str | None = None     # continue from a checkpoint (same architecture)
     seed: int = 0
     log_every: int = 100
+    threads: int = 2
     batch: BatchConfig = field(default_factory=BatchConfig)
     net: NetConfig = field(default_factory=NetConfig)
 
@@ -86,6 +94,7 @@ def build_generator(cfg: TrainConfig, utts: list | None) -> Generator:
 
 def generator_loss(gen: Generator, diff: Diffusion, batch: dict, cfg: TrainConfig, tgen: torch.Generator,
                    judges: dict) -> tuple[torch.Tensor, dict]:
+    """Total loss (scalar) and its parts as floats. ``judges``: frozen "m2s", "sync", "anchor" models."""
     mask = batch["mask"]
     x0 = gen.normalise(batch["perf"])
     B = x0.shape[0]
@@ -118,6 +127,13 @@ def generator_loss(gen: Generator, diff: Diffusion, batch: dict, cfg: TrainConfi
     parts["phone"] = (F.cross_entropy(p_logit.transpose(1, 2), batch["phone"][:, :T], reduction="none")
                       * m).sum() / m.sum()
     loss = parts["x0"] + cfg.w_vel * parts["vel"] + cfg.w_closure * parts["closure"] + cfg.w_phone * parts["phone"]
+    if "anchor" in judges:
+        ref = judges["anchor"]
+        with torch.no_grad():
+            ref_pred = ref.denoiser(x_t, ref.encoder(batch["mel"])[:, :T], t, emotion, intensity)
+        up = list(UPPER_INDEX)
+        parts["anchor"] = _masked_mse(pred[..., up], ref_pred[..., up], mask, torch.ones(len(up)))
+        loss = loss + cfg.w_anchor * parts["anchor"]
     if "m2s" in judges or "sync" in judges:
         raw = gen.denormalise(pred)
         mel = batch["mel_clean"][:, : 2 * T]
@@ -144,12 +160,17 @@ def load_judges(cfg: TrainConfig) -> dict:
         if not cfg.sync_path:
             raise ValueError(f"variant {cfg.variant} needs sync_path")
         judges["sync"] = load_sync(cfg.sync_path)
+    if judges and cfg.w_anchor > 0:
+        if not cfg.init_from:
+            raise ValueError("w_anchor needs init_from (the diffusion model whose upper face is kept)")
+        anchor, _ = load_checkpoint(cfg.init_from)
+        judges["anchor"] = anchor.requires_grad_(False)
     return judges
 
 
 def train(cfg: TrainConfig, train_utts: list, log=print, val_fn=None) -> tuple[Generator, dict]:
     """Train one variant. ``val_fn(gen) -> dict`` is called at the end (e.g. closure accuracy on real_val)."""
-    torch.set_num_threads(2)
+    torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     tgen = torch.Generator().manual_seed(cfg.seed)
     gen = build_generator(cfg, train_utts)

@@ -71,6 +71,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--init-from", type=str, default=None)
     p.add_argument("--w-m2s", type=float, default=None)
     p.add_argument("--w-sync", type=float, default=None)
+    p.add_argument("--w-anchor", type=float, default=None, help="upper-face anchor to the --init-from model")
+    p.add_argument("--threads", type=int, default=2)
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--seed", type=int, default=0)
 
@@ -78,11 +80,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     cfg = TrainConfig(variant=args.variant, steps=args.steps, max_seconds=60.0 * args.minutes, lr=args.lr,
                       m2s_path=args.m2s, sync_path=args.sync, init_from=args.init_from, seed=args.seed,
+                      threads=args.threads,
                       batch=BatchConfig(batch=args.batch, crop=args.crop, augment=not args.no_augment))
     if args.w_m2s is not None:
         cfg = replace(cfg, w_m2s=args.w_m2s)
     if args.w_sync is not None:
         cfg = replace(cfg, w_sync=args.w_sync)
+    if args.w_anchor is not None:
+        cfg = replace(cfg, w_anchor=args.w_anchor)
     return cfg
 
 

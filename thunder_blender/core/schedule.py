@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .channels import MOUTH_INDEX
+
 
 @dataclass(frozen=True)
 class ScheduleConfig:
@@ -34,6 +36,19 @@ def alphas_cumprod(cfg: ScheduleConfig = ScheduleConfig()) -> np.ndarray:
     f = np.cos((s + cfg.cosine_s) / (1 + cfg.cosine_s) * np.pi / 2) ** 2
     betas = np.clip(1.0 - f[1:] / f[:-1], 0.0, cfg.max_beta)
     return np.cumprod(1.0 - betas)
+
+
+def initial_noise(seed: int, n_frames: int, n_channels: int, mouth_temperature: float = 1.0) -> np.ndarray:
+    """x_T of one take, (n_frames, n_channels) float32: standard normal from ``default_rng(seed)`` with the
+    mouth/jaw channels (``channels.MOUTH_INDEX``) scaled by ``mouth_temperature``.
+
+    A temperature below 1 draws the mouth closer to what the audio implies while the upper face keeps the
+    full take-to-take variety of the seed; 1 is plain DDIM.
+    """
+    x = np.random.default_rng(seed).standard_normal((n_frames, n_channels)).astype(np.float32)
+    if mouth_temperature != 1.0:
+        x[:, list(MOUTH_INDEX)] *= np.float32(mouth_temperature)
+    return x
 
 
 def q_sample(x0: np.ndarray, t: int, noise: np.ndarray, abar: np.ndarray) -> np.ndarray:

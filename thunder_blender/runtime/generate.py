@@ -63,6 +63,7 @@ class GenerateRequest:
     take_seeds: tuple[int, ...] | None = None
     steps: int | None = None          # DDIM steps (default: the card's)
     seal_closures: bool | None = None  # seal lips where the closure head fires (default: the card's)
+    mouth_temperature: float | None = None  # x_T scale on the mouth channels (default: the card's, else 1)
 
     def __post_init__(self) -> None:
         if self.emotion not in EMOTIONS:
@@ -75,6 +76,8 @@ class GenerateRequest:
             raise InputError("emotion intensity must be between 0 and 1")
         if not 0.0 <= float(self.guidance) <= 10.0:
             raise InputError("guidance must be between 0 and 10")
+        if self.mouth_temperature is not None and not 0.0 <= float(self.mouth_temperature) <= 1.0:
+            raise InputError("mouth temperature must be between 0 and 1")
         if self.steps is not None and not 1 <= int(self.steps) <= 50:
             raise InputError("steps must be between 1 and 50")
 
@@ -194,6 +197,7 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
         raise InputError("the audio is too short")
     steps = int(request.steps or model.steps)
     seal = card.get("closure_seal", False) if request.seal_closures is None else request.seal_closures
+    tau = float(card.get("mouth_temperature", 1.0) if request.mouth_temperature is None else request.mouth_temperature)
     wcfg = card.get("window", {"frames": 3000, "overlap": 500})
     wins = windows(n, int(wcfg["frames"]), int(wcfg["overlap"]))
     weights = blend_weights(wins, n)
@@ -220,7 +224,7 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
     n_ch = len(CHANNELS)
     out = np.zeros((len(seeds), n, n_ch), np.float32)
     for k, seed in enumerate(seeds):
-        noise = np.random.default_rng(seed).standard_normal((n, n_ch)).astype(np.float32)
+        noise = schedule.initial_noise(seed, n, n_ch, tau)
         acc = np.zeros((n, n_ch), np.float32)
         for (s, e), w in zip(wins, weights, strict=True):
             f = feats[:, s:e]
@@ -248,5 +252,6 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
         out[k] = perf
     settings = {"emotion": request.emotion, "intensity": inten, "guidance": float(request.guidance),
                 "head_motion": bool(request.head_motion), "steps": int(len(ts)), "seal_closures": bool(seal),
+                "mouth_temperature": tau,
                 "windows": len(wins), "providers": list(getattr(model, "providers", []))}
     return Takes(weights=out, fps=float(model.fps), seeds=seeds, settings=settings)
