@@ -157,6 +157,7 @@ def bad_inputs(tmp_path) -> dict[str, Path]:
     ("ok", ["--target", "rig.obj", "--format", "glb"], "target must be"),
     ("ok", ["--target", "missing.blend", "--format", "glb"], "target file not found"),
     ("ok", ["--fps", "0"], "--fps must be"),
+    ("ok", ["--mouth-variation", "2"], "mouth variation (mouth temperature) must be between 0 and 1"),
 ])
 def test_bad_input_exits_with_one_line_and_writes_nothing(case, extra, message, bad_inputs, tmp_path):
     audio = {"missing": tmp_path / "nope.wav", "ok": DEMO_WAV}.get(case) or bad_inputs[case]

@@ -137,7 +137,7 @@ def test_bad_request_values():
         G.GenerateRequest(pcm=np.ones(10), emotion="bored")
     with pytest.raises(G.InputError, match="intensity"):
         G.GenerateRequest(pcm=np.ones(10), intensity=2.0)
-    with pytest.raises(G.InputError, match="mouth temperature"):
+    with pytest.raises(G.InputError, match="mouth variation"):
         G.GenerateRequest(pcm=np.ones(10), mouth_temperature=1.5)
 
 

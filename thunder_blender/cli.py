@@ -227,7 +227,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         try:
             request = GenerateRequest(pcm=pcm, sample_rate=rate, n_takes=args.takes, seed=args.seed,
                                       emotion=args.emotion, intensity=args.intensity, guidance=args.guidance,
-                                      head_motion=not args.no_head)
+                                      head_motion=not args.no_head, mouth_temperature=args.mouth_variation)
         except InputError as err:
             raise CliError(f"{Path(audio).name}: {err}") from None
         jobs.append((one, request, pcm, rate))
@@ -378,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--intensity", type=float, default=0.5, help="emotion intensity 0..1 (default 0.5)")
     g.add_argument("--guidance", type=float, default=1.0, help="emotion guidance scale (default 1.0)")
     g.add_argument("--no-head", action="store_true", help="no head rotation")
+    g.add_argument("--mouth-variation", type=float, default=None,
+                   help="0..1: how much the mouth may differ between takes (default: the model's, 0 for the "
+                        "shipped model: the mouth follows the audio, the takes differ in the upper face)")
     g.add_argument("--fps", type=float, default=None,
                    help="frame rate of the CSV and Blender outputs (default 30; a .blend target keeps its own)")
     g.add_argument("--target", default="demo", help="demo | FILE.blend | FILE.glb | FILE.fbx (default demo)")

@@ -135,3 +135,32 @@ def test_recorded_speech_gets_its_share_of_draws():
     np.testing.assert_allclose(p[1] / p[0], 3.0)  # by frames within a group
     synth_only = draw_probabilities(utts[:2], 0.5)
     np.testing.assert_allclose(synth_only, [0.25, 0.75])
+
+
+def test_upper_face_anchor_is_zero_for_the_anchor_itself_and_ignores_the_mouth():
+    import copy
+
+    from thunder_blender.core.channels import MOUTH_INDEX, UPPER_INDEX
+    from thunder_train.train import TrainConfig, generator_loss
+
+    torch.manual_seed(0)
+    gen = Generator(SMALL).eval()  # eval: no dropout, so the copy predicts exactly the same
+    ref = copy.deepcopy(gen).requires_grad_(False)
+    T, B = 40, 2
+    g = torch.Generator().manual_seed(3)
+    batch = {"mel": torch.randn(B, 2 * T, 80, generator=g), "mel_clean": torch.randn(B, 2 * T, 80, generator=g),
+             "perf": torch.rand(B, T, 55, generator=g), "closure": torch.zeros(B, T, dtype=torch.bool),
+             "phone": torch.zeros(B, T, dtype=torch.int64), "mask": torch.ones(B, T, dtype=torch.bool),
+             "emotion": torch.tensor([0, 1]), "intensity": torch.tensor([0.0, 0.5])}
+    cfg = TrainConfig(variant="diffusion", net=SMALL, w_anchor=1.0)
+
+    def anchor_part() -> float:
+        return generator_loss(gen, Diffusion(), batch, cfg, torch.Generator().manual_seed(0), {"anchor": ref})[1]["anchor"]
+
+    assert anchor_part() == 0.0
+    with torch.no_grad():
+        gen.denoiser.out.bias[list(MOUTH_INDEX)] += 1.0   # the mouth may move freely
+    assert anchor_part() == 0.0
+    with torch.no_grad():
+        gen.denoiser.out.bias[list(UPPER_INDEX)] += 0.5   # the upper face may not
+    assert abs(anchor_part() - 0.25) < 1e-5

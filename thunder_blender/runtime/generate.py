@@ -77,7 +77,7 @@ class GenerateRequest:
         if not 0.0 <= float(self.guidance) <= 10.0:
             raise InputError("guidance must be between 0 and 10")
         if self.mouth_temperature is not None and not 0.0 <= float(self.mouth_temperature) <= 1.0:
-            raise InputError("mouth temperature must be between 0 and 1")
+            raise InputError("mouth variation (mouth temperature) must be between 0 and 1")
         if self.steps is not None and not 1 <= int(self.steps) <= 50:
             raise InputError("steps must be between 1 and 50")
 
