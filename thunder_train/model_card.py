@@ -166,8 +166,11 @@ def headline_table(metrics: dict) -> str:
             ("closure", "rounded_lips", "uw ow w: rounded ↑"), ("closure", "silent_closed", "silence: closed ↑")]
     lines = ["| split | model | " + " | ".join(c[2] for c in cols) + " |", "|---|---|" + "---|" * len(cols)]
     for split in metrics.get("counts", {}):
-        for variant, label in ((shipped, f"shipped (`{shipped}`)"), ("deterministic", "deterministic baseline"),
-                               ("diffusion", "diffusion without M2S")):
+        rows = ((shipped, f"shipped (`{shipped}`)"), ("deterministic", "deterministic baseline"),
+                ("diffusion", "diffusion without M2S"), ("diffusion_long", "diffusion without M2S, same steps"))
+        for variant, label in rows:
+            if variant not in metrics.get("ablation", {}):
+                continue
             vals = [_fmt(_mean(metrics, block, variant, split, key)) for block, key, _ in cols]
             lines.append(f"| {split} | {label} | " + " | ".join(vals) + " |")
         if split == "real_val":
