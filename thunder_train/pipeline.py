@@ -34,14 +34,14 @@ class PipelineConfig:
     out: Path
     work: Path = Path("data/pipeline")
     corpus: Path = Path("data/corpus")
-    hours: float = 10.0
+    hours: float = 12.0
     rebuild: bool = False
     judges: Path | None = None
     smoke: bool = False
     det_minutes: float = 8.0
-    base_minutes: float = 8.0
-    cont_minutes: float = 4.0
-    cont_steps: int | None = None    # equal step budget for every continuation (cont_minutes is then a cap)
+    base_minutes: float = 9.0
+    cont_minutes: float = 9.0
+    cont_steps: int | None = 450     # equal step budget for every continuation (cont_minutes is then a cap)
     mouth_temperature: float = 0.0   # written into every exported card (the runtime's sampler)
     w_anchor: float = 20.0           # upper-face anchor of the judge variants (TrainConfig.w_anchor)
     batch: int = 16
@@ -239,15 +239,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="where the shipped model goes (e.g. models)")
     p.add_argument("--work", type=Path, default=None, help="intermediate files (default data/pipeline)")
     p.add_argument("--corpus", type=Path, default=None, help="corpus root (built there when missing)")
-    p.add_argument("--hours", type=float, default=10.0)
+    p.add_argument("--hours", type=float, default=12.0)
     p.add_argument("--rebuild", action="store_true", help="rebuild the corpus even if it exists")
     p.add_argument("--judges", type=Path, default=None,
                    help="reuse judges trained earlier (directory of m2s_mouth.pt, sync_loss.pt, ...)")
     p.add_argument("--smoke", action="store_true", help="a few minutes end to end (tiny corpus, short runs)")
     p.add_argument("--det-minutes", type=float, default=8.0)
-    p.add_argument("--base-minutes", type=float, default=8.0)
-    p.add_argument("--cont-minutes", type=float, default=4.0, help="time budget of each continuation")
-    p.add_argument("--cont-steps", type=int, default=None,
+    p.add_argument("--base-minutes", type=float, default=9.0)
+    p.add_argument("--cont-minutes", type=float, default=9.0, help="time budget of each continuation")
+    p.add_argument("--cont-steps", type=int, default=450,
                    help="equal step budget for each continuation (same batches; --cont-minutes becomes a cap)")
     p.add_argument("--ship", default="auto", help="variant to ship (default: diffusion_m2s_sync)")
     p.add_argument("--status", default="release")
