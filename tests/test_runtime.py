@@ -166,10 +166,12 @@ def test_windowed_long_audio_has_no_seams(model):
     assert win.settings["windows"] >= 3
     w = win.weights[0]
     assert w.shape == one.shape
-    vel = np.abs(np.diff(w, axis=0)).max(axis=1)
+    # frame-to-frame change at the window borders: the same as the single pass has there (speech itself can
+    # move fast at a border, a seam would add a jump of its own)
+    vel, vel_one = np.abs(np.diff(w, axis=0)), np.abs(np.diff(one, axis=0))
     wins = G.windows(len(w), 300, 100)
-    borders = [e for _, e in wins[:-1]] + [s for s, _ in wins[1:]]
-    assert vel[[b - 1 for b in borders]].max() <= np.percentile(vel, 99.5) + 1e-6
+    at_borders = [e - 1 for _, e in wins[:-1]] + [s - 1 for s, _ in wins[1:]]
+    assert np.abs(vel - vel_one)[at_borders].max() < 0.01
     assert np.abs(w - one).mean() < 0.01
 
 

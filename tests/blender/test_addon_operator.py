@@ -7,6 +7,7 @@ take only.
 """
 from __future__ import annotations
 
+import json
 import time
 from types import SimpleNamespace
 
@@ -179,6 +180,7 @@ def test_cancel_leaves_scene_unchanged_and_worker_path_writes(bpy, empty_scene, 
     face = _demo_head(bpy)
     _sound_strip(scene, speech_wav, 1)
     scene.thunder.n_takes = 2
+    scene.thunder.mouth_variation = 0.3
     bpy.context.view_layer.objects.active = face
     before = snapshot(bpy)
     # Drive the operator's own modal handler (there is no window headless, so Blender cannot): Esc, then
@@ -215,6 +217,8 @@ def test_cancel_leaves_scene_unchanged_and_worker_path_writes(bpy, empty_scene, 
     assert len(face.thunder.takes) == 2
     new = face.thunder.takes[1].action
     assert new["thunder_seed"] != old_seed and new.name.endswith("_take2")
+    # the re-roll reuses the take's recorded settings, the panel's mouth variation included
+    assert json.loads(new["thunder_settings"])["mouth_temperature"] == pytest.approx(0.3)
     np.testing.assert_array_equal(curve_values(fcurves(face.thunder.takes[0].action, "KEY")[0])[1], first_vals)
     # Re-rolling needs the take's audio: with the strip gone it is refused and nothing changes.
     scene.sequence_editor.strips.remove(scene.sequence_editor.strips["speech"])

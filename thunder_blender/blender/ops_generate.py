@@ -25,6 +25,8 @@ from bpy.props import IntProperty
 STATUS: dict = {"running": False, "done": 0, "total": 0, "text": ""}
 _MODEL_CACHE: dict = {}
 _ACTIVE_JOBS: list = []
+# Generation settings recorded on each take and passed to GenerateRequest (a re-roll reuses them).
+REQUEST_KEYS = ("emotion", "intensity", "guidance", "head_motion", "mouth_temperature")
 
 
 class UserError(ValueError):
@@ -104,13 +106,11 @@ class GenerationSession:
                     raise UserError("this take has no recorded audio source; generate again instead")
                 count = int(info.get("rerolls", 0)) + 1
                 seed = reroll_seed(int(old["thunder_seed"]), count)
-                self.settings = {k: info[k] for k in ("emotion", "intensity", "guidance", "head_motion")
-                                 if k in info}
+                self.settings = {k: info[k] for k in REQUEST_KEYS if k in info}
                 self.settings.update(rerolls=count, audio_source=clip.source)
                 request = GenerateRequest(pcm=clip.pcm, sample_rate=clip.sample_rate, n_takes=1, seed=seed,
-                                          take_seeds=(seed,), **{k: self.settings[k] for k in (
-                                              "emotion", "intensity", "guidance", "head_motion")
-                                              if k in self.settings})
+                                          take_seeds=(seed,), **{k: self.settings[k] for k in REQUEST_KEYS
+                                                                 if k in self.settings})
                 self.seed = seed
             else:
                 if settings.audio_source == "FILE":
@@ -119,11 +119,11 @@ class GenerationSession:
                     clip = strips.strip_audio(scene, strips.active_sound_strip(scene))
                 self.settings = {"emotion": settings.emotion, "intensity": float(settings.intensity),
                                  "guidance": float(settings.guidance), "head_motion": bool(settings.head_motion),
+                                 "mouth_temperature": float(settings.mouth_variation),
                                  "n_takes": int(settings.n_takes), "audio_source": clip.source}
                 request = GenerateRequest(pcm=clip.pcm, sample_rate=clip.sample_rate,
                                           n_takes=int(settings.n_takes), seed=int(settings.seed),
-                                          emotion=settings.emotion, intensity=float(settings.intensity),
-                                          guidance=float(settings.guidance), head_motion=bool(settings.head_motion))
+                                          **{k: self.settings[k] for k in REQUEST_KEYS})
         except (strips.AudioError, InputError) as exc:
             raise UserError(str(exc)) from None
         self.clip = clip

@@ -59,6 +59,10 @@ class THUNDER_PG_scene(bpy.types.PropertyGroup):
     guidance: FloatProperty(name="Expressiveness", default=1.0, min=0.0, max=4.0,
                             description="Guidance scale: higher follows emotion and speech more strongly")
     head_motion: BoolProperty(name="Head Motion", default=True, description="Key head rotation too")
+    mouth_variation: FloatProperty(name="Mouth Variation", default=0.0, min=0.0, max=1.0, subtype="FACTOR",
+                                   description="How much the mouth may differ between takes. 0: the mouth follows "
+                                               "the speech and takes differ in brows, eyes and head; higher values "
+                                               "vary the mouth too, at some cost in lip-sync")
     mapping_file: StringProperty(name="Mapping File", subtype="FILE_PATH",
                                  description="Optional JSON shape-key mapping for custom rigs")
 

@@ -78,6 +78,7 @@ def draw_thunder(layout, context) -> None:
     col.prop(s, "intensity")
     col.prop(s, "guidance")
     col.prop(s, "head_motion")
+    col.prop(s, "mouth_variation")
     if STATUS["running"]:
         frac = STATUS["done"] / STATUS["total"] if STATUS["total"] else 0.0
         layout.progress(factor=frac, type="BAR", text=f"{STATUS['text']} (Esc cancels)")
