@@ -24,6 +24,11 @@ def tiny(tmp_path_factory):
 
 
 def test_same_seed_gives_identical_shards(tiny):
+    """Same plan -> byte-identical shards, even when this (parent) process has used espeak-ng in between:
+    the library's static state must not leak into the workers that synthesise the corpus."""
+    from thunder_train.corpus.espeak import ESpeak, SynthParams
+
+    ESpeak().synthesize("Breathy voices draw on the noise generator.", "en-us+f3", SynthParams())
     root, cfg, _ = tiny
     again = BuildConfig(out=root / "b", hours=cfg.hours, seed=cfg.seed, workers=1, shard_seconds=30.0, real=False)
     build(again, log=lambda *_: None)

@@ -8,7 +8,6 @@ import shutil
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import numpy as np
 from . import text as textsrc
 from .expression import sample_emotion
 from .shards import Record, write_shard
-from .synth import FPS, SR, Job, run_job
+from .synth import FPS, SR, Job, run_job, synth_pool
 from .voices import Voice, all_voices, sentence_split, voice_split
 
 # seconds per planned utterance = DURATION_CALIBRATION * (0.36 s/word + pauses); the factor is the
@@ -161,10 +160,8 @@ def build(cfg: BuildConfig, log=print) -> dict:
     stats: dict = {}
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu0 = ru.ru_utime + ru.ru_stime
-    ctx = get_context("fork")
-    # one fresh process per utterance: espeak-ng keeps hidden state between calls (noise generator,
-    # intonation options of voice variants), so reusing a process would make results depend on scheduling
-    with ctx.Pool(cfg.workers, maxtasksperchild=1) as pool:
+    # one fresh process per utterance, never inheriting espeak-ng state (see synth_pool)
+    with synth_pool(cfg.workers) as pool:
         for split, js in jobs.items():
             t1 = time.time()
             _write_split(root, split, pool.imap(run_job, js, chunksize=1), cfg.shard_seconds, stats)

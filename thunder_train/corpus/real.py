@@ -88,8 +88,8 @@ def load_or_align(lang: str, cache: Path, workers: int = 2, log=print) -> list[d
         z = _load(path)
         if list(z["names"]) == names:
             return _unpack(z, tr)
-    from multiprocessing import get_context
-    with get_context("fork").Pool(workers) as pool:
+    from .synth import synth_pool
+    with synth_pool(workers) as pool:
         res = pool.map(_process, [(lang, n, tr[n]) for n in names], chunksize=4)
     ok = [r for r in res if r[2]]
     log(f"real {lang}: aligned {len(ok)}/{len(res)} prompts")

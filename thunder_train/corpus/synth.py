@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from multiprocessing import get_context
+from multiprocessing.pool import Pool
 
 import numpy as np
 from scipy.signal import resample_poly
@@ -24,6 +26,21 @@ SR = 16000
 FPS = 50
 
 _ENGINE: ESpeak | None = None
+
+
+def synth_pool(workers: int) -> Pool:
+    """A process pool whose every task runs in a fresh worker forked from a clean server process.
+
+    libespeak-ng keeps static state that survives ``espeak_Initialize`` (wave generator phase and noise,
+    the last voice's settings), and a forked child inherits it from its parent. With plain ``fork``,
+    the audio of an utterance therefore depended on whether the *parent* had used espeak-ng before (the
+    aligner speaks out-of-vocabulary words, tests synthesise in-process). Workers are forked from a
+    ``forkserver`` that never synthesises, and each runs one task (chunk), so every result depends only
+    on its inputs.
+    """
+    ctx = get_context("forkserver")
+    ctx.set_forkserver_preload([__name__])
+    return ctx.Pool(workers, maxtasksperchild=1)
 
 
 def _espeak() -> ESpeak:
