@@ -8,11 +8,11 @@ import threading
 import numpy as np
 import pytest
 
-from thunder_blender.audio_file import read_audio
 from thunder_blender.core.channels import HEAD_CHANNELS, INDEX, MOUTH_INDEX, UPPER_INDEX
 from thunder_blender.runtime import generate as G
 from thunder_blender.runtime.card import Window
 from thunder_blender.runtime.model import ModelError, candidate_dirs, load_model
+from thunder_cli.audio_file import read_audio
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,6 @@ from thunder_train.corpus.build import BuildConfig, build, plan
 from thunder_train.corpus.dataset import load_split
 from thunder_train.corpus.voices import all_voices, sentence_split, voice_split
 
-pytestmark = pytest.mark.train
-
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):

@@ -9,8 +9,6 @@ torch = pytest.importorskip("torch")
 from thunder_train.diffusion import Diffusion  # noqa: E402
 from thunder_train.networks import Generator, NetConfig, count_parameters, receptive_field  # noqa: E402
 
-pytestmark = pytest.mark.train
-
 SMALL = NetConfig(enc_dim=32, dim=32, enc_dilations=(1, 2), den_dilations=(1, 2, 4))
 
 

@@ -27,7 +27,6 @@ from ..core.channels import CHANNELS, EMOTION_INDEX, EMOTIONS, HEAD_INDEX, INDEX
 
 MAX_SECONDS = 600.0   # 10 minutes
 MIN_SECONDS = 0.1
-SILENCE_PEAK = 1e-3   # -60 dBFS
 MAX_TAKES = 16
 LIP_OPENING = ("mouthFunnel", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft",
                "mouthUpperUpRight", "tongueOut")
@@ -135,7 +134,7 @@ def prepare_audio(pcm: np.ndarray, sample_rate: int) -> np.ndarray:
         raise InputError(f"the audio is too short ({seconds:.2f} s; at least {MIN_SECONDS} s)")
     if not np.all(np.isfinite(x)):
         raise InputError("the audio contains invalid samples (NaN or infinity)")
-    if float(np.abs(x).max()) < SILENCE_PEAK:
+    if float(np.abs(x).max()) < features.SILENCE_PEAK:
         raise InputError("the audio is silent (peak below -60 dBFS)")
     return features.to_model_audio(x, int(sample_rate))
 
