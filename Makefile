@@ -16,10 +16,10 @@ sysdeps:
 	@bash tools/ensure_system_deps.sh
 
 # One pip call, one resolve: bpy pins numpy<2 and a second call would break it.
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (bpy 4.5 LTS wheels are cp311)"'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -e .
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -c requirements.lock -e .
 	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json

@@ -28,6 +28,10 @@ def test_wheel_name_parsing_and_pip_selection():
 
 def test_manifest_rules():
     m = build.read_manifest()
+    import thunder_blender
+
+    # the version lives in thunder_blender/__init__.py (pyproject reads it from there); the manifest must agree
+    assert m["version"] == thunder_blender.__version__
     assert m["blender_version_min"] == "4.2.0"
     assert set(m["permissions"]) == {"files"}, "only file access; no network"
     assert len(m["tagline"]) <= 64 and m["tagline"][-1].isalnum()

@@ -46,6 +46,7 @@ from thunder_blender.blender import export  # noqa: E402
 from thunder_blender.blender.demo_head import build_demo_head  # noqa: E402
 from thunder_blender.blender.keyframes import write_takes  # noqa: E402
 from thunder_blender.blender.rig import RigError, detect_rig  # noqa: E402
+from thunder_blender.blender.strips import scene_fps  # noqa: E402
 
 __all__ = ["RigError", "TargetError", "BlenderJob", "check_target", "detect_rig", "load_target", "prepare",
            "stdout_to_stderr", "write_outputs"]
@@ -210,7 +211,7 @@ def _write_outputs(job: BlenderJob, takes, staging: Path) -> list[Path]:
     scene = bpy.context.scene
     if job.fps is not None or job.target == "demo" or not job.target.lower().endswith(".blend"):
         set_scene_fps(scene, job.fps or 30.0)
-    fps = scene.render.fps / scene.render.fps_base
+    fps = scene_fps(scene)
     start = int(scene.frame_start)
     if job.audio is not None:
         wav = staging / f".{job.name}_speech.wav"

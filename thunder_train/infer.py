@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from thunder_blender.core import features, schedule
-from thunder_blender.core.channels import EMOTION_INDEX, N_CHANNELS
+from thunder_blender.core.channels import EMOTION_INDEX, N_ARKIT, N_CHANNELS
 from thunder_train.networks import Generator
 
 
@@ -47,7 +47,7 @@ def sample_takes(gen: Generator, audio: np.ndarray, seeds: list[int], emotion: i
                 x0 = schedule.guided(x0, x0u, guidance)
             x = sampler.step(i, x, x0)
         perf = gen.denormalise(x)[0].numpy()
-        perf[:, :52] = np.clip(perf[:, :52], 0.0, 1.0)
+        perf[:, :N_ARKIT] = np.clip(perf[:, :N_ARKIT], 0.0, 1.0)
         out.append(perf)
     res = np.stack(out).astype(np.float32)
     if n_frames is not None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
+from ..core import resample
 from ..core.features import SAMPLE_RATE, SILENCE_PEAK
 
 
@@ -42,7 +43,8 @@ class AudioClip:
 
 
 def scene_fps(scene: bpy.types.Scene) -> float:
-    return float(scene.render.fps) / float(scene.render.fps_base)
+    """The scene's effective frame rate (``core.resample.scene_fps``)."""
+    return resample.scene_fps(scene.render.fps, scene.render.fps_base)
 
 
 def _all_strips(scene: bpy.types.Scene) -> list:
