@@ -29,13 +29,34 @@ class TargetError(ValueError):
     """The target file is unusable (missing, wrong type, no mesh with shape keys). One-line message."""
 
 
+_ISOLATION: Path | None = None  # temp dir holding Blender's user resources and cache for this process
+
+
 def import_bpy():
-    """Import and return ``bpy`` with Blender's user resources in a fresh temp dir (set before import)."""
+    """Import and return ``bpy`` isolated from the user's Blender setup and home directory.
+
+    Before the first import, Blender's user resources (``BLENDER_USER_RESOURCES``) and its cache
+    (thumbnails under ``XDG_CACHE_HOME``) are pointed at a fresh temp dir, which ``shutdown`` removes.
+    """
+    global _ISOLATION
     if "bpy" not in sys.modules:
-        os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="thunder-blender-user-"))
+        _ISOLATION = Path(tempfile.mkdtemp(prefix="thunder-blender-"))
+        os.environ.setdefault("BLENDER_USER_RESOURCES", str(_ISOLATION / "user"))
+        os.environ["XDG_CACHE_HOME"] = str(_ISOLATION / "cache")
     import bpy
 
     return bpy
+
+
+def shutdown() -> None:
+    """Remove this process's Blender temp dirs (call right before the process ends)."""
+    import shutil
+
+    bpy = sys.modules.get("bpy")
+    tmp = getattr(getattr(bpy, "app", None), "tempdir", "") if bpy is not None else ""
+    for d in (tmp, _ISOLATION):
+        if d and Path(d).name.startswith(("blender_", "thunder-blender-")):
+            shutil.rmtree(d, ignore_errors=True)
 
 
 # This module is the command line's only way into Blender: bpy is imported here, isolated from the user's
