@@ -30,13 +30,35 @@ def read_glb(path: Path) -> tuple[dict, bytes]:
     return doc, data[28 + jlen:28 + jlen + blen]
 
 
+_DTYPES = {5120: "<i1", 5121: "<u1", 5122: "<i2", 5123: "<u2", 5125: "<u4", 5126: "<f4"}
+_WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
+
+
 def accessor(doc: dict, blob: bytes, index: int) -> np.ndarray:
+    """Minimal accessor reader: (count, width) float64, with byteStride, normalized integers (unsigned /
+    signed, as the glTF spec decodes them), sparse values and data-less (zero) accessors."""
     acc = doc["accessors"][index]
-    assert acc["componentType"] == 5126  # float32
-    view = doc["bufferViews"][acc["bufferView"]]
-    width = {"SCALAR": 1, "VEC3": 3, "VEC4": 4}[acc["type"]]
-    start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
-    return np.frombuffer(blob, "<f4", acc["count"] * width, start).reshape(acc["count"], width)
+    dtype, width, count = np.dtype(_DTYPES[acc["componentType"]]), _WIDTH[acc["type"]], acc["count"]
+    out = np.zeros((count, width), np.float64)
+    if "bufferView" in acc:
+        view = doc["bufferViews"][acc["bufferView"]]
+        start = view.get("byteOffset", 0) + acc.get("byteOffset", 0)
+        stride = view.get("byteStride", dtype.itemsize * width)
+        rows = [np.frombuffer(blob, dtype, width, start + r * stride) for r in range(count)]
+        out[:] = np.array(rows, np.float64).reshape(count, width)
+    if "sparse" in acc:
+        sp = acc["sparse"]
+
+        def part(p: dict, dt: str, n: int) -> np.ndarray:
+            v = doc["bufferViews"][p["bufferView"]]
+            return np.frombuffer(blob, dt, n, v.get("byteOffset", 0) + p.get("byteOffset", 0))
+
+        idx = part(sp["indices"], _DTYPES[sp["indices"]["componentType"]], sp["count"])
+        out[idx] = part(sp["values"], dtype.str, sp["count"] * width).reshape(-1, width)
+    if acc.get("normalized"):
+        info = np.iinfo(dtype)
+        out = out / info.max if info.min == 0 else np.maximum(out / info.max, -1.0)
+    return out
 
 
 def validate_gltf(path: Path) -> dict:
@@ -137,6 +159,86 @@ def test_glb_passes_khronos_validator(bpy, keyed, tmp_path):
     assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:5]
     assert report["info"]["animationCount"] == N_TAKES
     assert report["info"]["hasMorphTargets"] is True
+
+
+def _gltf_weight_curves(bpy, path: Path) -> dict[str, np.ndarray]:
+    """Import a .glb with Blender's importer: {animation name: (keys, 52) shape-key values in ARKit order}."""
+    bpy.ops.wm.read_homefile(use_empty=True)
+    bpy.context.scene.render.fps = FPS
+    bpy.ops.import_scene.gltf(filepath=str(path))
+    out = {}
+    for act in bpy.data.actions:
+        curves = {fc.data_path: fc for layer in act.layers for st in layer.strips for bag in st.channelbags
+                  for fc in bag.fcurves}
+        cols = []
+        for n in ARKIT_52:
+            fc = curves[f'key_blocks["{n}"].value']
+            co = np.empty(2 * len(fc.keyframe_points))
+            fc.keyframe_points.foreach_get("co", co)
+            cols.append(co[1::2])
+        out[act.name] = np.stack(cols, 1)
+    return out
+
+
+def test_glb_is_compact_and_reads_back_within_1e5(bpy, keyed, tmp_path):
+    """The default export: weights as normalized uint16, no TEXCOORD_0 without a texture, a few bufferViews.
+    Blender's importer and pygltflib read it; values match the uncompacted export within 1e-5."""
+    import pygltflib
+
+    from thunder_blender.blender import export
+
+    obj, _, weights = keyed
+    compact, raw = tmp_path / "compact.glb", tmp_path / "raw.glb"
+    export.export_glb(compact, obj)
+    export.export_glb(raw, obj, compact=False)
+    doc, blob = read_glb(compact)
+    raw_doc, _ = read_glb(raw)
+    assert compact.stat().st_size < 0.8 * raw.stat().st_size
+    assert len(doc["bufferViews"]) <= 4 < len(raw_doc["bufferViews"])
+    assert "TEXCOORD_0" in raw_doc["meshes"][0]["primitives"][0]["attributes"]
+    assert all("TEXCOORD_0" not in p["attributes"] for p in doc["meshes"][0]["primitives"])
+    for anim in doc["animations"]:
+        out = doc["accessors"][anim["samplers"][anim["channels"][0]["sampler"]]["output"]]
+        assert out["componentType"] == 5123 and out["normalized"] is True
+    # Blender's importer: every key of every take, against the float export and the keyed values.
+    back, ref = _gltf_weight_curves(bpy, compact), _gltf_weight_curves(bpy, raw)
+    assert sorted(back) == sorted(ref) == [f"take_{k + 1}" for k in range(N_TAKES)]
+    for k, name in enumerate(sorted(back)):
+        assert np.abs(back[name] - ref[name]).max() <= 1e-5
+        assert np.abs(back[name] - weights[k]).max() <= 1e-5
+    # pygltflib: an independent parser of the container, bufferViews and accessors.
+    gl = pygltflib.GLTF2().load(str(compact))
+    data = gl.binary_blob()
+    assert len(gl.animations) == N_TAKES and gl.meshes[0].extras["targetNames"] == list(ARKIT_52)
+    for anim in gl.animations:
+        k = int(anim.name.split("_")[1]) - 1
+        acc = gl.accessors[anim.samplers[anim.channels[0].sampler].output]
+        view = gl.bufferViews[acc.bufferView]
+        start = (view.byteOffset or 0) + (acc.byteOffset or 0)
+        values = np.frombuffer(data, "<u2", acc.count, start).reshape(-1, 52) / 65535.0
+        assert view.byteOffset + view.byteLength <= len(data)
+        assert np.abs(values - weights[k]).max() <= 1e-5
+
+
+@pytest.mark.node
+def test_glb_keeps_texture_coordinates_for_a_textured_material(bpy, keyed, tmp_path):
+    from thunder_blender.blender import export
+
+    obj = keyed[0]
+    mat = bpy.data.materials.new("Skin")
+    mat.use_nodes = True
+    tex = mat.node_tree.nodes.new("ShaderNodeTexImage")
+    tex.image = bpy.data.images.new("skin", 8, 8)
+    tex.image.pack()
+    mat.node_tree.links.new(tex.outputs["Color"], mat.node_tree.nodes["Principled BSDF"].inputs["Base Color"])
+    obj.data.materials.append(mat)
+    path = tmp_path / "textured.glb"
+    export.export_glb(path, obj)
+    doc, _ = read_glb(path)
+    assert doc["textures"] and "TEXCOORD_0" in doc["meshes"][0]["primitives"][0]["attributes"]
+    assert len(doc["images"]) == 1 and "bufferView" in doc["images"][0]
+    report = validate_gltf(path)
+    assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:5]
 
 
 def _imported_curves(bpy, path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:

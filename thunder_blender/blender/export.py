@@ -20,6 +20,8 @@ from pathlib import Path
 
 import bpy
 
+from ..core import gltf_compact
+
 
 def _channelbags(action: bpy.types.Action):
     for layer in action.layers:
@@ -145,9 +147,13 @@ def remove_other_tracks(obj: bpy.types.Object, actions: Sequence[bpy.types.Actio
 
 
 def export_glb(path: str | Path, obj: bpy.types.Object,
-               actions: Sequence[bpy.types.Action] | None = None) -> None:
+               actions: Sequence[bpy.types.Action] | None = None, compact: bool = True) -> None:
     """Write ``obj`` (and its armature) with every take as its own glTF animation: morph-target weights,
     plus node rotation when the take also rotates the head.
+
+    ``compact`` (default) rewrites Blender's file with ``core.gltf_compact``: weights as normalized 16-bit
+    integers, no texture coordinates when there is no texture, empty morph targets without data, a few
+    bufferViews instead of one per accessor.
 
     Takes are the NLA tracks on the shape keys / object / armature (one track per take, same track name on
     each ID, as ``blender.keyframes.write_takes`` leaves them; the exporter merges same-named tracks into one
@@ -202,6 +208,8 @@ def export_glb(path: str | Path, obj: bpy.types.Object,
         for ad, track in temp_tracks:
             ad.nla_tracks.remove(track)
         saved.restore()
+    if compact:
+        gltf_compact.compact_file(path)
 
 
 def export_fbx_take(path: str | Path, obj: bpy.types.Object, action: bpy.types.Action) -> None:
