@@ -172,7 +172,8 @@ def _blender_job(args, formats: list[str], audio):
     from .headless import BlenderJob, RigError, TargetError, prepare
 
     print("opening the target in Blender ...", file=sys.stderr)
-    job = BlenderJob(args.target, args.name, BLENDER_FORMATS & set(formats), args.fps, audio)
+    job = BlenderJob(args.target, args.name, BLENDER_FORMATS & set(formats), args.fps, audio,
+                     audio_name=Path(args.audio).name if audio is not None and args.audio else None)
     try:
         prepare(job)
     except (TargetError, RigError) as err:

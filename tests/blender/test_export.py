@@ -282,6 +282,80 @@ def test_fbx_per_take_round_trip(bpy, keyed, tmp_path):
     assert not np.allclose(curves["jawOpen"][1], weights[0, :, ARKIT_52.index("jawOpen")], atol=1e-2)
 
 
+_UFBX_DUMP = """
+import json, sys, ufbx
+scene = ufbx.load_file(sys.argv[1])
+props = []
+for layer in list(scene.anim_layers):
+    for ap in list(layer.anim_props):
+        curves = [None if c is None else [[k.time, k.value] for k in list(c.keyframes)]
+                  for c in list(ap.anim_value.curves)]
+        props.append({"element": ap.element.name, "type": type(ap.element).__name__, "prop": ap.prop_name,
+                      "curves": curves})
+print(json.dumps({"fps": scene.settings.frames_per_second, "props": props}))
+"""
+
+
+def ufbx_curves(path: Path) -> dict:
+    """Animated properties of an FBX as ufbx (an independent reader) sees them, in a child process (its
+    Python bindings can abort the process on misuse)."""
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", _UFBX_DUMP, str(path)], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    return json.loads(res.stdout)
+
+
+def test_fbx_drops_constant_transform_curves_and_keeps_values(bpy, empty_scene, tmp_path, monkeypatch):
+    """Read by ufbx: no location/scale curves (they never change), a rotation curve per axis, 52 blend
+    channels whose keys, linearly interpolated, give every frame's weight; repeated values cost no keys."""
+    from thunder_blender.blender import export
+    from thunder_blender.blender.keyframes import write_takes
+    from thunder_blender.runtime.generate import Takes
+
+    face = make_face(bpy)
+    rng = np.random.default_rng(8)
+    n = 40
+    w = rng.uniform(0, 1, (2, n, 55)).astype(np.float32)
+    w[:, :, 52:] = rng.uniform(-0.2, 0.2, (2, n, 3))
+    w[:, 10:25, ARKIT_52.index("jawOpen")] = 0.25  # a held value
+    w[:, :, ARKIT_52.index("tongueOut")] = 0.0       # never moves
+    actions = write_takes(face, Takes(weights=w, fps=30.0, seeds=(1, 2)), 1, 30.0)
+    empty_scene.frame_end = n
+    path = tmp_path / "take_2.fbx"
+    export.export_fbx_take(path, face, actions[1])
+
+    dump = ufbx_curves(path)
+    assert dump["fps"] == FPS
+    props = {(p["type"], p["prop"]): p for p in dump["props"]}
+    assert {p for _, p in props} >= {"Lcl Rotation", "DeformPercent"}
+    assert not {p for _, p in props} & {"Lcl Translation", "Lcl Scaling"}
+    frames = np.arange(n)
+    channels = [p for p in dump["props"] if p["prop"] == "DeformPercent"]
+    assert len(channels) == 52 - 1  # tongueOut is constant: no curve, its static value is 0
+    for p in channels:
+        c = ARKIT_52.index(p["element"])
+        keys = np.array(p["curves"][0])
+        got = np.interp(frames, keys[:, 0] * FPS, keys[:, 1]) / 100.0
+        np.testing.assert_allclose(got, w[1, :, c], atol=1e-6)
+        if p["element"] == "jawOpen":
+            assert len(keys) == n - 13  # the 15 held frames keep only their two ends
+    # Control: the exporter's lossless setting (simplify factor 0) writes the same rotation keys, plus
+    # location and scale curves that never change.
+    monkeypatch.setattr(export, "FBX_SIMPLIFY", 0.0)
+    export.export_fbx_take(tmp_path / "full.fbx", face, actions[1])
+    full = {(p["type"], p["prop"]): p for p in ufbx_curves(tmp_path / "full.fbx")["props"]}
+    for prop in ("Lcl Translation", "Lcl Scaling"):
+        for curve in full[("Node", prop)]["curves"]:
+            v = np.array(curve)[:, 1]
+            assert len(curve) == n and np.ptp(v) <= 1e-6 * max(1.0, np.abs(v).max())  # float noise only
+    for ours, ref in zip(props[("Node", "Lcl Rotation")]["curves"], full[("Node", "Lcl Rotation")]["curves"],
+                         strict=True):
+        assert len(ours) == n and np.ptp(np.array(ours)[:, 1]) > 1.0  # degrees: the head turns
+        np.testing.assert_allclose(ours, ref, atol=1e-6)
+
+
 def test_fbx_rejects_mesh_without_shape_keys(bpy, empty_scene, tmp_path):
     from thunder_blender.blender import export
 

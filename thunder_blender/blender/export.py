@@ -212,6 +212,13 @@ def export_glb(path: str | Path, obj: bpy.types.Object,
         gltf_compact.compact_file(path)
 
 
+# Blender's FBX exporter keeps every baked key of every curve, constant ones included, only when its
+# simplify factor is 0. Any factor above 0 drops curves that never change (the constant location / scale
+# of the head) and, within a curve, keys equal to both neighbours; at this factor "equal" means within
+# 1e-9 relative, so with the linear interpolation the exporter declares, no value changes.
+FBX_SIMPLIFY = 1e-4
+
+
 def export_fbx_take(path: str | Path, obj: bpy.types.Object, action: bpy.types.Action) -> None:
     """Write one FBX with one take baked, starting at FBX time 0.
 
@@ -246,7 +253,7 @@ def export_fbx_take(path: str | Path, obj: bpy.types.Object, action: bpy.types.A
                 filepath=str(path), use_selection=True, object_types={"MESH", "ARMATURE", "EMPTY"},
                 bake_anim=True, bake_anim_use_all_bones=True, bake_anim_use_nla_strips=False,
                 bake_anim_use_all_actions=False, bake_anim_force_startend_keying=True,
-                bake_anim_step=1.0, bake_anim_simplify_factor=0.0, add_leaf_bones=False,
+                bake_anim_step=1.0, bake_anim_simplify_factor=FBX_SIMPLIFY, add_leaf_bones=False,
             )
     finally:
         scene.frame_start, scene.frame_end, scene.frame_current = frame_range
