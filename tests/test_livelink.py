@@ -300,3 +300,25 @@ def test_convert_imports_a_capture_with_dropped_lines(tmp_path, capsys):
     weights, fps, _, _ = takes_json.read(out / "c.json")
     assert fps == 60.0 and weights.shape == (1, len(truth), N_CHANNELS)
     np.testing.assert_allclose(weights[0][~dropped], truth[~dropped], atol=1e-6)
+
+
+def test_convert_reads_a_former_file_rate_csv_with_an_explicit_base(tmp_path):
+    """Our CSVs from before the 60 base counted FF at the file's rate: --timecode-base 25 reads them."""
+    from thunder_blender import cli
+    from thunder_blender.core import takes_json
+
+    perf = _perf(60, seed=3)
+    lines = [",".join(livelink.LLF_COLUMNS)]
+    order = [livelink._CHANNEL_OF[c.lower()] for c in livelink.LLF_BLENDSHAPES + livelink.LLF_HEAD]
+    for i in range(60):
+        values = list(perf[i, order]) + [0.0] * 6
+        lines.append(",".join([livelink.format_timecode(i / 25, base=25), "61"] + [f"{v:.7g}" for v in values]))
+    src = tmp_path / "old.csv"
+    src.write_text("\n".join(lines) + "\n")
+    assert livelink.read_take(src).timecode_base == 30  # the guess cannot know: 25 is not the app's
+    out = tmp_path / "out"
+    assert cli.main(["convert", str(src), "--timecode-base", "25", "--out", str(out), "--name", "c",
+                     "--format", "json"]) == 0
+    weights, fps, _, _ = takes_json.read(out / "c.json")
+    assert fps == 25.0 and weights.shape == (1, 60, N_CHANNELS)
+    np.testing.assert_allclose(weights[0], perf, atol=1e-6)

@@ -278,6 +278,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     formats = _check_args(args)
     if "csv" in formats:
         raise CliError("convert reads CSVs; choose output formats from glb,fbx,blend,json,png")
+    if args.timecode_base is not None and not 1 <= args.timecode_base <= 240:
+        raise CliError(f"--timecode-base must be between 1 and 240, got {args.timecode_base}")
     perfs, fps = [], None
     for path in args.csv:
         if not Path(path).is_file():
@@ -404,9 +406,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("csv", nargs="+", help="one Live Link Face CSV per take")
     c.add_argument("--csv-fps", type=float, default=None,
                    help="frame rate of the CSV rows (default: from the timecode spacing)")
-    c.add_argument("--timecode-base", type=int, choices=(30, 60), default=None,
+    c.add_argument("--timecode-base", type=int, default=None,
                    help="frame base of the timecodes' FF field (default: 60, the app's; 30 when the frame "
-                        "numbers never reach 30 over more than a second)")
+                        "numbers never reach 30 over more than a second). CSVs from thunder versions before "
+                        "the 60 base counted FF at the file's own rate: pass that rate")
     c.add_argument("--audio", default=None, help="speech to put on the sequencer and in the preview")
     c.add_argument("--fps", type=float, default=None, help="scene frame rate of the Blender outputs")
     c.add_argument("--target", default="demo", help="demo | FILE.blend | FILE.glb | FILE.fbx")

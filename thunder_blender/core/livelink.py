@@ -81,7 +81,7 @@ class LiveLinkTake:
     perf: (T, 55) float32 in ``core.channels.CHANNELS`` order (missing columns are 0; dropped frames filled).
     times: (T,) float64 seconds relative to the first row.
     fps: the rows' frame rate (from their spacing, snapped to ``STANDARD_RATES``, or as given).
-    timecode_base: the ``FF`` base used to read the timecodes (60 or 30).
+    timecode_base: the ``FF`` base used to read the timecodes.
     dropped: how many rows were dropped-tracking lines filled by interpolation.
     """
 
@@ -202,7 +202,9 @@ def read_take(src: str | os.PathLike | io.TextIOBase, fps: float | None = None,
     """Read a Live Link Face CSV.
 
     fps: the rows' frame rate; None takes it from the timecodes (``row_rate``; 60 for a single row).
-    timecode_base: the ``FF`` base (30 or 60); None guesses it (``guess_timecode_base``).
+    timecode_base: the ``FF`` base (60 for the app's files and ours, 30 for the app's 30 fps recordings,
+    the file's own rate for CSVs from thunder versions before the 60 base); None guesses 60 or 30
+    (``guess_timecode_base``).
     Dropped-tracking lines (``BlendShapeCount`` 0, e.g. ``timecode,0``) are filled by linear interpolation
     in time and counted in ``LiveLinkTake.dropped``.
     """
