@@ -288,8 +288,8 @@ def test_write_rejects_wrong_shape(tmp_path):
 
 def test_convert_imports_a_capture_with_dropped_lines(tmp_path, capsys):
     """``thunder convert`` (no Blender format needed) takes the app capture and reports the filled frames."""
-    from thunder_cli import cli
     from thunder_blender.core import takes_json
+    from thunder_cli import cli
 
     text, truth, dropped = _app_capture()
     src = tmp_path / "20261130_MySlate_1_iPhone.csv"
@@ -304,8 +304,8 @@ def test_convert_imports_a_capture_with_dropped_lines(tmp_path, capsys):
 
 def test_convert_reads_a_former_file_rate_csv_with_an_explicit_base(tmp_path):
     """Our CSVs from before the 60 base counted FF at the file's rate: --timecode-base 25 reads them."""
-    from thunder_blender import cli
     from thunder_blender.core import takes_json
+    from thunder_cli import cli
 
     perf = _perf(60, seed=3)
     lines = [",".join(livelink.LLF_COLUMNS)]
