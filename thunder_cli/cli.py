@@ -239,7 +239,8 @@ def _blender_job(args, formats: list[str], audio):
     from .headless import BlenderJob, RigError, TargetError, prepare
 
     print("opening the target in Blender ...", file=sys.stderr)
-    job = BlenderJob(args.target, args.name, BLENDER_FORMATS & set(formats), args.fps, audio)
+    job = BlenderJob(args.target, args.name, BLENDER_FORMATS & set(formats), args.fps, audio,
+                     audio_name=Path(args.audio).name if audio is not None and args.audio else None)
     try:
         prepare(job)
     except (TargetError, RigError) as err:
@@ -339,7 +340,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     import numpy as np
 
     from thunder_blender.core.channels import N_CHANNELS
-    from thunder_blender.core.livelink import LiveLinkFormatError, read_csv
+    from thunder_blender.core.livelink import LiveLinkFormatError, read_take
     from thunder_blender.runtime.generate import Takes
 
     from .audio_file import read_audio
@@ -348,18 +349,24 @@ def cmd_convert(args: argparse.Namespace) -> int:
     formats = _check_args(args)
     if "csv" in formats:
         raise CliError("convert reads CSVs; choose output formats from glb,fbx,blend,json,png")
+    if args.timecode_base is not None and not 1 <= args.timecode_base <= 240:
+        raise CliError(f"--timecode-base must be between 1 and 240, got {args.timecode_base}")
     perfs, fps = [], None
     for path in args.csv:
         if not Path(path).is_file():
             raise CliError(f"CSV file not found: {path}")
         try:
-            perf, times, csv_fps = read_csv(path, fps=args.csv_fps)
+            take = read_take(path, fps=args.csv_fps, timecode_base=args.timecode_base)
         except LiveLinkFormatError as err:
             raise CliError(str(err)) from None
-        fps = fps or csv_fps
-        # Resample onto a uniform grid (recordings can drop frames); time 0 = first row.
+        if take.dropped:
+            print(f"{Path(path).name}: filled {take.dropped} dropped-tracking frame"
+                  f"{'s' if take.dropped > 1 else ''} by interpolation", file=sys.stderr)
+        fps = fps or take.fps
+        # Resample onto a uniform grid (recordings can skip frames); time 0 = first row.
+        times = take.times
         grid = np.arange(int(np.floor(times[-1] * fps + 1e-6)) + 1) / fps
-        perfs.append(np.stack([np.interp(grid, times, perf[:, c]) for c in range(N_CHANNELS)], 1))
+        perfs.append(np.stack([np.interp(grid, times, take.perf[:, c]) for c in range(N_CHANNELS)], 1))
     n = max(len(p) for p in perfs)
     weights = np.stack([np.pad(p, ((0, n - len(p)), (0, 0)), mode="edge") for p in perfs]).astype(np.float32)
     takes = Takes(weights=weights, fps=float(fps), seeds=tuple(0 for _ in perfs),
@@ -468,7 +475,12 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=cmd_info)
     c = sub.add_parser("convert", help="Live Link Face CSVs -> glb/fbx/blend on a target")
     c.add_argument("csv", nargs="+", help="one Live Link Face CSV per take")
-    c.add_argument("--csv-fps", type=float, default=None, help="frame rate of the CSVs (default: inferred)")
+    c.add_argument("--csv-fps", type=float, default=None,
+                   help="frame rate of the CSV rows (default: from the timecode spacing)")
+    c.add_argument("--timecode-base", type=int, default=None,
+                   help="frame base of the timecodes' FF field (default: 60, the app's; 30 when the frame "
+                        "numbers never reach 30 over more than a second). CSVs from thunder versions before "
+                        "the 60 base counted FF at the file's own rate: pass that rate")
     c.add_argument("--audio", default=None, help="speech to put on the sequencer and in the preview")
     c.add_argument("--fps", type=float, default=None, help="scene frame rate of the Blender outputs")
     c.add_argument("--target", default="demo", help="demo | FILE.blend | FILE.glb | FILE.fbx")

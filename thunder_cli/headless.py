@@ -164,14 +164,21 @@ def write_wav(path: Path, pcm: np.ndarray, sample_rate: int) -> None:
         w.writeframes(data)
 
 
-def add_sound(scene, wav: Path, frame_start: int, pack: bool = True):
-    """Put the speech on the sequencer at ``frame_start`` (packed into the .blend by default)."""
+def add_sound(scene, wav: Path, frame_start: int, pack: bool = True, name: str | None = None):
+    """Put the speech on the sequencer at ``frame_start`` (packed into the .blend by default).
+
+    name: with ``pack``, the sound datablock's name and file name: its path becomes ``//name``, next to the
+    saved .blend (where unpacking writes it), instead of ``wav`` (a temporary file).
+    """
     bpy = import_bpy()
     se = scene.sequence_editor or scene.sequence_editor_create()
     channel = 1 + max((s.channel for s in se.strips_all), default=0)  # never overlap the file's strips
     strip = se.strips.new_sound("THUNDER speech", str(wav), channel=channel, frame_start=frame_start)
     if pack:
         strip.sound.pack()
+        if name:
+            strip.sound.name = name
+            strip.sound.filepath = f"//{name}"
     scene.use_audio_scrub = True
     bpy.context.view_layer.update()
     return strip
@@ -186,6 +193,7 @@ class BlenderJob:
     formats: set[str]
     fps: float | None = None          # None: the target .blend's scene rate, else 30
     audio: tuple[np.ndarray, int] | None = None  # (pcm (S,), sample rate) to place on the sequencer
+    audio_name: str | None = None     # the input audio's file name: names the sound (as "<stem>.wav")
     face: object | None = field(default=None, repr=False)  # set by prepare()
 
 
@@ -235,9 +243,9 @@ def _write_outputs(job: BlenderJob, takes, staging: Path) -> list[Path]:
     fps = scene_fps(scene)
     start = int(scene.frame_start)
     if job.audio is not None:
-        wav = staging / f".{job.name}_speech.wav"
+        wav = staging / f".{job.name}_speech.wav"  # temporary: the sound is packed into the .blend
         write_wav(wav, *job.audio)
-        add_sound(scene, wav, start)
+        add_sound(scene, wav, start, name=f"{Path(job.audio_name or job.name + '_speech').stem}.wav")
     actions = write_takes(face, takes, start, fps)
     n_scene = int(round(takes.duration * fps))
     scene.frame_end = max(scene.frame_end if job.target.lower().endswith(".blend") else start,

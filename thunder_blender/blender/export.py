@@ -1,14 +1,15 @@
 """Export keyed takes from Blender: one glTF binary with every take, one FBX per take.
 
-Timing: in both formats a take's time 0 is the audio's time 0.
+Timing: in both formats a take's time 0 is the audio's time 0. The glTF file is then compacted
+(``core.gltf_compact``).
 
 * glTF: Blender's exporter writes frame ``f`` at ``t = f / fps``, so keys that start at frame 1 would land
   at ``1 / fps``. ``export_anim_slide_to_zero`` moves each animation's first key to ``t = 0``; the takes'
   first keys are at the take start (audio time 0), so sliding makes glTF time equal audio time.
 * FBX: the exporter ignores shape-key actions when exporting all actions or NLA strips, so each take is
-  exported on its own with the scene timeline baked. A temporary copy of the take's action, shifted to
-  start at frame 0, is assigned for the export; Blender's FBX importer then puts it back on frame 1 with its
-  default ``anim_offset=1``.
+  exported on its own with the scene timeline baked (constant curves left out, see ``FBX_SIMPLIFY``). A
+  temporary copy of the take's action, shifted to start at frame 0, is assigned for the export; Blender's
+  FBX importer then puts it back on frame 1 with its default ``anim_offset=1``.
 
 Every function restores the scene state it changes (active actions, NLA mutes, frame range, selection).
 """
@@ -19,6 +20,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import bpy
+
+from ..core import gltf_compact
 
 
 def _channelbags(action: bpy.types.Action):
@@ -145,9 +148,13 @@ def remove_other_tracks(obj: bpy.types.Object, actions: Sequence[bpy.types.Actio
 
 
 def export_glb(path: str | Path, obj: bpy.types.Object,
-               actions: Sequence[bpy.types.Action] | None = None) -> None:
+               actions: Sequence[bpy.types.Action] | None = None, compact: bool = True) -> None:
     """Write ``obj`` (and its armature) with every take as its own glTF animation: morph-target weights,
     plus node rotation when the take also rotates the head.
+
+    ``compact`` (default) rewrites Blender's file with ``core.gltf_compact``: weights as normalized 16-bit
+    integers, no texture coordinates when there is no texture, empty morph targets without data, a few
+    bufferViews instead of one per accessor.
 
     Takes are the NLA tracks on the shape keys / object / armature (one track per take, same track name on
     each ID, as ``blender.keyframes.write_takes`` leaves them; the exporter merges same-named tracks into one
@@ -202,6 +209,17 @@ def export_glb(path: str | Path, obj: bpy.types.Object,
         for ad, track in temp_tracks:
             ad.nla_tracks.remove(track)
         saved.restore()
+    if compact:
+        gltf_compact.compact_file(path)
+
+
+# Blender's FBX exporter keeps every baked key of every curve, constant ones included, only when its
+# simplify factor is 0. Above 0 it drops curves that never change (the head's constant location and scale)
+# and, inside a curve, keys equal to both neighbours. "Equal" means a difference below
+# factor * 1e-3 * max(|a| + |b|, 0.1): at this factor 1e-7 * (|a| + |b|), i.e. float32 noise (the scale is
+# 100 +- 1e-5 in FBX centimetres), so with the linear interpolation the exporter declares, values stay
+# within 2e-7 of the lossless export (tests/blender/test_export.py checks this with ufbx).
+FBX_SIMPLIFY = 1e-4
 
 
 def export_fbx_take(path: str | Path, obj: bpy.types.Object, action: bpy.types.Action) -> None:
@@ -238,7 +256,7 @@ def export_fbx_take(path: str | Path, obj: bpy.types.Object, action: bpy.types.A
                 filepath=str(path), use_selection=True, object_types={"MESH", "ARMATURE", "EMPTY"},
                 bake_anim=True, bake_anim_use_all_bones=True, bake_anim_use_nla_strips=False,
                 bake_anim_use_all_actions=False, bake_anim_force_startend_keying=True,
-                bake_anim_step=1.0, bake_anim_simplify_factor=0.0, add_leaf_bones=False,
+                bake_anim_step=1.0, bake_anim_simplify_factor=FBX_SIMPLIFY, add_leaf_bones=False,
             )
     finally:
         scene.frame_start, scene.frame_end, scene.frame_current = frame_range
