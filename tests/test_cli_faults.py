@@ -151,3 +151,66 @@ def test_ctrl_c_at_any_moment_exits_130_or_finishes_and_leaves_nothing(tmp_path)
             assert in_python_startup or "Traceback" not in text, text[-1500:]
         assert not list((tmp_path / "tmp").rglob("*")), (k, "temp files left")
     assert 130 in outcomes, outcomes  # the sweep did interrupt runs in flight
+
+
+def _valid_csv(tmp_path: Path) -> tuple[Path, list[str]]:
+    import numpy as np
+
+    from thunder_blender.core import livelink
+    from thunder_blender.core.channels import N_CHANNELS
+
+    rng = np.random.default_rng(4)
+    perf = rng.uniform(0, 1, (90, N_CHANNELS)).astype(np.float32)
+    perf[:, 52:] = rng.uniform(-0.3, 0.3, (90, 3))
+    path = tmp_path / "take.csv"
+    livelink.write_csv(path, perf, 30.0)
+    return path, path.read_text().splitlines()
+
+
+def _corrupt(lines: list[str], case: str) -> list[str]:
+    rows = [r.split(",") for r in lines[1:]]
+    if case in ("nan", "inf", "1e30"):
+        rows[10][5] = case
+    elif case == "shuffled":
+        rows[20], rows[40] = rows[40], rows[20]
+    elif case == "frame 693":
+        for k, r in enumerate(rows):
+            r[0] = f"10:00:00:{k * 8:02d}.000"
+    elif case == "hour -1":
+        rows[0][0] = "-1:00:00:00.000"
+    elif case == "23 h gap":
+        h, m, s, f = rows[50][0].split(":")
+        for r in rows[50:]:
+            r[0] = r[0].replace(f"{h}:", f"{(int(h) + 23) % 24:02d}:", 1)
+    return [lines[0]] + [",".join(r) for r in rows]
+
+
+@pytest.mark.parametrize("case, message", [
+    ("nan", "not a finite number"), ("inf", "not a finite number"), ("1e30", "outside 0..1"),
+    ("shuffled", "goes backwards"), ("frame 693", "not below the timecode base"), ("hour -1", "bad Timecode"),
+    ("23 h gap", "gap of"),
+])
+def test_convert_refuses_corrupt_captures(tmp_path, case, message):
+    path, lines = _valid_csv(tmp_path)
+    path.write_text("\n".join(_corrupt(lines, case)) + "\n")
+    res = run_cli("convert", str(path), "--out", str(tmp_path / "out"), "--format", "json")
+    _assert_failed_cleanly(res, message)
+    assert res.returncode == 2 and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("value", ["0", "nan", "1e9", "-30"])
+def test_convert_refuses_impossible_csv_rates(tmp_path, value):
+    path, _ = _valid_csv(tmp_path)
+    res = run_cli("convert", str(path), "--csv-fps", value, "--out", str(tmp_path / "out"), "--format", "json")
+    _assert_failed_cleanly(res, "--csv-fps must be between 1 and 240")
+    assert res.returncode == 2
+
+
+def test_convert_json_is_strict_json(tmp_path):
+    import json
+
+    path, _ = _valid_csv(tmp_path)
+    out = tmp_path / "out"
+    res = run_cli("convert", str(path), "--out", str(out), "--name", "c", "--format", "json")
+    assert res.returncode == 0, res.stderr
+    json.loads((out / "c.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))

@@ -349,6 +349,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     formats = _check_args(args)
     if "csv" in formats:
         raise CliError("convert reads CSVs; choose output formats from glb,fbx,blend,json,png")
+    if args.csv_fps is not None and not 1.0 <= args.csv_fps <= 240.0:  # also refuses nan
+        raise CliError(f"--csv-fps must be between 1 and 240, got {args.csv_fps}")
     if args.timecode_base is not None and not 1 <= args.timecode_base <= 240:
         raise CliError(f"--timecode-base must be between 1 and 240, got {args.timecode_base}")
     perfs, fps = [], None

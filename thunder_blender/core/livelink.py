@@ -64,6 +64,10 @@ _CHANNEL_OF: dict[str, int] = {
 EYE_YAW_SCALE = 0.60    # rad per unit of (eyeLookIn - eyeLookOut), as the app writes it
 EYE_PITCH_SCALE = 0.53  # rad per unit of (eyeLookDown - eyeLookUp)
 TIMECODE_BASE = 60      # the app counts FF on a 60 fps base
+MAX_GAP_S = 10.0        # longer gaps between rows are refused (a capture is continuous; dropped lines are rows)
+MAX_SPAN_S = 4 * 3600.0
+WEIGHT_RANGE = (-0.5, 1.5)   # blendshape values outside are not a capture's (clipped to 0..1 when inside)
+ANGLE_LIMIT = 7.0            # radians; head and eye angles beyond are not a capture's
 DECIMALS = 10           # the app's fixed-point number format
 # Frame rates a file's row spacing is snapped to (within 1 %); NTSC rates are 1000/1001 of the round ones.
 STANDARD_RATES: tuple[float, ...] = (23.976, 24.0, 25.0, 29.97, 30.0, 47.952, 48.0, 50.0, 59.94, 60.0,
@@ -138,6 +142,8 @@ def parse_timecode(text: str) -> tuple[int, float]:
         ff = float(parts[3])
     except ValueError:
         raise LiveLinkFormatError(f"bad Timecode {text!r} (expected HH:MM:SS:FF.fff)") from None
+    if not (0 <= h < 24 and 0 <= m < 60 and 0 <= s < 60 and 0.0 <= ff < 1000.0):
+        raise LiveLinkFormatError(f"bad Timecode {text!r} (hours 0-23, minutes and seconds 0-59)")
     return h * 3600 + m * 60 + s, ff
 
 
@@ -247,14 +253,15 @@ def read_take(src: str | os.PathLike | io.TextIOBase, fps: float | None = None,
                 perf[i, ch] = float(cells[j])
         except ValueError:
             raise LiveLinkFormatError(f"{name}: line {i + 2} has a non-numeric value") from None
+        _check_values(perf[i], f"{name}: line {i + 2}")
     if dropped.all():
         raise LiveLinkFormatError(f"{name}: every line is a dropped-tracking line (BlendShapeCount 0)")
     base = timecode_base or guess_timecode_base(seconds, frames)
-    abs_t = seconds + frames / base
-    times = abs_t - abs_t[0]
-    if np.any(times < -1e-9):
-        # Recording crossed midnight: unwrap by a day.
-        times = np.where(times < 0, times + 86400.0, times)
+    if frames.max() >= base:
+        i = int(np.argmax(frames >= base))
+        raise LiveLinkFormatError(f"{name}: line {i + 2}: frame number {frames[i]:g} is not below the timecode "
+                                  f"base {base} (choose it with --timecode-base)")
+    times = _elapsed(seconds + frames / base, name)
     if dropped.any():
         kept = ~dropped
         for c in range(N_CHANNELS):
@@ -262,6 +269,38 @@ def read_take(src: str | os.PathLike | io.TextIOBase, fps: float | None = None,
     rate = fps or row_rate(times) or float(TIMECODE_BASE)
     return LiveLinkTake(perf=perf, times=times, fps=float(rate), timecode_base=int(base),
                         dropped=int(dropped.sum()))
+
+
+def _check_values(row: np.ndarray, where: str) -> None:
+    """Refuse values no capture has (NaN, infinity, 1e30...); clip blendshapes into 0..1 in place."""
+    if not np.all(np.isfinite(row)):
+        raise LiveLinkFormatError(f"{where} has a value that is not a finite number")
+    w = row[: len(ARKIT_52)]
+    if w.min() < WEIGHT_RANGE[0] or w.max() > WEIGHT_RANGE[1]:
+        raise LiveLinkFormatError(f"{where} has a blendshape value outside 0..1 ({w.min():g}..{w.max():g})")
+    if np.abs(row[len(ARKIT_52):]).max(initial=0.0) > ANGLE_LIMIT:
+        raise LiveLinkFormatError(f"{where} has an angle beyond {ANGLE_LIMIT:g} radians")
+    np.clip(w, 0.0, 1.0, out=w)
+
+
+def _elapsed(abs_t: np.ndarray, name: str) -> np.ndarray:
+    """Seconds since the first row; rows must go forward in time (one wrap past midnight allowed)."""
+    d = np.diff(abs_t)
+    wraps = np.flatnonzero(d < -43200.0)  # 23:59:59 -> 00:00:00
+    if wraps.size > 1:
+        raise LiveLinkFormatError(f"{name}: the timecodes wrap past midnight more than once")
+    d[wraps] += 86400.0
+    back = np.flatnonzero(d < -1e-6)
+    if back.size:
+        raise LiveLinkFormatError(f"{name}: line {back[0] + 3}: the timecode goes backwards (rows out of order)")
+    gap = np.flatnonzero(d > MAX_GAP_S)
+    if gap.size:
+        raise LiveLinkFormatError(f"{name}: a gap of {d[gap[0]]:.1f} s between lines {gap[0] + 2} and {gap[0] + 3}; "
+                                  f"split the file there (at most {MAX_GAP_S:g} s without rows)")
+    times = np.concatenate([[0.0], np.cumsum(d)])
+    if times[-1] > MAX_SPAN_S:
+        raise LiveLinkFormatError(f"{name}: {times[-1] / 3600:.1f} hours of rows; at most {MAX_SPAN_S / 3600:g}")
+    return times
 
 
 def read_csv(src: str | os.PathLike | io.TextIOBase, fps: float | None = None,
