@@ -6,12 +6,12 @@ from bpy.props import IntProperty
 
 
 def _rig_and_takes(op, context):
-    from .props import mapping_paths
+    from .props import mapping_paths, target_of
     from .rig import RigError, detect_rig
     from .takes import find_takes
 
     try:
-        rig = detect_rig(context.active_object, **mapping_paths(context))
+        rig = detect_rig(target_of(context), **mapping_paths(context))
     except RigError as exc:
         op.report({"ERROR"}, str(exc))
         return None, []
@@ -29,7 +29,7 @@ class _TakeOp:
     def _index(self, context, n: int) -> int | None:
         i = self.index
         if i < 0:
-            props = getattr(context.active_object, "thunder", None)
+            props = self._props
             i = props.active_take if props is not None else 0
         if not 0 <= i < n:
             self.report({"ERROR"}, f"no take {i + 1} (there are {n})")
@@ -39,6 +39,7 @@ class _TakeOp:
     def _selected(self, context):
         """(rig, takes, index) of the take this operator acts on, or None after reporting why."""
         rig, takes = _rig_and_takes(self, context)
+        self._props = getattr(rig.obj, "thunder", None) if rig else None
         i = self._index(context, len(takes)) if rig else None
         return None if i is None else (rig, takes, i)
 
@@ -108,20 +109,23 @@ class THUNDER_OT_take_reroll(_TakeOp, bpy.types.Operator):
 
 
 class THUNDER_OT_takes_clear(bpy.types.Operator):
-    """Delete every THUNDER take of the active object"""
+    """Delete the takes in the list and restore the character as it was before the first take"""
 
     bl_idname = "thunder.takes_clear"
     bl_label = "Clear Takes"
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context):
-        from .takes import remove_takes
+        from .takes import clear_takes
 
         rig, takes = _rig_and_takes(self, context)
         if rig is None:
             return {"CANCELLED"}
-        remove_takes(rig, delete_kept=True)
-        self.report({"INFO"}, f"Removed {len(takes)} takes")
+        n, kept = clear_takes(rig)
+        msg = f"Removed {n} takes; the character is back as it was before the first take"
+        if kept:
+            msg += f" ({len(kept)} kept take(s) stay on muted 'THUNDER kept' tracks)"
+        self.report({"INFO"}, msg)
         return {"FINISHED"}
 
 
