@@ -260,10 +260,10 @@ def test_every_mesh_of_a_character_is_keyed(bpy, empty_scene, pick):
     assert len(takes) == 2
     for act in takes:
         slots = sorted(s.identifier for s in act.slots)
-        assert slots == sorted(["KE" + m.name for m in meshes] + ["OB" + arm.name])
+        assert slots == sorted(["KE" + m.data.shape_keys.name for m in meshes] + ["OB" + arm.name])
     for m in meshes:
         ad = m.data.shape_keys.animation_data
-        assert ad.action == takes[0] and ad.action_slot.identifier == "KE" + m.name
+        assert ad.action == takes[0] and ad.action_slot.identifier == "KE" + m.data.shape_keys.name
         assert [t.name for t in ad.nla_tracks] == ["THUNDER take 1", "THUNDER take 2"]
     scene.frame_set(60)
     for m in meshes:  # the teeth and tongue open with the jaw
@@ -297,7 +297,7 @@ def test_unchecked_mesh_is_left_alone(bpy, empty_scene):
         tongue.data.shape_keys.animation_data.action is None
         and len(tongue.data.shape_keys.animation_data.nla_tracks) == 0)
     for act in bpy.data.actions:
-        assert "KE" + tongue.name not in [s.identifier for s in act.slots]
+        assert "KE" + tongue.data.shape_keys.name not in [s.identifier for s in act.slots]
     from unittest.mock import MagicMock
 
     layout = MagicMock()

@@ -15,7 +15,7 @@ Public API (used by the add-on's operators and by the command line, ``blender/he
 * Returns one Action per take, in take order; take ``active`` (default 0) is left assigned.
 
 Each take is ONE Action. With slotted actions (Blender 4.4+) it has a ``KEY`` slot for each driven mesh's
-shape keys (named after the mesh object: a character's head, teeth and tongue are keyed together) and,
+shape keys (named after the shape-key datablock: a character's head, teeth and tongue are keyed together) and,
 when head motion (or a FLAME jaw) is written, an ``OBJECT`` slot for the object or armature that receives
 rotation; every ID gets the action with its slot set explicitly. Rotation is written relative to the rest
 pose recorded before the first take (``takes.stored_rest``), never the current frame's pose. Keys are written in bulk
@@ -210,7 +210,7 @@ def build_take_action(rig: RigTarget, perf: np.ndarray, start_frame: int, name: 
         values = part.mapping.evaluate(perf)  # (M, K)
         for i, kname in enumerate(part.mapping.targets):
             path = f'key_blocks["{bpy.utils.escape_identifier(kname)}"].value'
-            w.curve(part.key, path, 0, frames, values[:, i], "Shape Keys", slot_name=part.mesh.name)
+            w.curve(part.key, path, 0, frames, values[:, i], "Shape Keys", slot_name=part.key.name)
     notes = []
     if head_motion or (rig.jaw_bone and rig.flame is not None):
         notes = _write_rotation(w, rig, perf, frames, head_motion, rest)

@@ -181,7 +181,6 @@ class GenerationSession:
     # -- writing (main thread, one data change) -----------------------------------------------------------
     def apply(self, context) -> str:
         """Write the result. Returns a report line; raises UserError if the target went away."""
-        from .keyframes import replace_take, write_takes
         from .rig import RigError, detect_rig
         from .takes import find_takes
 
@@ -198,6 +197,19 @@ class GenerationSession:
             raise UserError(str(exc)) from None
         takes = self.result
         clip = self.clip
+        from . import grid
+
+        regrid = grid.remove_grid() > 0  # copies would play removed actions; rebuilt below
+        try:
+            return self._write(context, rig, takes, clip)
+        finally:
+            if regrid and grid.find_grid() is None and find_takes(rig):
+                grid.build_grid(context, rig)
+
+    def _write(self, context, rig, takes, clip) -> str:
+        from .keyframes import replace_take, write_takes
+        from .takes import find_takes
+
         if self.reroll_take >= 0:
             old = next((a for a in find_takes(rig) if a.name == self.old_action_name), None)
             if old is None:

@@ -6,12 +6,17 @@ from bpy.props import IntProperty
 
 
 def _rig_and_takes(op, context):
+    from .grid import grid_source
     from .props import mapping_paths, target_of
     from .rig import RigError, detect_rig
     from .takes import find_takes
 
+    target = target_of(context)
+    src = grid_source(target) if isinstance(target, bpy.types.Object) else None
+    if src is not None:  # a copy in the preview grid stands for its character
+        target = src[0]
     try:
-        rig = detect_rig(target_of(context), **mapping_paths(context))
+        rig = detect_rig(target, **mapping_paths(context))
     except RigError as exc:
         op.report({"ERROR"}, str(exc))
         return None, []
@@ -27,8 +32,13 @@ class _TakeOp:
                        description="Take index (-1: the one selected in the list)")
 
     def _index(self, context, n: int) -> int | None:
+        from .grid import grid_source
+
         i = self.index
-        if i < 0:
+        src = grid_source(context.active_object)
+        if i < 0 and src is not None:  # Keep on a copy in the preview grid: that copy's take
+            i = src[1]
+        elif i < 0:
             props = self._props
             i = props.active_take if props is not None else 0
         if not 0 <= i < n:
@@ -71,12 +81,15 @@ class THUNDER_OT_take_keep(_TakeOp, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context):
+        from .grid import remove_grid
         from .takes import keep_take
 
         sel = self._selected(context)
         if sel is None:
             return {"CANCELLED"}
         rig, takes, i = sel
+        if remove_grid():
+            context.view_layer.objects.active = rig.obj
         keep_take(rig, takes[i])
         self.report({"INFO"}, f"Kept {takes[i].name}")
         return {"FINISHED"}
@@ -116,11 +129,14 @@ class THUNDER_OT_takes_clear(bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context):
+        from .grid import remove_grid
         from .takes import clear_takes
 
         rig, takes = _rig_and_takes(self, context)
         if rig is None:
             return {"CANCELLED"}
+        if remove_grid():
+            context.view_layer.objects.active = rig.obj
         n, kept = clear_takes(rig)
         msg = f"Removed {n} takes; the character is back as it was before the first take"
         if kept:

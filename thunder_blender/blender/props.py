@@ -81,7 +81,11 @@ def target_of(context):
     """What to animate: the scene's Character collection if set, else the active object."""
     scene = context.scene
     coll = scene.thunder.character if scene is not None else None
-    return coll if coll is not None else context.active_object
+    if coll is not None:
+        return coll
+    obj = context.active_object
+    src = obj.get("thunder_grid") if obj is not None else None  # a copy in the preview grid: its character
+    return bpy.data.objects.get(src, obj) if src else obj
 
 
 def mapping_paths(context) -> dict:

@@ -1,8 +1,8 @@
 """Takes of a character: find, preview, keep, clear, and mirror them into the add-on's UI list.
 
 A take is ONE Action carrying ``thunder_seed`` (decimal string), ``thunder_take`` (index) and
-``thunder_settings`` (JSON) custom properties. It has one ``KEY`` slot per driven mesh (named after the mesh
-object) and, for head/jaw rotation, an ``OBJECT`` slot for the object or armature; it sits on a muted NLA
+``thunder_settings`` (JSON) custom properties. It has one ``KEY`` slot per driven mesh (named after that mesh's
+shape-key datablock, Blender's own convention: exporters that assign the action rely on it) and, for head/jaw rotation, an ``OBJECT`` slot for the object or armature; it sits on a muted NLA
 track ``"THUNDER take <k>"`` on every ID it animates. Keep, re-roll and clear act on the whole take.
 
 The rest state. Before the first take is written, ``capture_rest`` records what THUNDER may change: the
@@ -59,8 +59,8 @@ def _meshes(rig: RigTarget, everything: bool) -> list:
 
 def anim_targets(rig: RigTarget, everything: bool = False) -> list[tuple[object, str]]:
     """(ID, slot name) pairs that may hold take tracks: every driven mesh's shape keys (slot named after the
-    mesh object) and the rotation target; with ``everything``, also the meshes unchecked in the panel."""
-    out = [(m.data.shape_keys, m.name) for m in _meshes(rig, everything)]
+    shape-key datablock) and the rotation target; with ``everything``, also the meshes unchecked in the panel."""
+    out = [(m.data.shape_keys, m.data.shape_keys.name) for m in _meshes(rig, everything)]
     ht = rig.head_target
     if ht is not None:
         out.append((ht, ht.name))

@@ -121,6 +121,14 @@ def draw_thunder(layout, context) -> None:
 
             for note in take_notes(props.takes[props.active_take].action):
                 layout.label(text=note, icon="INFO")
+        row = layout.row(align=True)
+        row.operator("thunder.takes_export", text="Export Takes...", icon="EXPORT")
+        row.operator("thunder.take_bake", text="Bake to Active Action", icon="ACTION")
+        from .grid import find_grid
+
+        on = find_grid() is not None
+        layout.operator("thunder.preview_grid", text="Remove Preview Grid" if on else "Preview Grid",
+                        icon="LIGHTPROBE_GRID", depress=on)
 
 
 class _ThunderPanel:
