@@ -197,7 +197,10 @@ def export_glb(path: str | Path, obj: bpy.types.Object,
         # Blender's glTF I/O converts frames with fps * fps_base (instead of fps / fps_base), which is
         # wrong for fractional rates (29.97 = 30 / 1.001). Set fps_base so its product is the real rate.
         render = bpy.context.scene.render
-        render.fps_base = (render.fps / saved_base) / render.fps
+        # Only when it differs: every fps / fps_base write makes Blender re-time sound strips, which can
+        # move a strip by a frame after the frame rate was changed.
+        if render.fps_base != (render.fps / saved_base) / render.fps:
+            render.fps_base = (render.fps / saved_base) / render.fps
         with _selection(_export_objects(obj) + [m for m in extra if m not in _export_objects(obj)]):
             bpy.ops.export_scene.gltf(
                 filepath=str(path), export_format="GLB", use_selection=True,
@@ -208,7 +211,8 @@ def export_glb(path: str | Path, obj: bpy.types.Object,
                 export_extras=False, export_cameras=False, export_lights=False,
             )
     finally:
-        bpy.context.scene.render.fps_base = saved_base
+        if bpy.context.scene.render.fps_base != saved_base:
+            bpy.context.scene.render.fps_base = saved_base
         for ad, track in temp_tracks:
             ad.nla_tracks.remove(track)
         saved.restore()
