@@ -27,7 +27,7 @@ import pytest
 
 from tests.blender.test_addon_helpers import DEMO_SPEECH, addon_module, curve_values, fcurves, model_available
 from tests.blender.test_addon_takes_safety import make_character, overridden_character
-from tests.blender.test_export import validate_gltf
+from tests.blender.test_export import read_glb, validate_gltf
 
 pytestmark = [pytest.mark.blender,
               pytest.mark.skipif(not model_available(), reason="no trained model in models/ (model.json)")]
@@ -142,6 +142,10 @@ class Afternoon:
             assert bpy.ops.thunder.takes_export(directory=str(out), filename="takes") == {"FINISHED"}
             report = validate_gltf(out / "takes.glb")
             assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:3]
+            doc, _blob = read_glb(out / "takes.glb")
+            names = {a["name"] for a in doc["animations"]}
+            others = addon_module("blender.ops_output").other_layers(self.rig())
+            assert names == {f"THUNDER take {int(a['thunder_take']) + 1}" for a in takes} | set(others)
             self.exports.append((out, expect, scene.render.fps))
         else:
             raise AssertionError(op)

@@ -2,7 +2,8 @@
 Active Action" (the chosen take becomes an ordinary action, for users who export through their own pipeline).
 
 Export reuses the command line's writers (``blender.export``): in both formats a take's time 0 is the first
-frame of its sound strip. Files are written into a temporary folder next to the destination and moved into
+frame of its sound strip. The glTF holds one animation per take, plus one per other NLA layer of the
+character (kept takes, the user's own layers; Blender's exporter writes every track), named after its track. Files are written into a temporary folder next to the destination and moved into
 place only when every file is written, so a failed export leaves nothing half-written.
 """
 from __future__ import annotations
@@ -15,6 +16,20 @@ import bpy
 from bpy.props import BoolProperty, StringProperty
 
 from .ops_takes import _rig_and_takes, _TakeOp
+
+
+def other_layers(rig) -> list[str]:
+    """Names of the character's NLA tracks that are not takes (kept takes, the user's layers): Blender's
+    glTF exporter writes every track of the exported objects, so these become animations too."""
+    from .takes import TRACK_PREFIX, anim_ids
+
+    names = []
+    for idb in anim_ids(rig):
+        ad = idb.animation_data
+        for tr in ad.nla_tracks if ad is not None else ():
+            if len(tr.strips) and not tr.name.startswith(TRACK_PREFIX) and tr.name not in names:
+                names.append(tr.name)
+    return names
 
 
 def export_takes(rig, takes, directory: str, base: str, glb: bool = True, fbx: bool = True) -> list[str]:
@@ -79,7 +94,11 @@ class THUNDER_OT_takes_export(bpy.types.Operator):
         except (OSError, RuntimeError, ValueError) as exc:
             self.report({"ERROR"}, f"export failed, nothing written: {exc}")
             return {"CANCELLED"}
-        self.report({"INFO"}, f"Exported {len(takes)} takes: {', '.join(os.path.basename(p) for p in paths)}")
+        msg = f"Exported {len(takes)} takes: {', '.join(os.path.basename(p) for p in paths)}"
+        others = other_layers(rig) if self.use_glb else []
+        if others:
+            msg += f"; the glTF also holds the character's other NLA layers: {', '.join(others)}"
+        self.report({"INFO"}, msg)
         return {"FINISHED"}
 
 
