@@ -1,7 +1,7 @@
 """``thunder generate`` through headless Blender: demo head and file targets, glb/fbx/blend outputs.
 
-Uses the stand-in generator from tests/test_cli.py so the checks are exact (the values in every format are
-the takes resampled to the scene rate); tests/test_cli_model.py runs the shipped model end to end.
+Runs the shipped model; every format is compared with the runtime's takes for the same request, resampled
+to the scene rate.
 """
 from __future__ import annotations
 
@@ -9,34 +9,26 @@ import numpy as np
 import pytest
 
 from tests.blender.test_export import accessor, read_glb, validate_gltf
-from tests.test_cli import _read, fake_model, short_wav, synthetic_generate  # noqa: F401 (fixtures)
-from thunder_blender import cli
+from tests.test_cli import _read, expected_takes, model, short_wav  # noqa: F401 (fixtures)
 from thunder_blender.core.channels import ARKIT_52
 from thunder_blender.core.resample import resample
+from thunder_cli import cli
 
 pytestmark = pytest.mark.blender
 FPS = 30
 
 
-def _expected(wav, n_takes: int, seed: int):
-    from thunder_blender.runtime.generate import GenerateRequest
-
-    takes = synthetic_generate(GenerateRequest(pcm=_read(wav), n_takes=n_takes, seed=seed), None)
+def _expected(wav, model, n_takes: int, seed: int):  # noqa: F811
+    takes = expected_takes(wav, model, n_takes, seed)
     return takes, np.stack([resample(w, takes.fps, FPS) for w in takes.weights])
 
 
 @pytest.fixture(scope="module")
 def demo_run(bpy, tmp_path_factory, short_wav):  # noqa: F811
     """One CLI run on the demo head writing every format (module-scoped: Blender work is shared)."""
-    mp = pytest.MonkeyPatch()
-    mp.setattr(cli, "_load_model", lambda: type("StandIn", (), {"card": {"name": "stand-in"}})())
-    mp.setattr("thunder_blender.runtime.generate.generate", synthetic_generate)
     out = tmp_path_factory.mktemp("cli") / "out"
-    try:
-        code = cli.main(["generate", str(short_wav), "--takes", "4", "--seed", "3", "--target", "demo",
-                         "--out", str(out), "--name", "demo", "--format", "blend,glb,fbx,csv,json,png"])
-    finally:
-        mp.undo()
+    code = cli.main(["generate", str(short_wav), "--takes", "4", "--seed", "3", "--target", "demo",
+                     "--out", str(out), "--name", "demo", "--format", "blend,glb,fbx,csv,json,png"])
     assert code == 0
     return out
 
@@ -54,8 +46,8 @@ def test_demo_glb_is_valid_with_four_takes_of_52_targets(demo_run, short_wav):  
     assert report["info"]["animationCount"] == 4
 
 
-def test_demo_glb_weights_and_timing(demo_run, short_wav):  # noqa: F811
-    _, scene = _expected(short_wav, 4, 3)
+def test_demo_glb_weights_and_timing(demo_run, short_wav, model):  # noqa: F811
+    _, scene = _expected(short_wav, model, 4, 3)
     doc, blob = read_glb(demo_run / "demo.glb")
     assert doc["meshes"][0]["extras"]["targetNames"] == list(ARKIT_52)
     anims = sorted(doc["animations"], key=lambda a: a["name"])
@@ -71,8 +63,8 @@ def test_demo_glb_weights_and_timing(demo_run, short_wav):  # noqa: F811
         np.testing.assert_allclose(values, scene[k, :, :52], atol=1e-4)
 
 
-def test_demo_fbx_take_round_trip(bpy, demo_run, short_wav):  # noqa: F811
-    _, scene = _expected(short_wav, 4, 3)
+def test_demo_fbx_take_round_trip(bpy, demo_run, short_wav, model):  # noqa: F811
+    _, scene = _expected(short_wav, model, 4, 3)
     bpy.ops.wm.read_homefile(use_empty=True)
     bpy.context.scene.render.fps = FPS
     bpy.ops.import_scene.fbx(filepath=str(demo_run / "demo_take_3.fbx"))  # default +1 frame offset
@@ -105,7 +97,7 @@ def test_demo_blend_has_takes_and_sound(bpy, demo_run, short_wav):  # noqa: F811
     assert scene.frame_end == 1 + round(1.6 * FPS) - 1
 
 
-def test_blend_target_is_not_modified_and_keeps_its_fps(bpy, tmp_path, short_wav, fake_model):  # noqa: F811
+def test_blend_target_is_not_modified_and_keeps_its_fps(bpy, tmp_path, short_wav, model):  # noqa: F811
     from tests.blender.test_export import make_face
 
     bpy.ops.wm.read_homefile(use_empty=True)
@@ -145,7 +137,7 @@ def test_blender_audio_reader_in_a_child_process(tmp_path):
     import subprocess
 
     from tests.test_cli import DEMO_WAV, write_wav
-    from thunder_blender.audio_file import AudioFileError, read_with_blender
+    from thunder_cli.audio_file import AudioFileError, read_with_blender
 
     wav = tmp_path / "a.wav"
     pcm = _read(DEMO_WAV)[:16000]
@@ -160,10 +152,10 @@ def test_blender_audio_reader_in_a_child_process(tmp_path):
         read_with_blender(bad)
 
 
-def test_convert_live_link_csvs_to_glb(demo_run, short_wav, tmp_path):  # noqa: F811
+def test_convert_live_link_csvs_to_glb(demo_run, short_wav, tmp_path, model):  # noqa: F811
     """The CLI's CSVs, converted back onto the demo head, give the same glTF weights: a full round trip
     Blender-less CSV export -> CSV import -> Blender keys -> glTF."""
-    _, scene = _expected(short_wav, 4, 3)
+    _, scene = _expected(short_wav, model, 4, 3)
     csvs = [str(demo_run / f"demo_take_{k}.csv") for k in (1, 2)]
     out = tmp_path / "conv"
     assert cli.main(["convert", *csvs, "--audio", str(short_wav), "--fps", "30", "--out", str(out),
@@ -187,7 +179,6 @@ def test_bad_target_fails_before_generation(bpy, tmp_path, short_wav, monkeypatc
     def never(*a, **k):
         raise AssertionError("generation must not start with a bad target")
 
-    monkeypatch.setattr(cli, "_load_model", lambda: None)
     monkeypatch.setattr("thunder_blender.runtime.generate.generate", never)
     src = tmp_path / "bad.blend"
     if content is None:
@@ -204,7 +195,7 @@ def test_bad_target_fails_before_generation(bpy, tmp_path, short_wav, monkeypatc
     assert not out.exists()
 
 
-def test_glb_target_gets_exactly_the_new_takes(bpy, demo_run, tmp_path, short_wav, fake_model):  # noqa: F811
+def test_glb_target_gets_exactly_the_new_takes(bpy, demo_run, tmp_path, short_wav, model):  # noqa: F811
     """Re-targeting a .glb that already holds 4 animations: the new glb holds only the 2 new takes."""
     out = tmp_path / "out"
     assert cli.main(["generate", str(short_wav), "--takes", "2", "--target", str(demo_run / "demo.glb"),
@@ -215,7 +206,7 @@ def test_glb_target_gets_exactly_the_new_takes(bpy, demo_run, tmp_path, short_wa
     assert sorted(p.name for p in out.iterdir()) == ["again.glb", "again_take_1.fbx", "again_take_2.fbx"]
 
 
-def test_fbx_target_is_used_as_a_rig(bpy, demo_run, tmp_path, short_wav, fake_model):  # noqa: F811
+def test_fbx_target_is_used_as_a_rig(bpy, demo_run, tmp_path, short_wav, model):  # noqa: F811
     """An FBX that carries animation (our own take export) is imported as a rig: its animation is
     dropped, so the new takes get head rotation too."""
     out = tmp_path / "out"
