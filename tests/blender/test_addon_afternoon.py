@@ -25,12 +25,11 @@ import json
 import numpy as np
 import pytest
 
-from tests.blender.test_addon_helpers import DEMO_SPEECH, addon_module, curve_values, fcurves, model_available
+from tests.blender.helpers import DEMO_SPEECH, addon_module, curve_values, fcurves, model_available
 from tests.blender.test_addon_takes_safety import make_character, overridden_character
 from tests.blender.test_export import read_glb, validate_gltf
 
-pytestmark = [pytest.mark.blender,
-              pytest.mark.skipif(not model_available(), reason="no trained model in models/ (model.json)")]
+pytestmark = pytest.mark.skipif(not model_available(), reason="no trained model in models/ (model.json)")
 
 AFTERNOON = [
     "generate", "reroll 1", "keep 0", "reroll 0", "generate", "move 23", "reroll 1", "generate", "grid on",

@@ -9,12 +9,12 @@ import json
 import numpy as np
 import pytest
 
-from tests.blender.test_addon_helpers import addon_module, curve_values, fcurves, model_available, snapshot
+from tests.blender.helpers import addon_module, curve_values, fcurves, model_available, snapshot
+from tests.blender.layout import RecordingLayout
 from tests.blender.test_addon_takes_safety import _strip, make_character
 from tests.blender.test_export import accessor, read_glb, validate_gltf
 
-pytestmark = [pytest.mark.blender,
-              pytest.mark.skipif(not model_available(), reason="no trained model in models/ (model.json)")]
+pytestmark = pytest.mark.skipif(not model_available(), reason="no trained model in models/ (model.json)")
 
 FPS = 24
 
@@ -133,11 +133,9 @@ def test_preview_grid_plays_each_take_and_keep_on_a_copy(bpy, empty_scene):
     cam.location, cam.rotation_euler = (0.3, -3.0, 0.2), (np.radians(90), 0, np.radians(10))
     scene.camera = cam
     counts, before = _counts(bpy), snapshot(bpy)
-    from unittest.mock import MagicMock
-
-    layout = MagicMock()
+    layout = RecordingLayout()
     addon_module("blender.ui").draw_thunder(layout, bpy.context)
-    ops = [c.args[0] for c in layout.mock_calls if c[0].endswith("operator") and c.args]
+    ops = [c.args[0] for c in layout.called("operator")]
     assert {"thunder.takes_export", "thunder.take_bake", "thunder.preview_grid"} <= set(ops)
     assert bpy.ops.thunder.preview_grid() == {"FINISHED"}
     grid = addon_module("blender.grid")

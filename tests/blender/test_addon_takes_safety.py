@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.blender.test_addon_helpers import (
+from tests.blender.helpers import (
     DEMO_SPEECH,
     addon_module,
     curve_values,
@@ -21,9 +21,9 @@ from tests.blender.test_addon_helpers import (
     model_available,
     snapshot,
 )
+from tests.blender.layout import RecordingLayout
 
-pytestmark = [pytest.mark.blender,
-              pytest.mark.skipif(not model_available(), reason="no trained model in models/ (model.json)")]
+pytestmark = pytest.mark.skipif(not model_available(), reason="no trained model in models/ (model.json)")
 
 
 def _strip(scene, frame_start=37):
@@ -198,11 +198,9 @@ def test_notes_reach_the_report(bpy, empty_scene, capsys):
     out = capsys.readouterr().out
     assert f"rotation skipped: '{face.name}' already has its own action" in out
     ui = addon_module("blender.ui")
-    from unittest.mock import MagicMock
-
-    layout = MagicMock()
+    layout = RecordingLayout()
     ui.draw_thunder(layout, bpy.context)
-    assert any("rotation skipped" in str(c) for c in layout.mock_calls)
+    assert any("rotation skipped" in t for t in layout.texts())
 
 
 def test_small_texts(bpy, empty_scene):
@@ -298,11 +296,9 @@ def test_unchecked_mesh_is_left_alone(bpy, empty_scene):
         and len(tongue.data.shape_keys.animation_data.nla_tracks) == 0)
     for act in bpy.data.actions:
         assert "KE" + tongue.data.shape_keys.name not in [s.identifier for s in act.slots]
-    from unittest.mock import MagicMock
-
-    layout = MagicMock()
+    layout = RecordingLayout()
     addon_module("blender.ui").draw_thunder(layout, bpy.context)
-    drive_rows = [c for c in layout.mock_calls if "prop" in str(c[0]) and "'drive'" in str(c)]
+    drive_rows = [c for c in layout.called("prop") if c.args[1:2] == ("drive",)]
     assert sorted(c.kwargs["text"] for c in drive_rows) == sorted([head.name, teeth.name, tongue.name])
     tongue.thunder.drive = head.thunder.drive = teeth.thunder.drive = False
     with pytest.raises(RuntimeError, match="no mesh of this character is checked"):
