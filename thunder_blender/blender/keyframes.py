@@ -206,14 +206,18 @@ def build_take_action(rig: RigTarget, perf: np.ndarray, start_frame: int, name: 
     rest = rest if rest is not None else stored_rest(rig)
     act = bpy.data.actions.new(name)
     w = _Writer(act)
-    for part in rig.parts:
+    notes = []
+    parts = rig.parts
+    if not slotted_actions() and len(parts) > 1:  # a legacy action animates one ID only
+        parts = parts[:1]
+        notes.append(f"only '{rig.mesh.name}' keyed: keying several meshes needs Blender 4.4+")
+    for part in parts:
         values = part.mapping.evaluate(perf)  # (M, K)
         for i, kname in enumerate(part.mapping.targets):
             path = f'key_blocks["{bpy.utils.escape_identifier(kname)}"].value'
             w.curve(part.key, path, 0, frames, values[:, i], "Shape Keys", slot_name=part.key.name)
-    notes = []
     if head_motion or (rig.jaw_bone and rig.flame is not None):
-        notes = _write_rotation(w, rig, perf, frames, head_motion, rest)
+        notes += _write_rotation(w, rig, perf, frames, head_motion, rest)
     return act, notes
 
 
