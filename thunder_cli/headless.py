@@ -250,6 +250,7 @@ def _write_outputs(job: BlenderJob, takes, staging: Path) -> list[Path]:
     n_scene = int(round(takes.duration * fps))
     scene.frame_end = max(scene.frame_end if job.target.lower().endswith(".blend") else start,
                           start + n_scene - 1)
+    extra = [part.mesh for part in detect_rig(face).extra]  # teeth, tongue... keyed with the face
     out: list[Path] = []
     if "blend" in job.formats:
         out.append(staging / f"{job.name}.blend")
@@ -257,11 +258,12 @@ def _write_outputs(job: BlenderJob, takes, staging: Path) -> list[Path]:
     if "fbx" in job.formats:
         for k, act in enumerate(actions):
             out.append(staging / f"{job.name}_take_{k + 1}.fbx")
-            export.export_fbx_take(out[-1], face, act)
+            export.export_fbx_take(out[-1], face, act, extra=extra)
     if "glb" in job.formats:
         # This session is thrown away (the .blend is already saved): drop animations that came with the
         # target so the glTF holds exactly the new takes.
-        export.remove_other_tracks(face, actions)
+        for mesh in (face, *extra):
+            export.remove_other_tracks(mesh, actions)
         out.append(staging / f"{job.name}.glb")
-        export.export_glb(out[-1], face, actions)
+        export.export_glb(out[-1], face, actions, extra=extra)
     return out
