@@ -214,3 +214,26 @@ def test_convert_json_is_strict_json(tmp_path):
     res = run_cli("convert", str(path), "--out", str(out), "--name", "c", "--format", "json")
     assert res.returncode == 0, res.stderr
     json.loads((out / "c.json").read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+
+
+def test_long_audio_is_refused_before_decoding_and_blender_formats_have_their_own_limit(tmp_path):
+    import wave
+
+    from thunder_blender.runtime.generate import MAX_SECONDS
+
+    def silent_header_wav(path: Path, seconds: float) -> Path:
+        """A WAV whose header says ``seconds`` (8 kHz) but whose data is never read past the header."""
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            w.writeframes(b"\x10\x00" * int(8000 * seconds))
+        return path
+
+    hour = silent_header_wav(tmp_path / "hour.wav", MAX_SECONDS + 5)
+    res = run_cli("generate", str(hour), "--out", str(tmp_path / "o"), "--format", "json")
+    _assert_failed_cleanly(res, "hour.wav is 1 h 00 min 05 s long; the limit is 1 h 00 min 00 s")
+    eleven = silent_header_wav(tmp_path / "eleven.wav", 660)
+    res = run_cli("generate", str(eleven), "--out", str(tmp_path / "o"), "--format", "glb,json")
+    _assert_failed_cleanly(res, "too long for the Blender formats")
+    assert not (tmp_path / "o").exists()

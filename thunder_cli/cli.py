@@ -31,6 +31,9 @@ from . import INTERRUPT as _INTERRUPT
 FORMATS = ("glb", "fbx", "blend", "csv", "json", "png")
 BLENDER_FORMATS = {"glb", "fbx", "blend"}
 DEFAULT_FORMATS = "glb,csv,json,png"
+# Blender keys every frame of every take before exporting; past this its memory passes 2 GB. The numpy
+# formats (csv, json, png) take up to runtime.generate.MAX_SECONDS.
+BLENDER_MAX_SECONDS = 600.0
 
 
 MAX_NAME_BYTES = 200  # output stems; file systems allow 255 bytes per name, suffixes need the rest
@@ -278,7 +281,14 @@ def _names(args: argparse.Namespace) -> list[str]:
 def cmd_generate(args: argparse.Namespace) -> int:
     """One or more speech files -> takes. Every input is read and checked before anything is generated;
     all outputs of the run appear together at the end, or none."""
-    from thunder_blender.runtime.generate import GenerateRequest, InputError, generate, prepare_audio
+    from thunder_blender.runtime.generate import (
+        MAX_SECONDS,
+        GenerateRequest,
+        InputError,
+        format_duration,
+        generate,
+        prepare_audio,
+    )
     from thunder_blender.runtime.model import load_model
 
     from .audio_file import read_audio
@@ -288,8 +298,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
     for audio, name in zip(args.audio, names, strict=True):
         one = argparse.Namespace(**{**vars(args), "audio": audio, "name": name})
         formats = _check_args(one)
-        pcm, rate = read_audio(audio)
+        pcm, rate = read_audio(audio, max_seconds=MAX_SECONDS)
         _interrupt_point()
+        if BLENDER_FORMATS & set(formats) and len(pcm) / rate > BLENDER_MAX_SECONDS:
+            raise CliError(f"{Path(audio).name}: {format_duration(len(pcm) / rate)} is too long for the Blender "
+                           f"formats (glb, fbx, blend: at most {format_duration(BLENDER_MAX_SECONDS)}); "
+                           "use --format csv,json,png or split the audio")
         try:
             prepare_audio(pcm, rate)  # silence, length, invalid samples: refused before anything runs
             request = GenerateRequest(pcm=pcm, sample_rate=rate, n_takes=args.takes, seed=args.seed,

@@ -231,10 +231,14 @@ class Afternoon:
                 objs = {o.name: o for o in bpy.context.scene.objects if o.type == "MESH"}
                 for mname, curves in per_mesh.items():
                     act = objs[mname].data.shape_keys.animation_data.action
-                    got = {fc.data_path: curve_values(fc) for fc in fcurves(act)}
+                    got = {fc.data_path: fc for fc in fcurves(act)}
                     for path, (frames, values) in curves.items():
-                        np.testing.assert_allclose(got[path][0], frames - frames[0] + 1, atol=1e-3)
-                        np.testing.assert_allclose(got[path][1], values, atol=2e-4)
+                        # the FBX holds the take from frame 1 (keys that repeat both neighbours are dropped
+                        # by the exporter's simplification; the linear curve still passes every value)
+                        kf, _ = curve_values(got[path])
+                        assert kf[0] == pytest.approx(1.0, abs=1e-3) and kf[-1] <= frames[-1] - frames[0] + 1 + 1e-3
+                        again = np.array([got[path].evaluate(float(f - frames[0] + 1)) for f in frames])
+                        np.testing.assert_allclose(again, values, atol=2e-4)
                 n += 1
         return n
 
