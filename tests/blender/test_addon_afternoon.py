@@ -25,7 +25,14 @@ import json
 import numpy as np
 import pytest
 
-from tests.blender.helpers import DEMO_SPEECH, addon_module, curve_values, fcurves, model_available
+from tests.blender.helpers import (
+    DEMO_SPEECH,
+    addon_module,
+    assert_reimported_curve,
+    curve_values,
+    fcurves,
+    model_available,
+)
 from tests.blender.test_addon_takes_safety import make_character, overridden_character
 from tests.blender.test_export import read_glb, validate_gltf
 
@@ -233,12 +240,7 @@ class Afternoon:
                     act = objs[mname].data.shape_keys.animation_data.action
                     got = {fc.data_path: fc for fc in fcurves(act)}
                     for path, (frames, values) in curves.items():
-                        # the FBX holds the take from frame 1 (keys that repeat both neighbours are dropped
-                        # by the exporter's simplification; the linear curve still passes every value)
-                        kf, _ = curve_values(got[path])
-                        assert kf[0] == pytest.approx(1.0, abs=1e-3) and kf[-1] <= frames[-1] - frames[0] + 1 + 1e-3
-                        again = np.array([got[path].evaluate(float(f - frames[0] + 1)) for f in frames])
-                        np.testing.assert_allclose(again, values, atol=2e-4)
+                        assert_reimported_curve(got[path], frames, values)  # the FBX starts at frame 1
                 n += 1
         return n
 

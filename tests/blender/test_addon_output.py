@@ -9,7 +9,14 @@ import json
 import numpy as np
 import pytest
 
-from tests.blender.helpers import addon_module, curve_values, fcurves, model_available, snapshot
+from tests.blender.helpers import (
+    addon_module,
+    assert_reimported_curve,
+    curve_values,
+    fcurves,
+    model_available,
+    snapshot,
+)
 from tests.blender.layout import RecordingLayout
 from tests.blender.test_addon_takes_safety import _strip, make_character
 from tests.blender.test_export import accessor, read_glb, validate_gltf
@@ -86,10 +93,10 @@ def test_export_takes_from_the_panel(bpy, empty_scene, tmp_path):
         imported = {o.name: o for o in bpy.context.scene.objects if o.type == "MESH"}
         for m in ("Char_Head", "Char_Teeth", "Char_Tongue"):
             act = imported[m].data.shape_keys.animation_data.action
-            got = {fc.data_path.split('"')[1]: curve_values(fc) for fc in fcurves(act)}
+            got = {fc.data_path.split('"')[1]: fc for fc in fcurves(act)}
             for kname, (frames, values) in expect[(k, m)].items():
-                np.testing.assert_allclose(got[kname][0], frames - start + 1, atol=1e-3)
-                np.testing.assert_allclose(got[kname][1], values, atol=2e-4)
+                assert frames[0] == start
+                assert_reimported_curve(got[kname], frames, values)
 
 
 def test_export_refuses_without_folder_and_writes_nothing_on_error(bpy, empty_scene, tmp_path):
