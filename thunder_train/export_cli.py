@@ -30,9 +30,12 @@ def export_checkpoint(checkpoint: Path, out: Path, steps: int = 8, metrics: Path
     info = ck.get("info", {})
     training = {"variant": ck["variant"], "steps": info.get("steps"), "seconds": info.get("seconds"),
                 "corpus": info.get("corpus"), "augmentation": info.get("augmentation"),
-                "val": info.get("val"), "init_from": ck["train"].get("init_from")}
+                "val": info.get("val"), "init_from": ck["train"].get("init_from"),
+                "resumed_from_step": info.get("resumed_from_step")}
+    # the recipe as used (settings, hash) travels from the checkpoint into the card's provenance
+    provenance = {k: ck[k] for k in ("recipe", "recipe_hash", "recipe_smoke", "recipe_overrides") if k in ck}
     card = build_card(gen, steps=steps, training=training, repo=ROOT, status=status, closure_seal=closure_seal,
-                      mouth_temperature=mouth_temperature, metrics_summary=summary,
+                      mouth_temperature=mouth_temperature, metrics_summary=summary, **provenance,
                       onnx_parity_max_abs=float(f"{err:.3g}"),
                       size_bytes={k: p.stat().st_size for k, p in paths.items()})
     card.write(out / "model.json")
