@@ -32,9 +32,9 @@ METRICS_FILE = "metrics.jsonl"
 class TimeLimitReached(RuntimeError):
     """A session's time limit stopped a run before its last step; a checkpoint was written first."""
 
-    def __init__(self, name: str, step: int, steps: int, checkpoint: Path | None):
+    def __init__(self, name: str, step: int, steps: int, checkpoint: Path | None, note: str = ""):
         self.step, self.steps, self.checkpoint = step, steps, checkpoint
-        where = f"checkpoint {checkpoint}" if checkpoint else "no checkpoint directory"
+        where = f"checkpoint {checkpoint}" if checkpoint else (note or "no checkpoint directory")
         super().__init__(f"{name}: time limit reached at step {step} of {steps}; {where}; "
                          "the run is NOT finished: continue it with --resume")
 

@@ -16,14 +16,16 @@ TRAIN_METRICS = ("x0",)
 LABELS = {"closure_acc": "closure accuracy (dev) ↑", "mouth_mae": "mouth MAE (dev) ↓", "x0": "x0 loss (train) ↓"}
 
 
-def load_logs(runs_dir: str | Path) -> dict[str, list[dict]]:
-    """{run name: metric rows sorted by step} for every ``<run>.ckpt/metrics.jsonl`` under ``runs_dir``."""
+def load_logs(runs_dir: str | Path, order: list[str] | None = None) -> dict[str, list[dict]]:
+    """{run name: metric rows sorted by step} for every ``<run>.ckpt/metrics.jsonl`` under ``runs_dir``;
+    runs named in ``order`` (e.g. the training order) first, the others by name."""
     out = {}
     for path in sorted(Path(runs_dir).glob(f"*.ckpt/{METRICS_FILE}")):
         rows = sorted(read_metrics(path), key=lambda r: r["step"])
         if rows:
             out[path.parent.name.removesuffix(".ckpt")] = rows
-    return out
+    rank = {name: i for i, name in enumerate(order or [])}
+    return dict(sorted(out.items(), key=lambda kv: (rank.get(kv[0], len(rank)), kv[0])))
 
 
 def series(rows: list[dict], metric: str, dev: bool) -> tuple[list[int], list[float]]:
@@ -73,9 +75,10 @@ def markdown_table(logs: dict[str, list[dict]]) -> str:
     return "\n".join(lines)
 
 
-def curves_section(runs_dir: str | Path, out_dir: str | Path, png_name: str = "training_curves.png") -> list[str]:
+def curves_section(runs_dir: str | Path, out_dir: str | Path, png_name: str = "training_curves.png",
+                   order: list[str] | None = None) -> list[str]:
     """Model-card lines (and the PNG written next to the card); [] when no run logged any metrics."""
-    logs = load_logs(runs_dir)
+    logs = load_logs(runs_dir, order)
     if not logs:
         return []
     render_png(logs, Path(out_dir) / png_name)

@@ -47,15 +47,30 @@ def export_checkpoint(checkpoint: Path, out: Path, steps: int = 8, metrics: Path
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", type=Path, required=True)
     p.add_argument("--out", type=Path, default=ROOT / "models")
-    p.add_argument("--steps", type=int, default=8, help="DDIM steps written to the card")
+    p.add_argument("--recipe", type=Path, default=None, help="recipe whose [export] settings are the defaults")
+    p.add_argument("--steps", type=int, default=None, help="DDIM steps written to the card (default: the recipe's)")
     p.add_argument("--metrics", type=Path, default=None, help="metrics.json whose summary goes into the card")
-    p.add_argument("--status", default="release")
+    p.add_argument("--status", default=None, help="default: the recipe's")
     p.add_argument("--closure-seal", action="store_true", help="runtime seals lips where the closure head fires")
-    p.add_argument("--mouth-temperature", type=float, default=1.0,
-                   help="scale of the initial noise on the mouth channels (0 = mouth from the audio alone)")
+    p.add_argument("--mouth-temperature", type=float, default=None,
+                   help="scale of the initial noise on the mouth channels, 0 = mouth from the audio alone "
+                        "(default: the recipe's)")
 
 
 def run(args: argparse.Namespace) -> int:
-    export_checkpoint(args.checkpoint, args.out, args.steps, args.metrics, args.status, args.closure_seal,
-                      args.mouth_temperature)
+    import sys
+
+    from thunder_train.recipe import Recipe, RecipeError
+
+    try:
+        ex = Recipe.load(args.recipe).data["export"]
+    except RecipeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+    def pick(given, key):
+        return ex[key] if given is None else given
+
+    export_checkpoint(args.checkpoint, args.out, pick(args.steps, "ddim_steps"), args.metrics,
+                      pick(args.status, "status"), args.closure_seal, pick(args.mouth_temperature, "mouth_temperature"))
     return 0

@@ -112,7 +112,7 @@ def write_model_card(out: Path, card: dict, metrics: dict, work: Path | None = N
     if work is not None:
         from thunder_train.curves import curves_section
 
-        lines += curves_section(work / "runs", out)
+        lines += curves_section(work / "runs", out, order=list(training))
     if card.get("recipe_hash"):
         lines += ["## Recipe", "",
                   f"Trained from the recipe with hash `{card['recipe_hash']}` (root seed {card['recipe']['seed']}"

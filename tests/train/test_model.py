@@ -141,10 +141,9 @@ def test_recorded_speech_gets_its_share_of_draws():
 
 def test_upper_face_anchor_is_zero_for_the_anchor_itself_and_ignores_the_mouth():
     import copy
-
-    from thunder_blender.core.channels import MOUTH_INDEX, UPPER_INDEX
     from dataclasses import replace
 
+    from thunder_blender.core.channels import MOUTH_INDEX, UPPER_INDEX
     from thunder_train.train import generator_loss
 
     torch.manual_seed(0)

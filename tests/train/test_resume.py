@@ -148,3 +148,55 @@ def test_training_curves_render_from_the_metrics_log(uninterrupted, tmp_path):
     img = mpimg.imread(png)
     assert img.shape[0] > 200 and img.shape[1] > 600
     assert float(img[..., :3].std()) > 0.05  # not a blank canvas
+
+
+CLI_SETTINGS = ["generator.net.enc_dim=16", "generator.net.dim=16", "generator.net.enc_dilations=[1, 2]",
+                "generator.net.den_dilations=[1, 2]", "runtime.generator_threads=1", "generator.batch.batch=2",
+                "generator.batch.crop=30", "generator.runs.diffusion_base.steps=10", "generator.train.log_every=2",
+                "generator.train.checkpoint_every=4", "generator.train.eval_every=4", "generator.train.val_utts=2"]
+
+
+def test_cli_stopped_by_its_time_limit_and_resumed_in_a_new_process_matches_an_uninterrupted_run(tmp_path):
+    """``thunder-train train``: --max-minutes 0 stops after step 1 with status 3; --resume (a new process)
+    finishes the run; its weights equal those of one uninterrupted command."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from thunder_train.corpus.shards import Record, write_shard
+
+    root = Path(__file__).resolve().parents[2]
+    corpus = tmp_path / "corpus"
+    utts = _corpus(8, seed=3)
+    for split, part in (("train", utts[:6]), ("val", utts[6:])):
+        write_shard(corpus / split / "shard_00000.npz", [Record(
+            audio=(u.audio * 32767).astype(np.int16), perf=u.perf, phone_class=u.phone_class.astype(np.int8),
+            closure=u.closure, emotion=u.emotion, intensity=u.intensity, voice=u.voice, lang="en",
+            source=u.source, text="x") for u in part])
+    (corpus / "meta.json").write_text('{"fps": 50}')
+    args = ["--run", "diffusion_base", "--corpus", str(corpus), "--smoke"]
+    for s in CLI_SETTINGS:
+        args += ["--set", s]
+
+    def cli(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "thunder_train.cli", "train", *args, *extra], cwd=root,
+                              capture_output=True, text=True, timeout=300)
+
+    a = cli("--out", str(tmp_path / "a.pt"))
+    assert a.returncode == 0, a.stderr[-2000:]
+    b = cli("--out", str(tmp_path / "b.pt"), "--max-minutes", "0")
+    assert b.returncode == 3, b.stdout[-1000:] + b.stderr[-2000:]
+    assert "STOPPED" in b.stderr and "time limit reached at step 1 of 10" in b.stderr
+    assert not (tmp_path / "b.pt").exists() and (tmp_path / "b.ckpt" / "step_00000001.pt").is_file()
+    again = cli("--out", str(tmp_path / "b.pt"))  # without --resume: refused, nothing overwritten
+    assert again.returncode == 2 and "--resume" in again.stderr
+    c = cli("--out", str(tmp_path / "b.pt"), "--resume")
+    assert c.returncode == 0, c.stderr[-2000:]
+    assert "resumed at step 1" in c.stdout
+    ka, kb = (torch.load(tmp_path / f"{n}.pt", weights_only=False) for n in ("a", "b"))
+    assert ka["recipe_hash"] == kb["recipe_hash"] and ka["recipe_overrides"] == CLI_SETTINGS
+    assert ka["recipe"]["generator"]["net"]["enc_dim"] == 16
+    for k, v in ka["state"].items():
+        assert torch.equal(v, kb["state"][k]), k
+    assert kb["info"]["resumed_from_step"] == 1 and ka["info"]["val"] == kb["info"]["val"]
+    assert read_metrics(tmp_path / "a.ckpt" / "metrics.jsonl") == read_metrics(tmp_path / "b.ckpt" / "metrics.jsonl")

@@ -92,7 +92,8 @@ def fit(model: nn.Module, cfg, step_loss, name: str, log, clip: float | None = 1
         if step % 200 == 0:
             log(f"{name} step {step} loss {loss.item():.4f}{note} ({time.monotonic() - t0:.0f}s)")
         if deadline is not None and time.monotonic() > deadline and step < cfg.steps:
-            raise TimeLimitReached(f"judge {name}", step, cfg.steps, None)
+            raise TimeLimitReached(f"judge {name}", step, cfg.steps, None,
+                                   "judges are not checkpointed: this one retrains from its first step")
     freeze(model)
     return {"steps": cfg.steps, "seconds": round(time.monotonic() - t0, 1)}
 
