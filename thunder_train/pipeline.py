@@ -113,7 +113,8 @@ def stage_generators(cfg: PipelineConfig, corpus: Path, judges: dict[str, Path])
     runs = cfg.work / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     if not cfg.resume and any(runs.glob("*.ckpt/step_*.pt")):
-        raise SystemExit(f"{runs} holds runs in progress: pass --resume to continue them, or another --work")
+        raise SystemExit(f"{runs} holds step checkpoints of earlier runs: pass --resume to continue them (finished "
+                         "runs of the same recipe are kept), or use another --work")
     ckpts: dict[str, Path] = {}
     info: dict[str, dict] = {}
     for name, run in cfg.recipe.runs.items():

@@ -140,7 +140,9 @@ def restore_session(src: Path, work: Path, corpus: Path, recipe: Recipe, log=pri
     want = manifest["corpus"]
     have = corpus_identity(corpus)
     if not have:
-        check = f"missing: build it with `thunder-train corpus --out {corpus}` (seed {want['seed']}, {want['hours']} h)"
+        smoke = " --smoke" if recipe.smoke else ""
+        check = (f"missing: build it with `thunder-train corpus{smoke} --out {corpus}` "
+                 f"(seed {want['seed']}, {want['hours']} h)")
     elif have["seed"] != want["seed"] or have["hours_requested"] != want["hours"]:
         check = f"DIFFERENT settings: seed {have['seed']}, {have['hours_requested']} h (want {want['seed']}, {want['hours']} h)"
     elif want.get("shards") and have["shards"] != want["shards"]:

@@ -210,7 +210,7 @@ def train(cfg: TrainConfig, train_utts: list, log=print, val_fn=None, run_dir: s
     start = 0
     if resume and rd is not None and rd.latest() is not None:
         state = rd.load()
-        if state["extra"].get("train") != _cfg_dict(cfg):
+        if _settings(state["extra"].get("train", {})) != _settings(_cfg_dict(cfg)):
             raise ValueError(f"{rd.latest()} was written with other settings than this run's; "
                              "resume with the same recipe or start a new run directory")
         start, extra = restore(state, gen, opt, {"diffusion": tgen})
@@ -282,6 +282,14 @@ def save_checkpoint(gen: Generator, cfg: TrainConfig, info: dict, path: str | Pa
     return atomic_save({"kind": "generator", "variant": cfg.variant, "regression": gen.regression,
                         "net": gen.cfg.to_dict(), "train": _cfg_dict(cfg), "info": info,
                         "state": gen.state_dict(), **(provenance or {})}, path)
+
+
+PATH_FIELDS = ("m2s_path", "sync_path", "init_from")
+
+
+def _settings(d: dict) -> dict:
+    """A run's settings without the file locations (a run may continue in another directory)."""
+    return {k: v for k, v in d.items() if k not in PATH_FIELDS}
 
 
 def _cfg_dict(cfg: TrainConfig) -> dict:

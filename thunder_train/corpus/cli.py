@@ -7,6 +7,7 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe", type=Path, default=None, help="recipe file (default thunder_train/recipe.toml)")
+    parser.add_argument("--smoke", action="store_true", help="the recipe's [smoke] corpus (what `all --smoke` builds)")
     parser.add_argument("--hours", type=float, default=None,
                         help="hours of synthetic speech, all splits (default: the recipe's)")
     parser.add_argument("--out", type=Path, default=Path("data/corpus"), help="output directory")
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: --hours must be positive, got {args.hours}")
         return 2
     try:
-        cfg = Recipe.load(args.recipe).build_config(args.out, workers=max(1, args.workers), card=args.card)
+        cfg = Recipe.load(args.recipe, smoke=args.smoke).build_config(args.out, workers=max(1, args.workers), card=args.card)
     except RecipeError as e:
         print(f"error: {e}")
         return 2
