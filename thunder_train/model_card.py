@@ -98,7 +98,7 @@ def write_model_card(out: Path, card: dict, metrics: dict, work: Path | None = N
     lines += ["The trained weights are released under the project's licence (GPL-3.0-or-later).", ""]
     lines += ["## Training runs", ""]
     if training:
-        lines += ["| run | variant | steps | seconds | augmentation | closure acc (val) | mouth MAE (val) |",
+        lines += ["| run | variant | steps | seconds (last session) | augmentation | closure acc (val) | mouth MAE (val) |",
                   "|---|---|---|---|---|---|---|"]
         for name, t in training.items():
             val = t.get("val") or {}

@@ -276,13 +276,14 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    from thunder_train.train_cli import EXIT_TIME_LIMIT
+    from thunder_train.train_cli import EXIT_TIME_LIMIT, deterministic_process
 
     try:
         cfg = config_from_args(args)
     except RecipeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    deterministic_process()
     try:
         run_pipeline(cfg)
     except TimeLimitReached as e:

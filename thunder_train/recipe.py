@@ -5,11 +5,16 @@
     recipe.train_config("diffusion", m2s_path=..., sync_path=..., init_from=...)   # TrainConfig of one run
     recipe.seed_for("generator.diffusion")     # every sub-seed is derived from the root seed by name
 
-The file is the only place these values live: the config dataclasses it fills (``BuildConfig``,
-``M2SConfig``, ``SyncConfig``, ``LipReaderConfig``, ``NetConfig``, ``BatchConfig``, ``AugmentConfig``,
-``TrainConfig``, ``EvalConfig``) get every field from it, and a section that misses a field or has an
-unknown one is an error. ``Recipe.data`` (the merged settings, as used) and ``Recipe.hash`` go into every
-checkpoint and the exported model card.
+The file is the only source of the shipped model's training settings: the config dataclasses it fills
+(``BuildConfig``, ``M2SConfig``, ``SyncConfig``, ``LipReaderConfig``, ``NetConfig``, ``BatchConfig``,
+``AugmentConfig``, ``TrainConfig``, ``EvalConfig``) get every field from it, and a section that misses a
+field or has an unknown one is an error. The training configs (``TrainConfig``, ``BatchConfig``,
+``NetConfig``'s settings, the judges') have no defaults at all; ``BuildConfig``, ``AugmentConfig`` and
+``EvalConfig`` keep theirs for standalone use (tests, ``thunder-train eval`` on other corpora), and the
+recipe sets every one of those fields. The evaluation's metric definitions (``evaluation.closure.
+ClosureConfig``: thresholds in mm) are measurement definitions, not training settings, and stay there.
+``Recipe.data`` (the merged settings, as used) and ``Recipe.hash`` go into every checkpoint and the
+exported model card.
 """
 from __future__ import annotations
 

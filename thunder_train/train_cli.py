@@ -79,6 +79,14 @@ def add_recipe_arguments(p: argparse.ArgumentParser) -> None:
                    help="session time limit: past it, checkpoint and exit with status 3 (the run is not finished)")
 
 
+def deterministic_process() -> None:
+    """Deterministic torch kernels for the whole training process (part of exact resumption; on CPU the
+    kernels this project uses have deterministic implementations, so this costs no speed)."""
+    import torch
+
+    torch.use_deterministic_algorithms(True)
+
+
 def load_recipe(args: argparse.Namespace) -> Recipe:
     return Recipe.load(args.recipe, smoke=args.smoke, overrides=args.overrides)
 
@@ -141,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
     except RecipeError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    deterministic_process()
     try:
         run_training(cfg, args.corpus, args.out, log=_log, recipe=recipe, ckpt_dir=args.ckpt_dir,
                      resume=args.resume, deadline=deadline_of(args))
