@@ -87,3 +87,25 @@ def curves_section(runs_dir: str | Path, out_dir: str | Path, png_name: str = "t
             "mouth MAE of one take per development utterance; the training x0 loss is the mean over the last "
             "`log_every` steps). Continuation runs count their own steps from 0.", "",
             f"![training curves]({png_name})", "", markdown_table(logs), ""]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m thunder_train.curves [RUNS_DIR] [--out DIR]``: the table (stdout) and the PNG of a
+    training in progress, e.g. to see whether the development metrics still improve."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("runs", nargs="?", type=Path, default=Path("data/pipeline/runs"))
+    p.add_argument("--out", type=Path, default=Path("out"), help="where training_curves.png goes")
+    a = p.parse_args(argv)
+    logs = load_logs(a.runs)
+    if not logs:
+        print(f"no metrics.jsonl under {a.runs}/*.ckpt/")
+        return 1
+    print(markdown_table(logs))
+    print(f"wrote {render_png(logs, a.out / 'training_curves.png')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

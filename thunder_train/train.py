@@ -213,6 +213,10 @@ def train(cfg: TrainConfig, train_utts: list, log=print, val_fn=None, run_dir: s
         if _settings(state["extra"].get("train", {})) != _settings(_cfg_dict(cfg)):
             raise ValueError(f"{rd.latest()} was written with other settings than this run's; "
                              "resume with the same recipe or start a new run directory")
+        had, has = state["extra"].get("recipe_hash"), (provenance or {}).get("recipe_hash")
+        if had != has:
+            raise ValueError(f"{rd.latest()} was written with recipe {had}, this run's recipe is {has}; "
+                             "a run continues only with the recipe it started with")
         start, extra = restore(state, gen, opt, {"diffusion": tgen})
         batcher.set_state(extra["batcher"])
         hist = extra["hist"]

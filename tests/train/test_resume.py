@@ -114,6 +114,8 @@ def test_time_limit_aborts_loudly_after_a_checkpoint_and_resume_finishes_the_run
         train(cfg, utts, log=lambda s: None, run_dir=tmp_path)
     with pytest.raises(ValueError, match="other settings"):
         train(replace(cfg, lr=cfg.lr * 2), utts, log=lambda s: None, run_dir=tmp_path, resume=True)
+    with pytest.raises(ValueError, match="continues only with the recipe it started with"):
+        train(cfg, utts, log=lambda s: None, run_dir=tmp_path, resume=True, provenance=recipe.provenance())
     gen_b, info_b = train(cfg, utts, log=lambda s: None, val_fn=val_fn, run_dir=tmp_path, resume=True)
     _assert_same_weights(gen_a, gen_b)
     assert read_metrics(tmp_path / "metrics.jsonl") == read_metrics(dir_a / "metrics.jsonl")
