@@ -76,3 +76,21 @@ def pytest_collection_modifyitems(config, items):
         marker = _DIRECTORY_MARKERS.get(rel[0]) if len(rel) > 1 else None
         if marker and marker not in {m.name for m in item.iter_markers()}:
             item.add_marker(getattr(pytest.mark, marker))
+
+
+_EXIT_STATUS = [0]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _EXIT_STATUS[0] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """Leave with os._exit once Blender has been loaded: bpy's shutdown can deadlock at interpreter exit
+    (its audio thread against ``~GlobalState``, always after a Python driver failed in restricted mode),
+    which would hang the run after every result is reported. Nothing is left to clean up by then."""
+    if "bpy" in sys.modules:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(_EXIT_STATUS[0])

@@ -232,3 +232,26 @@ def test_fbx_target_is_used_as_a_rig(bpy, demo_run, tmp_path, short_wav, model):
     assert len(doc["animations"]) == 2
     for anim in doc["animations"]:
         assert {c["target"]["path"] for c in anim["channels"]} == {"weights", "rotation"}
+
+
+def test_a_rig_with_a_failing_python_driver_does_not_hang_at_exit(bpy, tmp_path):
+    """Blender's shutdown deadlocks after a Python driver failed in restricted mode; the command must still
+    end (it leaves with os._exit once its work is done)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+    from thunder_blender.blender.demo_head import build_demo_head
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    face = build_demo_head(bpy.context, "Face")
+    fc = face.data.shape_keys.key_blocks["jawOpen"].driver_add("value")
+    fc.driver.type = "SCRIPTED"
+    fc.driver.expression = "__import__('os').getpid() * 0"  # refused: auto-run of scripts is off
+    rig = tmp_path / "driver.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(rig))
+    res = subprocess.run([sys.executable, "-m", "thunder_cli", "mapping", str(rig)], capture_output=True, text=True,
+                         timeout=120, cwd=ROOT, env={**os.environ, "BLENDER_USER_RESOURCES": str(tmp_path / "u")})
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "jawOpen" in res.stdout and "52 shape keys" in res.stdout
