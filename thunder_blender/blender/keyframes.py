@@ -14,7 +14,7 @@ Public API (used by the add-on's operators and by the command line, ``blender/he
 * ``names``: action names (default ``"<object>_take<k>"``).
 * Returns one Action per take, in take order; take ``active`` (default 0) is left assigned.
 
-Each take is ONE Action. With slotted actions (Blender 4.4+) it has a ``KEY`` slot for the shape keys and,
+Each take is ONE slotted Action (Blender 4.4+, the add-on's minimum). It has a ``KEY`` slot for the shape keys and,
 when head motion (or a FLAME jaw) is written, an ``OBJECT`` slot for the object or armature that receives
 rotation; both IDs get the action with their slot set explicitly. Keys are written in bulk
 (``keyframe_points.add`` + ``foreach_set``), linear interpolation, one key per scene frame. Every take also
@@ -53,7 +53,6 @@ from .takes import (  # noqa: F401 - re-exported: the take API is also reachable
     remove_takes,
     set_active_take,
     slot_for,
-    slotted_actions,
     sync_list,
 )
 
@@ -85,24 +84,21 @@ def _quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 # -- curves ---------------------------------------------------------------------------------------------
 class _Writer:
-    """F-curve factory for one take's action: a channelbag per slot (4.4+) or the legacy action."""
+    """F-curve factory for one take's action: one keyframe strip, a channelbag per slot (ID type)."""
 
     def __init__(self, action: bpy.types.Action) -> None:
         self.action = action
         self.slots: dict[str, object] = {}
         self._bags: dict[str, object] = {}
-        self._strip = action.layers.new("Layer").strips.new(type="KEYFRAME") if slotted_actions() else None
+        self._strip = action.layers.new("Layer").strips.new(type="KEYFRAME")
 
     def curve(self, idb, path: str, index: int, frames: np.ndarray, values: np.ndarray, group: str) -> None:
-        if self._strip is not None:
-            key = idb.id_type
-            if key not in self._bags:
-                slot = self.action.slots.new(id_type=idb.id_type, name=idb.name)
-                self.slots[key] = slot
-                self._bags[key] = self._strip.channelbag(slot, ensure=True)
-            fc = self._bags[key].fcurves.new(path, index=index)
-        else:  # Blender 4.2 / 4.3: legacy action, one ID type per action (untested here)
-            fc = self.action.fcurves.new(path, index=index, action_group=group)
+        key = idb.id_type
+        if key not in self._bags:
+            slot = self.action.slots.new(id_type=idb.id_type, name=idb.name)
+            self.slots[key] = slot
+            self._bags[key] = self._strip.channelbag(slot, ensure=True)
+        fc = self._bags[key].fcurves.new(path, index=index)
         n = frames.shape[0]
         fc.keyframe_points.add(n)
         co = np.empty(2 * n, dtype=np.float32)
@@ -116,8 +112,6 @@ class _Writer:
 def _write_rotation(w: _Writer, rig: RigTarget, perf: np.ndarray, frames: np.ndarray, head: bool) -> list[str]:
     """Head rotation (object or head/neck bone) and FLAME jaw bone keys. Returns notes."""
     notes: list[str] = []
-    if not slotted_actions():
-        return ["head and jaw rotation need Blender 4.4+ (slotted actions)"]
     target = rig.head_target
     if own_action(target):
         return [f"rotation skipped: '{target.name}' already has its own action"]
@@ -232,7 +226,7 @@ def write_takes(obj, takes, start_frame: int, scene_fps: float, mapping=None, na
         actions.append(act)
     for k, act in enumerate(actions):
         for idb in anim_ids(rig):
-            if slot_for(act, idb) is not None or (not slotted_actions() and idb is rig.key):
+            if slot_for(act, idb) is not None:
                 add_track(idb, f"{TRACK_PREFIX}{k + 1}", act)
     active = min(max(int(active), 0), n_takes - 1)
     set_active_take(rig, actions[active])

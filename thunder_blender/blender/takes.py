@@ -20,11 +20,6 @@ KEPT_PREFIX = "THUNDER kept "
 PRE_PREFIX = "pre-THUNDER "
 
 
-def slotted_actions() -> bool:
-    """True on Blender 4.4+ (layered actions with slots)."""
-    return "slots" in bpy.types.Action.bl_rna.properties
-
-
 def is_take(action) -> bool:
     return action is not None and PROP_SEED in action and PROP_TAKE in action
 
@@ -61,8 +56,6 @@ def find_takes(rig: RigTarget) -> list[bpy.types.Action]:
 
 
 def slot_for(action, idb):
-    if not slotted_actions():
-        return None
     return next((s for s in action.slots if s.target_id_type == idb.id_type), None)
 
 
@@ -74,14 +67,13 @@ def _assign(idb, action) -> None:
             ad.action = None
         return
     slot = slot_for(action, idb)
-    if slotted_actions() and slot is None:
+    if slot is None:
         _assign(idb, None)
         return
     if ad is None:
         ad = idb.animation_data_create()
     ad.action = action
-    if slot is not None:
-        ad.action_slot = slot
+    ad.action_slot = slot
 
 
 def set_active_take(rig: RigTarget, action: bpy.types.Action) -> None:
@@ -125,7 +117,7 @@ def remove_takes(rig: RigTarget, keep: bpy.types.Action | None = None, delete_ke
     for idb in anim_ids(rig):
         _remove_tracks(idb, doomed | {a.name for a in kept})
         for a in kept:
-            if slot_for(a, idb) is not None or not slotted_actions():
+            if slot_for(a, idb) is not None:
                 add_track(idb, KEPT_PREFIX + a.name, a)
     for a in kept:
         del a[PROP_TAKE]
@@ -167,7 +159,7 @@ def push_user_action(idb) -> None:
     tr = ad.nla_tracks.new()
     tr.name = PRE_PREFIX + act.name
     st = tr.strips.new(act.name, int(round(act.frame_range[0])), act)
-    if slotted_actions() and ad.action_slot is not None:
+    if ad.action_slot is not None:
         st.action_slot = ad.action_slot
     tr.mute = True
     ad.action = None
