@@ -76,3 +76,16 @@ def test_run_exit_status(monkeypatch):
     assert bm.main(["run", "44:4.4.0:3.11", "53:5.3.0:3.13"]) == 0
     monkeypatch.setattr(bm, "run_entry", lambda e, make: bm.Result(e, "FAILED", "pytest exit code 1"))
     assert bm.main(["run", "44:4.4.0:3.11"]) == 1
+
+
+def test_a_hung_run_is_killed_and_counted_as_failed(tmp_path, monkeypatch):
+    fake = tmp_path / "venv"
+    (fake / "bin").mkdir(parents=True)
+    py = fake / "bin" / "python"
+    py.write_text("#!/bin/sh\nsleep 60\n")
+    py.chmod(0o755)
+    monkeypatch.setattr(bm.Entry, "venv", property(lambda self: fake))
+    monkeypatch.setattr(bm, "find_python", lambda line: sys.executable)
+    monkeypatch.setattr(bm, "TEST_TIMEOUT_S", 1)
+    result = bm.run_entry(bm.Entry.parse("44:4.4.0:3.11"), "true")
+    assert result.status == "FAILED" and "killed" in result.note

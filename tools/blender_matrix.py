@@ -13,6 +13,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # tests/blender/conftest.py fails a test that uses a Blender API deprecated for removal.
 TEST_ARGS = ["-m", "blender", "tests/blender", "-q", "-p", "no:cacheprovider"]
+# One version's tests take well under a minute; a run still going after this is hung (bpy 4.x can hang in
+# its exit handlers) and is killed and counted as failed rather than stalling CI.
+TEST_TIMEOUT_S = 900
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,17 @@ def _counts(junit: Path) -> dict:
     return n
 
 
+def _run_with_timeout(cmd: list[str], timeout_s: float) -> int | None:
+    """Run ``cmd`` in ROOT in its own process group; its exit code, or None if it was killed on timeout."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
+    try:
+        return proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return None
+
+
 def run_entry(entry: Entry, make: str) -> Result:
     python = find_python(entry.python)
     if python is None:
@@ -103,15 +118,17 @@ def run_entry(entry: Entry, make: str) -> Result:
     with tempfile.TemporaryDirectory(prefix="thunder-matrix-") as tmp:
         junit = Path(tmp) / "junit.xml"
         t0 = time.perf_counter()
-        res = subprocess.run([str(entry.venv / "bin" / "python"), "-m", "pytest", *TEST_ARGS,
-                              f"--junitxml={junit}"], cwd=ROOT)
+        returncode = _run_with_timeout([str(entry.venv / "bin" / "python"), "-m", "pytest", *TEST_ARGS,
+                                        f"--junitxml={junit}"], TEST_TIMEOUT_S)
         test_s = time.perf_counter() - t0
         counts = _counts(junit) if junit.is_file() else {}
     result = Result(entry, "passed", counts=counts, venv_s=venv_s, test_s=test_s)
-    if res.returncode == 5:
+    if returncode is None:
+        result.status, result.note = "FAILED", f"pytest still running after {TEST_TIMEOUT_S} s: killed"
+    elif returncode == 5:
         result.status, result.note = "FAILED", "pytest collected no tests (exit code 5)"
-    elif res.returncode != 0:
-        result.status, result.note = "FAILED", f"pytest exit code {res.returncode}"
+    elif returncode != 0:
+        result.status, result.note = "FAILED", f"pytest exit code {returncode}"
     elif counts.get("passed", 0) == 0:
         result.status, result.note = "FAILED", "no test passed"
     return result
