@@ -113,3 +113,14 @@ def assert_reimported_curve(fc, frames: np.ndarray, values: np.ndarray, first: f
     shifted = np.asarray(frames, np.float64) - frames[0] + first
     assert abs(kf[0] - first) < 1e-3 and kf[-1] <= shifted[-1] + 1e-3, (kf[0], kf[-1], shifted[-1])
     np.testing.assert_allclose([fc.evaluate(float(f)) for f in shifted], values, atol=atol)
+
+
+def strip_frames(strip) -> tuple[int, int]:
+    """A sound strip's played frames ``[left, right)`` under the running Blender's names (compat)."""
+    return addon_module("blender.compat").strip_span(strip)
+
+
+def move_strip(strip, to: float | None = None, by: float = 0.0) -> None:
+    """Move a sound strip's content start (``content_start``; ``frame_start`` before Blender 5.1)."""
+    name = addon_module("blender.compat").STRIP_CONTENT_START
+    setattr(strip, name, (getattr(strip, name) if to is None else to) + by)

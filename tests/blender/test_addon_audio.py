@@ -40,7 +40,8 @@ def test_untrimmed_strip(bpy, empty_scene, marker_wav):
     s = _strip(empty_scene, marker_wav, 37)
     assert strips.active_sound_strip(empty_scene) == s
     clip = strips.strip_audio(empty_scene, s)
-    assert clip.start_frame == 37 and clip.n_frames == s.frame_final_end - 37 == 72
+    compat = addon_module("blender.compat")
+    assert clip.start_frame == 37 and clip.n_frames == compat.strip_span(s)[1] - 37 == 72
     assert clip.sample_rate == 16000 and clip.pcm.dtype == np.float32
     assert clip.pcm.shape[0] == pytest.approx(3.0 * 16000, abs=2)
     assert _burst_time(clip) == pytest.approx(BURST_AT + 0.01, abs=0.004)
@@ -51,9 +52,10 @@ def test_trimmed_offset_strip_and_fps_base(bpy, empty_scene, marker_wav):
     empty_scene.render.fps = 30
     empty_scene.render.fps_base = 1.001  # 29.97 fps
     fps = 30 / 1.001
+    compat = addon_module("blender.compat")
     s = _strip(empty_scene, marker_wav, 10)
-    s.frame_final_start = 10 + 15  # trim the first 15 frames (0.5005 s)
-    s.frame_final_end = 10 + 75
+    setattr(s, compat.STRIP_LEFT, 10 + 15)  # trim the first 15 frames (0.5005 s)
+    setattr(s, compat.STRIP_RIGHT, 10 + 75)
     clip = strips.strip_audio(empty_scene, s)
     assert clip.start_frame == 25 and clip.n_frames == 60
     assert clip.scene_fps == pytest.approx(fps)

@@ -19,7 +19,9 @@ from tests.blender.helpers import (
     make_armature,
     make_mesh,
     model_available,
+    move_strip,
     snapshot,
+    strip_frames,
 )
 from tests.blender.layout import RecordingLayout
 
@@ -167,8 +169,8 @@ def test_reroll_keeps_kept_flag_and_follows_moved_and_trimmed_strip(bpy, empty_s
     assert bpy.data.actions.get(name) is rerolled  # survived the new generation
     assert "THUNDER kept " + name in [t.name for t in face.data.shape_keys.animation_data.nla_tracks]
     # Move the strip from 37 to 60: the re-rolled take lands on the strip's new frames.
-    length = strip.frame_final_duration
-    strip.frame_start = 60
+    length = strip_frames(strip)[1] - strip_frames(strip)[0]
+    move_strip(strip, to=60)
     assert bpy.ops.thunder.take_reroll(index=1) == {"FINISHED"}
     act = face.thunder.takes[1].action
     for fc in fcurves(act):
@@ -183,7 +185,7 @@ def test_reroll_keeps_kept_flag_and_follows_moved_and_trimmed_strip(bpy, empty_s
     assert bpy.ops.thunder.take_reroll(index=1) == {"FINISHED"}
     act = face.thunder.takes[1].action
     f, _v = curve_values(fcurves(act, "KEY")[0])
-    assert f[0] == 70 and f[-1] == strip.frame_final_end - 1
+    assert f[0] == 70 and f[-1] == strip_frames(strip)[1] - 1
     info = json.loads(act["thunder_settings"])
     assert info["start_frame"] == 70 and info["n_frames"] == length - 10
 

@@ -5,6 +5,7 @@ import bpy
 import numpy as np
 
 from ..core.head import DemoHead, load_demo_head
+from .compat import node_tree
 
 DEFAULT_NAME = "THUNDER Demo Head"
 
@@ -30,8 +31,7 @@ def _material(name: str) -> bpy.types.Material:
         color, rough = _MATERIAL_LOOK.get(name, ((0.8, 0.8, 0.8, 1.0), 0.5))
         mat.diffuse_color = color
         mat.roughness = rough
-        mat.use_nodes = True
-        bsdf = mat.node_tree.nodes.get("Principled BSDF")
+        bsdf = node_tree(mat).nodes.get("Principled BSDF")
         if bsdf is not None:
             bsdf.inputs["Base Color"].default_value = color
             bsdf.inputs["Roughness"].default_value = rough
@@ -73,6 +73,7 @@ def build_demo_head(context, name: str = DEFAULT_NAME) -> bpy.types.Object:
     for k, key_name in enumerate(head.shape_names):
         kb = obj.shape_key_add(name=key_name, from_mix=False)
         kb.slider_min, kb.slider_max = 0.0, 1.0
+        kb.value = 0.0  # Blender 5.0+ adds new shape keys at 1.0; the head must start neutral
         kb.data.foreach_set("co", (base + head.deltas[k]).ravel())
     mesh.shape_keys.name = f"{name} Keys"
     for o in context.view_layer.objects:

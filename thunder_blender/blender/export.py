@@ -22,6 +22,7 @@ from pathlib import Path
 import bpy
 
 from ..core import gltf_compact
+from .compat import GLTF_MISLABELS_SHAPE_KEY_TRACKS
 
 
 def _channelbags(action: bpy.types.Action):
@@ -195,6 +196,9 @@ def export_glb(path: str | Path, obj: bpy.types.Object,
                 strip = track.strips.new(act.name, int(key_range(act)[0]), act)
                 strip.action_slot = slot
                 temp_tracks.append((ad, track))
+        if GLTF_MISLABELS_SHAPE_KEY_TRACKS and sum(1 for t in key.animation_data.nla_tracks if len(t.strips)) > 1:
+            raise RuntimeError(f"Blender {bpy.app.version_string}'s glTF exporter writes each take with the next "
+                               "take's shape-key values; export several takes from Blender 4.5 or newer")
         for idb in ids:
             ad = idb.animation_data
             if ad is not None:

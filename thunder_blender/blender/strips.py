@@ -1,14 +1,15 @@
 """All Video Sequence Editor access, and audio decoding with Blender's own ``aud`` module.
 
-The VSE API is renamed between versions (``sequences`` -> ``strips`` in 4.4, ``sequences`` removed in 5.0),
-so every strip lookup goes through this module.
+Every strip lookup goes through this module; the strip timing names that differ between Blender versions
+are read through ``blender.compat``.
 
-Timing. A sound strip's content starts at ``frame_start`` (which can lie before the visible part when the
-strip is trimmed) plus ``sound_offset`` seconds into the file; it is heard from ``frame_final_start`` up to,
-not including, ``frame_final_end``. Scene frame ``k`` plays file time
-``(k - frame_start) / fps + sound_offset`` with ``fps = render.fps / render.fps_base``. ``strip_audio``
-returns exactly the samples heard on frames ``[frame_final_start, frame_final_end)`` so that generated
-frame 0 is keyed on ``frame_final_start``. Retimed (speed-changed) strips are refused with a message.
+Timing. A sound strip's content starts at ``content_start`` (``frame_start`` before 5.1; it can lie before
+the visible part when the strip is trimmed) plus ``sound_offset`` seconds into the file; it is heard from the
+left handle up to, not including, the right handle (``frame_final_start`` / ``frame_final_end`` before 5.1).
+Scene frame ``k`` plays file time ``(k - content_start) / fps + sound_offset`` with
+``fps = render.fps / render.fps_base``. ``strip_audio`` returns exactly the samples heard on frames
+``[left, right)`` so that generated frame 0 is keyed on the left handle. Retimed (speed-changed) strips are
+refused with a message.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import numpy as np
 from ..core import resample
 from ..core.features import SAMPLE_RATE, SILENCE_PEAK
 from ..runtime.generate import format_duration
+from .compat import strip_content_start, strip_span
 
 
 class AudioError(ValueError):
@@ -52,10 +54,7 @@ def _all_strips(scene: bpy.types.Scene) -> list:
     se = scene.sequence_editor
     if se is None:
         return []
-    coll = getattr(se, "strips_all", None)
-    if coll is None:  # Blender 4.2 / 4.3
-        coll = se.sequences_all
-    return list(coll)
+    return list(se.strips_all)
 
 
 def sound_strips(scene: bpy.types.Scene) -> list:
@@ -73,7 +72,7 @@ def active_sound_strip(scene: bpy.types.Scene):
     strips = sound_strips(scene)
     selected = [s for s in strips if s.select]
     if selected:
-        return min(selected, key=lambda s: (s.frame_final_start, s.channel))
+        return min(selected, key=lambda s: (strip_span(s)[0], s.channel))
     return strips[0] if len(strips) == 1 else None
 
 
@@ -160,13 +159,13 @@ def strip_audio(scene: bpy.types.Scene, strip) -> AudioClip:
     if len(getattr(strip, "retiming_keys", ())) > 2:
         raise AudioError(f"strip {strip.name!r} is retimed; remove its retiming keys first")
     fps = scene_fps(scene)
-    start = int(strip.frame_final_start)
-    n_frames = int(strip.frame_final_end) - start
+    start, end = strip_span(strip)
+    n_frames = end - start
     if n_frames <= 0:
         raise AudioError(f"strip {strip.name!r} has no length")
     _check_length(n_frames / fps, f"strip {strip.name!r}")
     pcm = decode_sound(strip.sound)
-    t0 = (start - float(strip.frame_start)) / fps + float(getattr(strip, "sound_offset", 0.0))
+    t0 = (start - strip_content_start(strip)) / fps + float(getattr(strip, "sound_offset", 0.0))
     clip = _cut(pcm, t0, int(round(n_frames / fps * SAMPLE_RATE)))
     check_audible(clip, f"the audio of strip {strip.name!r}")
     return AudioClip(clip, SAMPLE_RATE, start, n_frames, fps, f"strip:{strip.name}")

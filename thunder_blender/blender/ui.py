@@ -68,14 +68,15 @@ def draw_thunder(layout, context) -> None:
         col.prop(s, "audio_file", text="")
         col.prop(s, "file_start_frame")
     else:
+        from .compat import strip_span
         from .strips import active_sound_strip
 
         strip = active_sound_strip(scene)
         if strip is None:
             col.label(text="No sound strip selected", icon="ERROR")
         else:
-            col.label(text=f"{strip.name}: frames {strip.frame_final_start}-{strip.frame_final_end - 1}",
-                      icon="SOUND")
+            first, end = strip_span(strip)
+            col.label(text=f"{strip.name}: frames {first}-{end - 1}", icon="SOUND")
     box = layout.box()
     lines, err, holder_name, meshes = _rig_summary(context)
     from .props import target_of

@@ -19,6 +19,7 @@ import numpy as np
 def _setup_scene(bpy, size: int, samples: int, view: str, focus: str = "face"):
     from mathutils import Vector
 
+    from thunder_blender.blender.compat import node_tree
     from thunder_blender.blender.demo_head import build_demo_head
 
     bpy.ops.wm.read_homefile(use_empty=True)
@@ -34,8 +35,7 @@ def _setup_scene(bpy, size: int, samples: int, view: str, focus: str = "face"):
     scene.render.image_settings.file_format = "PNG"
     world = bpy.data.worlds.new("sheet")
     world.color = (0.35, 0.37, 0.40)
-    world.use_nodes = True
-    bg = world.node_tree.nodes.get("Background")
+    bg = node_tree(world).nodes.get("Background")
     bg.inputs["Color"].default_value = (0.35, 0.37, 0.40, 1.0)
     bg.inputs["Strength"].default_value = 0.6
     scene.world = world
