@@ -36,6 +36,7 @@ import json
 import bpy
 import numpy as np
 
+from ..core.channels import HEAD_CHANNELS, INDEX, N_CHANNELS
 from ..core.resample import n_output_frames, resample
 from ..core.rig_names import ShapeKeyMapping
 from .rig import RigTarget, detect_rig, ensure_writable
@@ -140,7 +141,7 @@ def _write_rotation(w: _Writer, rig: RigTarget, perf: np.ndarray, frames: np.nda
         _bone_rotation(w, target, rig.jaw_bone, np.stack([jaw_open, np.zeros_like(jaw_open), lateral], 1), frames,
                        rest)
     if head:
-        yaw, pitch, roll = perf[:, 52], perf[:, 53], perf[:, 54]
+        yaw, pitch, roll = (perf[:, INDEX[h]] for h in HEAD_CHANNELS)
         if rig.head_bone and rig.armature is not None:
             # Bone space: Y along the bone (up the neck), X sideways, Z forward.
             _bone_rotation(w, target, rig.head_bone, np.stack([pitch, yaw, roll], 1), frames, rest)
@@ -246,7 +247,7 @@ def write_takes(obj, takes, start_frame: int, scene_fps: float, mapping=None, na
     if isinstance(mapping, ShapeKeyMapping):
         rig.mapping = mapping
     weights = np.asarray(takes.weights, dtype=np.float32)
-    if weights.ndim != 3 or weights.shape[2] < 55 or weights.shape[1] == 0:
+    if weights.ndim != 3 or weights.shape[2] < N_CHANNELS or weights.shape[1] == 0:
         raise ValueError(f"takes.weights must be (N, T, 55), got {weights.shape}")
     n_takes, t_src = weights.shape[:2]
     if names is not None and len(names) != n_takes:
@@ -266,7 +267,7 @@ def write_takes(obj, takes, start_frame: int, scene_fps: float, mapping=None, na
         push_user_action(part.key)
     actions = []
     for k in range(n_takes):
-        perf = resample(weights[k, :, :55], takes.fps, scene_fps, m)
+        perf = resample(weights[k, :, :N_CHANNELS], takes.fps, scene_fps, m)
         name = names[k] if names is not None else f"{rig.obj.name}_take{k + 1}"
         act, notes = build_take_action(rig, perf, int(start_frame), name, head_motion, rest)
         seed = int(takes.seeds[k]) if k < len(takes.seeds) else 0
@@ -294,7 +295,7 @@ def replace_take(rig: RigTarget, old: bpy.types.Action, perf_src: np.ndarray, sr
     start = int(start_frame if start_frame is not None else info["start_frame"])
     m = int(n_frames if n_frames is not None else info["n_frames"])
     fps = float(scene_fps if scene_fps is not None else info["scene_fps"])
-    perf = resample(perf_src[:, :55], src_fps, fps, m)
+    perf = resample(perf_src[:, :N_CHANNELS], src_fps, fps, m)
     head = bool(settings.get("head_motion", info.get("head_motion", True)))
     check_writable(rig, head)
     pre_notes = ensure_writable(rig)

@@ -54,9 +54,10 @@ def to_scene_rate(takes, scene_fps: float, n_frames: int):
 
     import numpy as np
 
+    from ..core.channels import N_CHANNELS
     from ..core.resample import resample
 
-    w = np.stack([resample(t[:, :55], takes.fps, scene_fps, n_frames) for t in takes.weights])
+    w = np.stack([resample(t[:, :N_CHANNELS], takes.fps, scene_fps, n_frames) for t in takes.weights])
     settings = {**(takes.settings or {}), "model_fps": float(takes.fps)}
     return dataclasses.replace(takes, weights=w, fps=float(scene_fps), settings=settings)
 
