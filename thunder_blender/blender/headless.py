@@ -154,6 +154,7 @@ class BlenderJob:
     fps: float | None = None          # None: the target .blend's scene rate, else 30
     audio: tuple[np.ndarray, int] | None = None  # (pcm (S,), sample rate) to place on the sequencer
     face: object | None = field(default=None, repr=False)  # set by prepare()
+    shaping: object | None = None     # core.shaping.Shaping applied by write_takes (None: defaults)
 
 
 @contextlib.contextmanager
@@ -210,7 +211,7 @@ def _write_outputs(job: BlenderJob, takes, staging: Path) -> list[Path]:
         wav = staging / f".{job.name}_speech.wav"
         write_wav(wav, *job.audio)
         add_sound(scene, wav, start)
-    actions = write_takes(face, takes, start, fps)
+    actions = write_takes(face, takes, start, fps, shaping=job.shaping)
     n_scene = int(round(takes.duration * fps))
     scene.frame_end = max(scene.frame_end if job.target.lower().endswith(".blend") else start,
                           start + n_scene - 1)

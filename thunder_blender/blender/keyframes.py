@@ -22,6 +22,12 @@ sits on its own muted NLA track named ``"THUNDER take <k>"`` on each ID it anima
 generation settings are stored on the action (``thunder_seed`` as a decimal string, ``thunder_take``, ``thunder_settings``
 JSON) so a take can be re-rolled.
 
+Write-time controls (``core.shaping.Shaping``: strength per region, mouth-only, smoothing, offset, key
+reduction) are applied to each take after resampling, and stored in ``thunder_settings["shaping"]`` so a
+re-roll (``replace_take``) writes the new take the same way. With key reduction, each curve keeps the fewest
+linear keys within the tolerance (``core.keyreduce``); frames with sealed lips (``core.closures``) stay keyed on
+every curve the lip seal drives.
+
 Writing takes replaces the previous takes of the same target (never duplicates them). A take that was
 kept (``keep_take``) is not deleted by a later generation: it moves to a muted ``"THUNDER kept ..."`` track.
 An action the user had assigned before the first generation is moved to a muted ``"pre-THUNDER ..."`` track.
@@ -34,8 +40,11 @@ import json
 import bpy
 import numpy as np
 
+from ..core.closures import SEAL_CHANNELS, sealed_frames
+from ..core.keyreduce import reduce_keys
 from ..core.resample import n_output_frames, resample
 from ..core.rig_names import ShapeKeyMapping
+from ..core.shaping import Shaping
 from .rig import RigTarget, detect_rig
 from .takes import (  # noqa: F401 - re-exported: the take API is also reachable from here
     PROP_KEPT,
@@ -87,13 +96,37 @@ def _quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 class _Writer:
     """F-curve factory for one take's action: a channelbag per slot (4.4+) or the legacy action."""
 
-    def __init__(self, action: bpy.types.Action) -> None:
+    def __init__(self, action: bpy.types.Action, tol: float = 0.0, sealed: np.ndarray | None = None,
+                 closure_groups: frozenset[str] = frozenset()) -> None:
         self.action = action
         self.slots: dict[str, object] = {}
         self._bags: dict[str, object] = {}
         self._strip = action.layers.new("Layer").strips.new(type="KEYFRAME") if slotted_actions() else None
+        # key reduction: curves are collected and reduced together in flush() (all curves share the frames)
+        self.tol, self.sealed, self.closure_groups = float(tol), sealed, closure_groups
+        self._pending: list[tuple] = []
 
-    def curve(self, idb, path: str, index: int, frames: np.ndarray, values: np.ndarray, group: str) -> None:
+    def curve(self, idb, path: str, index: int, frames: np.ndarray, values: np.ndarray, group: str,
+              closure: bool = False) -> None:
+        """Key one curve; with key reduction on, it is written by ``flush``. ``closure``: keep sealed frames."""
+        if self.tol > 0:
+            self._pending.append((idb, path, index, frames, values, group, closure or group in self.closure_groups))
+            return
+        self._write(idb, path, index, frames, values, group)
+
+    def flush(self) -> None:
+        """Reduce and write the collected curves (no-op without key reduction)."""
+        if not self._pending:
+            return
+        vals = np.stack([np.asarray(p[4], dtype=np.float64) for p in self._pending], axis=1)
+        keep_curves = np.array([p[6] for p in self._pending])
+        mask = reduce_keys(vals, self.tol, self.sealed, keep_curves)
+        for j, (idb, path, index, frames, values, group, _) in enumerate(self._pending):
+            m = mask[:, j]
+            self._write(idb, path, index, frames[m], np.asarray(values)[m], group)
+        self._pending.clear()
+
+    def _write(self, idb, path: str, index: int, frames: np.ndarray, values: np.ndarray, group: str) -> None:
         if self._strip is not None:
             key = idb.id_type
             if key not in self._bags:
@@ -177,29 +210,47 @@ def check_writable(rig: RigTarget, head_motion: bool) -> None:
             raise ValueError(f"bone '{b}' uses axis-angle rotation; switch it to quaternion or Euler")
 
 
+def _closure_targets(mapping: ShapeKeyMapping) -> np.ndarray:
+    """(K,) bool: shape keys driven by a channel of the lip seal (or by a viseme, which the mouth drives)."""
+    m = np.asarray(mapping.matrix)
+    return (m[:, list(SEAL_CHANNELS)] != 0).any(axis=1) | (m[:, _N_ARKIT:] != 0).any(axis=1)
+
+
 def build_take_action(rig: RigTarget, perf: np.ndarray, start_frame: int, name: str,
-                      head_motion: bool = True) -> tuple[bpy.types.Action, list[str]]:
-    """One take's Action from a scene-rate performance ``perf`` (M, 55). Returns (action, notes)."""
+                      head_motion: bool = True, shaping: Shaping | None = None,
+                      scene_fps: float = 0.0) -> tuple[bpy.types.Action, list[str]]:
+    """One take's Action from a scene-rate performance ``perf`` (M, 55). Returns (action, notes).
+
+    ``shaping`` (needs ``scene_fps``): strength and smoothing change the values, the offset moves every key by
+    ``offset_ms`` (fractional frames), key reduction thins the keys."""
     m = perf.shape[0]
-    frames = start_frame + np.arange(m, dtype=np.float32)
+    frames = start_frame + np.arange(m, dtype=np.float64)
+    tol, sealed = 0.0, None
+    if shaping is not None:
+        perf = shaping.shape(perf, scene_fps)
+        frames = frames + shaping.offset_frames(scene_fps)
+        tol = shaping.tolerance()
+        sealed = sealed_frames(perf) if tol > 0 else None
     values = rig.mapping.evaluate(perf)  # (M, K)
     act = bpy.data.actions.new(name)
-    w = _Writer(act)
+    w = _Writer(act, tol, sealed, frozenset({rig.jaw_bone}) if rig.jaw_bone else frozenset())
     key = rig.key
+    closure = _closure_targets(rig.mapping) if tol > 0 else np.zeros(len(rig.mapping.targets), bool)
     for i, kname in enumerate(rig.mapping.targets):
         path = f'key_blocks["{bpy.utils.escape_identifier(kname)}"].value'
-        w.curve(key, path, 0, frames, values[:, i], "Shape Keys")
+        w.curve(key, path, 0, frames, values[:, i], "Shape Keys", closure=bool(closure[i]))
     notes = []
     if head_motion or (rig.jaw_bone and rig.flame is not None):
         notes = _write_rotation(w, rig, perf, frames, head_motion)
+    w.flush()
     return act, notes
 
 
 def write_takes(obj, takes, start_frame: int, scene_fps: float, mapping=None, names=None, *,
                 n_frames: int | None = None, active: int = 0, head_motion: bool | None = None,
-                settings: dict | None = None) -> list[bpy.types.Action]:
+                settings: dict | None = None, shaping: Shaping | None = None) -> list[bpy.types.Action]:
     """Key every take on ``obj``; see the module docstring. Raises ``RigError``/``ValueError`` on bad input
-    before anything is changed."""
+    before anything is changed. ``shaping`` defaults to ``settings["shaping"]`` (a ``Shaping.to_dict()``)."""
     rig = mapping if isinstance(mapping, RigTarget) else detect_rig(obj)
     if isinstance(mapping, ShapeKeyMapping):
         rig.mapping = mapping
@@ -216,6 +267,8 @@ def write_takes(obj, takes, start_frame: int, scene_fps: float, mapping=None, na
         head_motion = bool(base.get("head_motion", True))
     base.setdefault("model_fps", float(takes.fps))
     base.update(start_frame=int(start_frame), n_frames=m, scene_fps=float(scene_fps))
+    shaping = shaping if shaping is not None else Shaping.from_dict(base.get("shaping"))
+    base["shaping"] = shaping.to_dict()
     check_writable(rig, head_motion)
     remove_takes(rig)
     push_user_action(rig.key)
@@ -223,7 +276,7 @@ def write_takes(obj, takes, start_frame: int, scene_fps: float, mapping=None, na
     for k in range(n_takes):
         perf = resample(weights[k, :, :55], takes.fps, scene_fps, m)
         name = names[k] if names is not None else f"{rig.obj.name}_take{k + 1}"
-        act, notes = build_take_action(rig, perf, int(start_frame), name, head_motion)
+        act, notes = build_take_action(rig, perf, int(start_frame), name, head_motion, shaping, scene_fps)
         seed = int(takes.seeds[k]) if k < len(takes.seeds) else 0
         act[PROP_SEED] = str(seed)  # seeds can exceed 32 bits (ID properties are C ints)
         act[PROP_TAKE] = k
@@ -251,7 +304,9 @@ def replace_take(rig: RigTarget, old: bpy.types.Action, perf_src: np.ndarray, sr
     perf = resample(perf_src[:, :55], src_fps, fps, m)
     check_writable(rig, bool(settings.get("head_motion", True)))
     name = old.name
-    act, notes = build_take_action(rig, perf, start, name + "_reroll", bool(settings.get("head_motion", True)))
+    shaping = Shaping.from_dict(info.get("shaping"))  # the take's own controls: a re-roll keeps them
+    act, notes = build_take_action(rig, perf, start, name + "_reroll", bool(settings.get("head_motion", True)),
+                                   shaping, fps)
     info.update(settings, seed=int(seed), take=k, notes=notes)
     act[PROP_SEED] = str(int(seed))
     act[PROP_TAKE] = k
