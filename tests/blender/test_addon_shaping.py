@@ -76,7 +76,9 @@ def test_offset_moves_every_key_by_n_ms(bpy, empty_scene, demo_takes, fps, ms):
                                                         abs=1e-5)
     strip = next(tr for tr in face.data.shape_keys.animation_data.nla_tracks
                  if tr.name == "THUNDER take 1").strips[0]
-    assert strip.frame_start == pytest.approx(10 + shift, abs=1e-4)
+    # the take still covers the audio's frames: the NLA strip maps action frames 1:1 from frame 10
+    assert strip.frame_start == 10 and strip.action_frame_start == 10
+    assert strip.frame_end == 10 + len(ref[('key_blocks["jawOpen"].value', 0)][0]) - 1
     info = json.loads(moved[0]["thunder_settings"])
     assert info["shaping"]["offset_ms"] == ms
 

@@ -243,6 +243,11 @@ def build_take_action(rig: RigTarget, perf: np.ndarray, start_frame: int, name: 
     if head_motion or (rig.jaw_bone and rig.flame is not None):
         notes = _write_rotation(w, rig, perf, frames, head_motion)
     w.flush()
+    if shaping is not None and shaping.offset_ms:
+        # Moved keys sit off the take's frames; its frame range stays the take's frames, so NLA strips and
+        # exports (which start where the range starts) keep the audio's timing and carry the offset.
+        act.use_frame_range = True
+        act.frame_start, act.frame_end = float(start_frame), float(start_frame + max(m - 1, 1))
     return act, notes
 
 

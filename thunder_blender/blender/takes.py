@@ -98,8 +98,6 @@ def add_track(idb, name: str, action) -> None:
     tr.name = name
     start = float(action.frame_range[0])
     st = tr.strips.new(name, int(round(start)), action)
-    if st.frame_start != start:  # keys moved by a lead/lag offset sit between frames: keep them there
-        st.frame_start_ui = start
     slot = slot_for(action, idb)
     if slot is not None:
         st.action_slot = slot
