@@ -82,6 +82,22 @@ def pause_share(onsets: np.ndarray, near: np.ndarray, fps: float) -> float:
     return float(near[idx].mean()) if idx.size else float("nan")
 
 
+def corpus_reference(n_utts: int = 400, seconds: float = 6.1, seed: int = 0) -> dict:
+    """The training corpus's blink layer (``corpus.expression.add_expression``, speaker styles drawn as in the
+    corpus build) on ``n_utts`` utterances of ``seconds`` (the mean train utterance length), counted by the
+    same rule as the generated takes."""
+    from ..corpus.expression import ExpressionStyle, add_expression
+
+    rng = np.random.default_rng(seed)
+    fps = 50.0
+    stats = []
+    for _ in range(n_utts):
+        perf = np.zeros((int(round(seconds * fps)), 55))
+        add_expression(perf, fps, [], np.zeros(0), 1, 0.0, ExpressionStyle.sample(rng), rng)
+        stats.append(blinks.measure_blinks(perf, fps))
+    return summarise(stats)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=120.0, help="clip length per language")
@@ -114,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         layer_stats += ls
         print(lang, json.dumps(res["langs"][lang]), file=sys.stderr, flush=True)
     res["all"] = {"model": summarise(model_stats), "layer": summarise(layer_stats),
+                  "corpus_layer_reference": corpus_reference(),
                   "gaze_frames_holding_still": {"model": round(float(np.mean(holds_model)), 3),
                                                   "layer": round(float(np.mean(holds_layer)), 3)},
                   "blink_onsets_near_pauses": round(float(np.nanmean(in_pause)), 3),
