@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 
-.PHONY: setup sysdeps demo test test-fast test-blender test-all bench build head head-sheet corpus train lint clean
+.PHONY: setup sysdeps demo test test-fast test-blender bench build head head-sheet corpus train lint clean
 
 setup: sysdeps $(STAMP) $(NODE_STAMP)
 
@@ -16,10 +16,10 @@ sysdeps:
 	@bash tools/ensure_system_deps.sh
 
 # One pip call, one resolve: bpy pins numpy<2 and a second call would break it.
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (bpy 4.5 LTS wheels are cp311)"'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -e .
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt -c requirements.lock -e .
 	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -30,16 +30,13 @@ demo: setup
 	$(VENV)/bin/thunder generate thunder_blender/assets/demo_speech.wav --takes 4 --target demo --out out --name demo --format blend,glb,fbx,csv,json,png
 
 test: setup
-	$(PY) -m pytest -m "not slow" -q
+	$(PY) -m pytest -q
 
 test-fast: setup
-	$(PY) -m pytest -m "not slow and not blender and not train" -q
+	$(PY) -m pytest -m "not blender and not train" -q
 
 test-blender: setup
 	$(PY) -m pytest -m blender -q
-
-test-all: setup
-	$(PY) -m pytest -q
 
 bench: setup
 	$(PY) -m thunder_train.bench --out bench.json

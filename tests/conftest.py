@@ -64,3 +64,15 @@ def empty_scene(bpy, addon):
     scene.render.fps = 30
     scene.render.fps_base = 1.0
     return scene
+
+
+_DIRECTORY_MARKERS = {"blender": "blender", "train": "train"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Markers by directory: tests/blender/ run in Blender, tests/train/ need torch/librosa."""
+    for item in items:
+        rel = Path(str(item.fspath)).relative_to(ROOT / "tests").parts
+        marker = _DIRECTORY_MARKERS.get(rel[0]) if len(rel) > 1 else None
+        if marker and marker not in {m.name for m in item.iter_markers()}:
+            item.add_marker(getattr(pytest.mark, marker))

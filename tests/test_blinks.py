@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from thunder_blender.audio_file import read_audio
 from thunder_blender.core import activity, blinks, gaze
 from thunder_blender.core.channels import INDEX
 from thunder_blender.runtime import generate as G
 from thunder_blender.runtime.model import load_model
+from thunder_cli.audio_file import read_audio
 
 DEMO = "thunder_blender/assets/demo_speech.wav"
 

@@ -1,9 +1,7 @@
 """The ``thunder`` command line without Blender: numpy outputs, bad input, atomic writes, info.
 
 Bad-input tests run the real console entry in a subprocess (they fail before any model is needed).
-Output tests replace the model with ``synthetic_generate`` (below) so they check the CLI's own work
-(files, formats, timing, atomicity) independently of model quality; tests/test_cli_model.py runs the
-shipped model.
+Output tests run the shipped model and compare every format with the runtime's takes for the same request.
 """
 from __future__ import annotations
 
@@ -16,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from thunder_blender import cli
 from thunder_blender.core import livelink, takes_json
-from thunder_blender.core.channels import INDEX, N_CHANNELS
+from thunder_blender.core.channels import N_CHANNELS
 from thunder_blender.core.resample import resample
+from thunder_cli import cli
+from thunder_cli.audio_file import read_audio
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_WAV = ROOT / "thunder_blender" / "assets" / "demo_speech.wav"
@@ -37,46 +36,34 @@ def write_wav(path: Path, pcm: np.ndarray, rate: int = 16000) -> Path:
 @pytest.fixture(scope="session")
 def short_wav(tmp_path_factory) -> Path:
     """The first 1.6 s of the bundled demo speech."""
-    from thunder_blender.audio_file import read_wav
+    from thunder_cli.audio_file import read_wav
 
     pcm, rate = read_wav(DEMO_WAV)
     return write_wav(tmp_path_factory.mktemp("audio") / "short.wav", pcm[: int(1.6 * rate)], rate)
 
 
-def synthetic_generate(request, model, progress=None, cancel=None):
-    """Stand-in for the generator: 50 fps takes whose jaw follows the audio envelope, per-seed variation."""
-    from thunder_blender.runtime.generate import Takes, take_seeds
+@pytest.fixture(scope="session")
+def model():
+    """The shipped model: the CLI loads the same one by default."""
+    from thunder_blender.runtime.model import load_model
 
-    pcm = np.asarray(request.pcm, np.float32)
-    hop = request.sample_rate // 50
-    n = max(1, len(pcm) // hop)
-    env = np.sqrt(np.mean(pcm[: n * hop].reshape(n, hop) ** 2, axis=1))
-    env = env / (env.max() + 1e-9)
-    seeds = take_seeds(request)
-    out = np.zeros((len(seeds), n, N_CHANNELS), np.float32)
-    for k, s in enumerate(seeds):
-        rng = np.random.default_rng(s)
-        out[k, :, INDEX["jawOpen"]] = np.clip(env * rng.uniform(0.5, 0.9), 0, 1)
-        out[k, :, INDEX["mouthClose"]] = np.clip(0.2 - env * 0.2, 0, 1)
-        out[k, :, :52] += np.clip(rng.normal(0, 0.05, (n, 52)), 0, 1)
-        out[k, :, 52:] = np.sin(np.arange(n)[:, None] / 25.0 + rng.uniform(0, 6, 3)) * 0.05
-        if progress:
-            progress(k + 1, len(seeds))
-    return Takes(weights=np.clip(out, -1, 1), fps=50.0, seeds=seeds, settings={"stand_in": True})
+    return load_model(providers=["CPUExecutionProvider"])
 
 
-@pytest.fixture
-def fake_model(monkeypatch):
-    monkeypatch.setattr(cli, "_load_model", lambda: type("StandIn", (), {"card": {"name": "stand-in"}})())
-    monkeypatch.setattr("thunder_blender.runtime.generate.generate", synthetic_generate)
+def expected_takes(wav: Path, model, n_takes: int, seed: int):
+    """What ``thunder generate WAV --takes N --seed S`` must write: the runtime's takes for that request."""
+    from thunder_blender.runtime.generate import GenerateRequest, generate
+
+    pcm, rate = read_audio(wav)
+    return generate(GenerateRequest(pcm=pcm, sample_rate=rate, n_takes=n_takes, seed=seed), model)
 
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "thunder_blender.cli", *args], cwd=cwd, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "thunder_cli", *args], cwd=cwd, capture_output=True,
                           text=True, timeout=300)
 
 
-def test_numpy_formats(fake_model, short_wav, tmp_path, capsys):
+def test_numpy_formats(model, short_wav, tmp_path, capsys):
     out = tmp_path / "out"
     code = cli.main(["generate", str(short_wav), "--takes", "3", "--seed", "5", "--out", str(out),
                      "--name", "clip", "--format", "csv,json,png", "--fps", "30"])
@@ -84,17 +71,17 @@ def test_numpy_formats(fake_model, short_wav, tmp_path, capsys):
     names = sorted(p.name for p in out.iterdir())
     assert names == ["clip.json", "clip.png", "clip_take_1.csv", "clip_take_2.csv", "clip_take_3.csv"]
     captured = capsys.readouterr()
-    assert "Wrote 5 files" in captured.out and "3/3" in captured.err  # summary, progress bar
+    assert "Wrote 5 files" in captured.out and "25/25" in captured.err  # summary, progress bar (1 + 3 x 8 steps)
 
     weights, fps, seeds, doc = takes_json.read(out / "clip.json")
-    expected = synthetic_generate(type("R", (), {"pcm": _read(short_wav), "sample_rate": 16000,
-                                                  "take_seeds": None, "seed": 5, "n_takes": 3})(), None)
-    assert fps == 50.0 and seeds == expected.seeds and doc["model"]["name"] == "stand-in"
-    np.testing.assert_allclose(weights, expected.weights, atol=1e-6)
+    expected = expected_takes(short_wav, model, 3, 5)
+    assert fps == 50.0 and seeds == expected.seeds and doc["model"]["name"] == "thunder-generator"
+    np.testing.assert_allclose(weights, expected.weights, atol=1e-5)
+    assert doc["audio"]["file"] == "short.wav" and doc["settings"]["seed"] == 5
     assert doc["audio"]["duration"] == pytest.approx(1.6, abs=1e-3)
 
     perf, times, csv_fps = livelink.read_csv(out / "clip_take_2.csv", fps=30)
-    np.testing.assert_allclose(perf, resample(expected.weights[1], 50.0, 30.0), atol=1e-6)
+    np.testing.assert_allclose(perf, resample(expected.weights[1], 50.0, 30.0), atol=1e-5)
     assert times[-1] == pytest.approx((len(perf) - 1) / 30)
     assert len(perf) == 48  # 1.6 s at 30 fps
 
@@ -103,13 +90,11 @@ def test_numpy_formats(fake_model, short_wav, tmp_path, capsys):
 
 
 def _read(path: Path) -> np.ndarray:
-    from thunder_blender.audio_file import read_audio
-
     return read_audio(path)[0]
 
 
 def test_other_audio_formats_are_read_through_ffmpeg(tmp_path):
-    from thunder_blender.audio_file import read_audio
+    from thunder_cli.audio_file import read_audio
 
     pcm = _read(DEMO_WAV)[:16000]
     wav = write_wav(tmp_path / "a.wav", pcm)
@@ -186,7 +171,7 @@ def test_readonly_output_dir(tmp_path):
 
 
 @pytest.mark.parametrize("exc", [KeyboardInterrupt, RuntimeError])
-def test_failure_while_writing_leaves_nothing_partial(exc, fake_model, short_wav, tmp_path, monkeypatch):
+def test_failure_while_writing_leaves_nothing_partial(exc, model, short_wav, tmp_path, monkeypatch):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("user file")
@@ -195,7 +180,7 @@ def test_failure_while_writing_leaves_nothing_partial(exc, fake_model, short_wav
     def boom(*a, **k):
         raise exc("interrupted while plotting")
 
-    monkeypatch.setattr("thunder_blender.preview.render", boom)
+    monkeypatch.setattr("thunder_cli.preview.render", boom)
     argv = ["generate", str(short_wav), "--out", str(out), "--name", "clip", "--format", "json,csv,png"]
     if exc is KeyboardInterrupt:
         assert cli.main(argv) == 130
@@ -206,8 +191,8 @@ def test_failure_while_writing_leaves_nothing_partial(exc, fake_model, short_wav
     assert (out / "clip.json").read_text() == "previous run"
 
 
-def test_failure_in_a_new_output_dir_removes_it(fake_model, short_wav, tmp_path, monkeypatch):
-    monkeypatch.setattr("thunder_blender.preview.render", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
+def test_failure_in_a_new_output_dir_removes_it(model, short_wav, tmp_path, monkeypatch):
+    monkeypatch.setattr("thunder_cli.preview.render", lambda *a, **k: (_ for _ in ()).throw(KeyboardInterrupt))
     out = tmp_path / "new" / "out"
     assert cli.main(["generate", str(short_wav), "--out", str(out), "--format", "json,png"]) == 130
     assert not out.exists()
@@ -237,7 +222,7 @@ def test_info_reports_providers_and_gpu():
     assert "GPU:" in res.stdout and "model:" in res.stdout
 
 
-def test_json_file_layout(fake_model, short_wav, tmp_path):
+def test_json_file_layout(model, short_wav, tmp_path):
     out = tmp_path / "o"
     assert cli.main(["generate", str(short_wav), "--out", str(out), "--name", "r", "--format", "json",
                      "--takes", "2", "--emotion", "happy", "--intensity", "0.8"]) == 0
@@ -248,7 +233,7 @@ def test_json_file_layout(fake_model, short_wav, tmp_path):
     assert doc["settings"]["emotion"] == "happy" and doc["settings"]["intensity"] == 0.8
 
 
-def test_shaping_options_reach_the_numpy_outputs(fake_model, short_wav, tmp_path):
+def test_shaping_options_reach_the_numpy_outputs(model, short_wav, tmp_path):
     """--mouth-only and --strength change the JSON/CSV values; the controls are recorded in the JSON."""
     from thunder_blender.core.regions import REGION_INDEX
 
@@ -257,8 +242,7 @@ def test_shaping_options_reach_the_numpy_outputs(fake_model, short_wav, tmp_path
                      "--takes", "2", "--mouth-only", "--strength", "mouth=2", "--smooth", "head=3",
                      "--offset-ms", "-40", "--reduce-keys"]) == 0
     weights, fps, _, doc = takes_json.read(out / "r.json")
-    expected = synthetic_generate(type("R", (), {"pcm": _read(short_wav), "sample_rate": 16000,
-                                                  "take_seeds": None, "seed": 0, "n_takes": 2})(), None)
+    expected = expected_takes(short_wav, model, 2, 0)
     mouth = list(REGION_INDEX["mouth"])
     rest = [i for i in range(N_CHANNELS) if i not in mouth]
     assert np.all(weights[..., rest] == 0.0)
@@ -291,7 +275,7 @@ def test_convert_rejects_a_bad_csv(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_several_audio_files_in_one_run(fake_model, short_wav, tmp_path, capsys):
+def test_several_audio_files_in_one_run(model, short_wav, tmp_path, capsys):
     other = write_wav(tmp_path / "second.wav", _read(DEMO_WAV)[16000:40000])
     out = tmp_path / "out"
     assert cli.main(["generate", str(short_wav), str(other), "--takes", "2", "--out", str(out),
@@ -302,7 +286,7 @@ def test_several_audio_files_in_one_run(fake_model, short_wav, tmp_path, capsys)
     assert "short.wav: 2 takes of 1.60 s" in capsys.readouterr().out
 
 
-def test_one_bad_file_among_several_writes_nothing(fake_model, short_wav, bad_inputs, tmp_path):
+def test_one_bad_file_among_several_writes_nothing(model, short_wav, bad_inputs, tmp_path):
     out = tmp_path / "out"
     assert cli.main(["generate", str(short_wav), str(bad_inputs["silent"]), "--out", str(out)]) == 2
     assert not out.exists()
@@ -312,7 +296,7 @@ def test_one_bad_file_among_several_writes_nothing(fake_model, short_wav, bad_in
 
 @pytest.mark.parametrize("width, channels", [(1, 1), (2, 2), (3, 1), (4, 2)])
 def test_pcm_wav_widths_and_channels(width, channels, tmp_path):
-    from thunder_blender.audio_file import read_audio
+    from thunder_cli.audio_file import read_audio
 
     t = np.arange(8000) / 8000
     x = 0.5 * np.sin(2 * np.pi * 220 * t)

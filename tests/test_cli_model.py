@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tests.test_cli import short_wav  # noqa: F401 (fixture)
-from thunder_blender import cli
 from thunder_blender.core import livelink, takes_json
+from thunder_cli import cli
 
 try:
     from thunder_blender.runtime.model import ModelError, find_model_dir

@@ -8,10 +8,11 @@ import threading
 import numpy as np
 import pytest
 
-from thunder_blender.audio_file import read_audio
 from thunder_blender.core.channels import HEAD_CHANNELS, INDEX, MOUTH_INDEX, UPPER_INDEX
 from thunder_blender.runtime import generate as G
+from thunder_blender.runtime.card import Window
 from thunder_blender.runtime.model import ModelError, candidate_dirs, load_model
+from thunder_cli.audio_file import read_audio
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +34,9 @@ def test_model_is_found_and_card_is_complete(model):
     assert model.directory in candidate_dirs()
     assert model.fps == 50.0 and model.sample_rate == 16000
     assert 1 <= model.steps <= 8
-    assert len(model.card["channels"]) == 55 and len(model.perf_mean) == 55
+    assert len(model.card.channels) == 55 and len(model.perf_mean) == 55
     assert model.providers[-1] == "CPUExecutionProvider"
-    total = sum((model.directory / f).stat().st_size for f in model.card["files"].values())
+    total = sum((model.directory / f).stat().st_size for f in model.card.files.values())
     assert total <= 15e6
 
 
@@ -157,8 +158,8 @@ def test_windowed_long_audio_has_no_seams(model):
     pcm = _speech(16.0, seed=3)
     req = G.GenerateRequest(pcm=pcm, n_takes=1, seed=2)
     one = G.generate(req, model).weights[0]
-    card = dict(model.card)
-    model.card = {**card, "window": {"frames": 300, "overlap": 100}}
+    card = model.card
+    model.card = card.with_changes(window=Window(frames=300, overlap=100))
     try:
         win = G.generate(req, model)
     finally:
@@ -190,10 +191,10 @@ def test_missing_and_corrupt_model_files(tmp_path, model):
         load_model(tmp_path)
     d = tmp_path / "m"
     shutil.copytree(model.directory, d, ignore=shutil.ignore_patterns("*.md", "metrics.json"))
-    (d / model.card["files"]["denoiser"]).write_bytes(b"not an onnx file")
+    (d / model.card.files["denoiser"]).write_bytes(b"not an onnx file")
     with pytest.raises(ModelError, match="corrupt"):
         load_model(d, providers=["CPUExecutionProvider"])
-    (d / model.card["files"]["denoiser"]).unlink()
+    (d / model.card.files["denoiser"]).unlink()
     with pytest.raises(ModelError, match="missing"):
         load_model(d)
     (d / "model.json").write_text("{")

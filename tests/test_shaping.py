@@ -8,13 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from thunder_blender.audio_file import read_audio
 from thunder_blender.core import closures, keyreduce, regions, smoothing
 from thunder_blender.core.channels import INDEX
 from thunder_blender.core.resample import resample
 from thunder_blender.core.shaping import Shaping, parse_region_values
 from thunder_blender.runtime.generate import GenerateRequest, generate
 from thunder_blender.runtime.model import load_model
+from thunder_cli.audio_file import read_audio
 
 DEMO = "thunder_blender/assets/demo_speech.wav"
 

@@ -1,5 +1,6 @@
 """The package's zones: core is numpy only, runtime adds onnxruntime, only blender/ imports bpy,
-and nothing shipped imports the training side (torch, librosa, thunder_train)."""
+nothing shipped imports the training side (torch, librosa, thunder_train) or the command line (thunder_cli),
+and the command line uses the shipped package but never the training side."""
 from __future__ import annotations
 
 import ast
@@ -14,8 +15,9 @@ ALLOWED_THIRD_PARTY = {
     "core": {"numpy"},
     "runtime": {"numpy", "onnxruntime"},
     "blender": {"numpy", "onnxruntime", "bpy", "aud", "bpy_extras", "mathutils", "addon_utils", "gpu", "blf"},
-    "top": {"numpy", "onnxruntime", "matplotlib"},  # __init__.py, cli.py; matplotlib only in preview.py (CLI)
+    "top": set(),  # __init__.py: importable without Blender, numpy or onnxruntime
 }
+CLI_ALLOWED = {"numpy", "onnxruntime", "matplotlib", "bpy", "thunder_blender"}
 
 
 def _zone(path: Path) -> str:
@@ -45,6 +47,15 @@ def test_each_file_imports_only_what_its_zone_allows():
         if extra:
             offenders.append(f"{f.relative_to(ROOT)} ({zone}): {sorted(extra)}")
     assert not offenders, "zone violations:\n" + "\n".join(offenders)
+
+
+def test_command_line_never_imports_the_training_side():
+    stdlib = set(sys.stdlib_module_names)
+    files = sorted((ROOT / "thunder_cli").rglob("*.py"))
+    assert len(files) >= 4
+    offenders = [f"{f.relative_to(ROOT)}: {sorted(extra)}" for f in files
+                 if (extra := _imported_roots(f) - stdlib - CLI_ALLOWED - {"thunder_cli"})]
+    assert not offenders, offenders
 
 
 def test_core_and_runtime_import_with_bpy_torch_librosa_blocked():

@@ -8,7 +8,6 @@ Graphs (dynamo exporter, weights embedded, dynamic time axis):
 """
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
@@ -16,16 +15,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from thunder_blender.core import features
-from thunder_blender.core.channels import CHANNELS, EMOTIONS, HEAD_CHANNELS
+from thunder_blender.core.channels import HEAD_CHANNELS
 from thunder_blender.core.schedule import ScheduleConfig
+from thunder_blender.runtime.card import ModelCard, Sampling
 from thunder_train.networks import Generator, count_parameters, receptive_field
 from thunder_train.phones import PHONE_CLASSES
 
 OPSET = 20
 ENCODER_FILE = "encoder.onnx"
 DENOISER_FILE = "denoiser.onnx"
-FPS = 50.0
 
 
 class _EncoderGraph(nn.Module):
@@ -82,15 +80,15 @@ def export_onnx(gen: Generator, out_dir: Path) -> dict[str, Path]:
     return {"encoder": enc_path, "denoiser": den_path}
 
 
-def write_card(gen: Generator, out_dir: Path, *, steps: int, metrics_summary: dict, training: dict,
-               repo: Path, status: str) -> Path:
+def build_card(gen: Generator, *, steps: int, training: dict, repo: Path, status: str,
+               closure_seal: bool = False, mouth_temperature: float = 1.0, **info) -> ModelCard:
+    """The typed card for ``gen`` (runtime fields + provenance in ``info``); ``info`` adds entries."""
     enc_rf, den_rf = receptive_field(gen.cfg)
-    card = {
+    provenance = {
         "name": "thunder-generator",
         "status": status,
         "format": "onnx",
         "opset": OPSET,
-        "files": {"encoder": ENCODER_FILE, "denoiser": DENOISER_FILE},
         "inputs": {
             "encoder": {"mel": ["1", "Tm", gen.cfg.n_mels]},
             "denoiser": {"x_t": ["B", "T", gen.cfg.n_channels], "feats": ["B", "T", gen.cfg.enc_dim],
@@ -101,31 +99,22 @@ def write_card(gen: Generator, out_dir: Path, *, steps: int, metrics_summary: di
                         "phone_logits": ["1", "Tm//2", gen.cfg.n_phones]},
             "denoiser": {"x0": ["B", "T", gen.cfg.n_channels]},
         },
-        "fps": FPS,
-        "sample_rate": features.SAMPLE_RATE,
-        "features": {**features.MEL.to_dict(), "normalisation": "per-utterance per-bin mean/std",
-                     "std_floor": features.NORM_STD_FLOOR, "frames_per_model_frame": 2},
-        "channels": list(CHANNELS),
         "head_channels": list(HEAD_CHANNELS),
-        "perf_mean": [round(float(v), 7) for v in gen.perf_mean],
-        "perf_std": [round(float(v), 7) for v in gen.perf_std],
-        "schedule": {**ScheduleConfig().to_dict(), "type": "cosine", "prediction": "x0",
-                     "sampler": "ddim", "eta": 0.0, "steps": steps},
-        "regression": bool(gen.regression),
-        "emotions": list(EMOTIONS),
-        "null_emotion": 0,
         "phone_classes": list(PHONE_CLASSES),
         "receptive_field_frames": {"encoder": enc_rf, "denoiser_per_step": den_rf},
-        "window": {"frames": 3000, "overlap": 500},
-        "closure_seal_threshold": 0.5,
         "parameters": {"encoder": count_parameters(gen.encoder), "denoiser": count_parameters(gen.denoiser)},
         "training_commit": git_commit(repo),
         "training": training,
-        "metrics_summary": metrics_summary,
+        **info,
     }
-    path = out_dir / "model.json"
-    path.write_text(json.dumps(card, indent=1) + "\n")
-    return path
+    return ModelCard(
+        files={"encoder": ENCODER_FILE, "denoiser": DENOISER_FILE},
+        perf_mean=tuple(round(float(v), 7) for v in gen.perf_mean),
+        perf_std=tuple(round(float(v), 7) for v in gen.perf_std),
+        schedule=Sampling(**ScheduleConfig().to_dict(), steps=steps),
+        regression=bool(gen.regression), closure_seal=bool(closure_seal),
+        mouth_temperature=float(mouth_temperature), info=provenance,
+    ).check()
 
 
 def parity(gen: Generator, out_dir: Path, lengths: tuple[int, ...] = (37, 260), seed: int = 0) -> float:

@@ -16,7 +16,7 @@ PARITY_TOL = 1e-4
 def export_checkpoint(checkpoint: Path, out: Path, steps: int = 8, metrics: Path | None = None,
                       status: str = "release", closure_seal: bool = False, mouth_temperature: float = 1.0,
                       log=print) -> dict:
-    from thunder_train.export import export_onnx, parity, write_card
+    from thunder_train.export import build_card, export_onnx, parity
     from thunder_train.train import load_checkpoint
 
     gen, ck = load_checkpoint(checkpoint)
@@ -31,16 +31,13 @@ def export_checkpoint(checkpoint: Path, out: Path, steps: int = 8, metrics: Path
     training = {"variant": ck["variant"], "steps": info.get("steps"), "seconds": info.get("seconds"),
                 "corpus": info.get("corpus"), "augmentation": info.get("augmentation"),
                 "val": info.get("val"), "init_from": ck["train"].get("init_from")}
-    card_path = write_card(gen, out, steps=steps, metrics_summary=summary, training=training, repo=ROOT,
-                           status=status)
-    card = json.loads(card_path.read_text())
-    card["closure_seal"] = bool(closure_seal)
-    card["mouth_temperature"] = float(mouth_temperature)
-    card["onnx_parity_max_abs"] = float(f"{err:.3g}")
-    card["size_bytes"] = {k: p.stat().st_size for k, p in paths.items()}
-    card_path.write_text(json.dumps(card, indent=1) + "\n")
+    card = build_card(gen, steps=steps, training=training, repo=ROOT, status=status, closure_seal=closure_seal,
+                      mouth_temperature=mouth_temperature, metrics_summary=summary,
+                      onnx_parity_max_abs=float(f"{err:.3g}"),
+                      size_bytes={k: p.stat().st_size for k, p in paths.items()})
+    card.write(out / "model.json")
     log(f"exported {checkpoint} -> {out} (parity {err:.2e}, "
-        f"{sum(card['size_bytes'].values()) / 1e6:.2f} MB)")
+        f"{sum(card.info['size_bytes'].values()) / 1e6:.2f} MB)")
     return card
 
 

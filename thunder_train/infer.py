@@ -9,8 +9,7 @@ import numpy as np
 import torch
 
 from thunder_blender.core import features, schedule
-from thunder_blender.core.channels import N_CHANNELS
-from thunder_train.diffusion import Diffusion, ddim_timesteps
+from thunder_blender.core.channels import EMOTION_INDEX, N_ARKIT, N_CHANNELS
 from thunder_train.networks import Generator
 
 
@@ -33,24 +32,22 @@ def sample_takes(gen: Generator, audio: np.ndarray, seeds: list[int], emotion: i
     mel = torch.from_numpy(mel_input(audio))
     feats = gen.encoder(mel)
     T = feats.shape[1]
-    diff = Diffusion()
-    ts = [0] if gen.regression else list(ddim_timesteps(steps, diff.cfg))
+    sampler = schedule.DDIMSampler.single_pass() if gen.regression else schedule.DDIMSampler(steps=steps)
     emo = torch.tensor([emotion])
     inten = torch.tensor([intensity if emotion else 0.0], dtype=torch.float32)
     guide = guidance != 1.0 and emotion != 0 and not gen.regression
     out = []
     for seed in seeds:
         x = torch.from_numpy(schedule.initial_noise(seed, T, N_CHANNELS, mouth_temperature))[None]
-        for i, t in enumerate(ts):
+        for i, t in enumerate(sampler.timesteps):
             tt = torch.tensor([int(t)])
             x0 = gen.denoiser(x, feats, tt, emo, inten)
             if guide:
-                x0u = gen.denoiser(x, feats, tt, torch.tensor([0]), torch.tensor([0.0]))
-                x0 = Diffusion.guided(x0, x0u, guidance)
-            t_prev = int(ts[i + 1]) if i + 1 < len(ts) else -1
-            x = diff.ddim_step(x, x0, int(t), t_prev) if not gen.regression else x0
+                x0u = gen.denoiser(x, feats, tt, torch.tensor([EMOTION_INDEX["auto"]]), torch.tensor([0.0]))
+                x0 = schedule.guided(x0, x0u, guidance)
+            x = sampler.step(i, x, x0)
         perf = gen.denormalise(x)[0].numpy()
-        perf[:, :52] = np.clip(perf[:, :52], 0.0, 1.0)
+        perf[:, :N_ARKIT] = np.clip(perf[:, :N_ARKIT], 0.0, 1.0)
         out.append(perf)
     res = np.stack(out).astype(np.float32)
     if n_frames is not None:

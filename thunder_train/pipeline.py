@@ -26,6 +26,8 @@ import time  # noqa: E402
 from dataclasses import dataclass, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from thunder_blender.runtime.card import ModelCard  # noqa: E402
+
 SHIP_ORDER = ("diffusion_m2s_sync", "diffusion_m2s", "diffusion")
 
 
@@ -144,9 +146,7 @@ def add_card_variant(dirs: dict[str, Path], name: str, suffix: str, **card_chang
     if dst.exists():
         shutil.rmtree(dst)
     shutil.copytree(src, dst)
-    card = json.loads((dst / "model.json").read_text())
-    card.update(card_changes)
-    (dst / "model.json").write_text(json.dumps(card, indent=1) + "\n")
+    ModelCard.read(dst / "model.json").with_changes(**card_changes).write(dst / "model.json")
     dirs[f"{name}{suffix}"] = dst
     return f"{name}{suffix}"
 
@@ -195,11 +195,9 @@ def stage_ship(cfg: PipelineConfig, dirs: dict[str, Path], metrics: dict, shippe
     src = dirs[shipped]
     for f in ("encoder.onnx", "denoiser.onnx"):
         shutil.copy2(src / f, cfg.out / f)
-    card = json.loads((src / "model.json").read_text())
-    card["metrics_summary"] = metrics["summary"]
-    card["variant"] = shipped
-    (cfg.out / "model.json").write_text(json.dumps(card, indent=1) + "\n")
-    write_model_card(cfg.out, card, metrics, cfg.work)
+    card = ModelCard.read(src / "model.json").with_changes(metrics_summary=metrics["summary"], variant=shipped)
+    card.write(cfg.out / "model.json")
+    write_model_card(cfg.out, card.to_dict(), metrics, cfg.work)
     _log(f"shipped {shipped} -> {cfg.out}")
 
 

@@ -6,9 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from tests.blender.test_addon_helpers import addon_module, write_wav
-
-pytestmark = pytest.mark.blender
+from tests.blender.helpers import addon_module, write_wav
 
 RATE = 22050  # not 16 kHz, so aud's resampling is exercised
 BURST_AT = 1.0  # seconds into the file

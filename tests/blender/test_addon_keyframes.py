@@ -11,9 +11,7 @@ import re
 import numpy as np
 import pytest
 
-from tests.blender.test_addon_helpers import addon_module, curve_values, fcurves, make_armature, make_mesh
-
-pytestmark = pytest.mark.blender
+from tests.blender.helpers import addon_module, curve_values, fcurves, make_armature, make_mesh
 
 
 def _takes(n=3, t=100, seed=0, fps=50.0):

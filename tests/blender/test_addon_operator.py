@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from tests.blender.test_addon_helpers import (
+from tests.blender.helpers import (
     DEMO_SPEECH,
     addon_module,
     curve_values,
@@ -26,7 +26,6 @@ from tests.blender.test_addon_helpers import (
     write_wav,
 )
 
-pytestmark = pytest.mark.blender
 needs_model = pytest.mark.skipif(not model_available(), reason="no trained model in models/ (model.json)")
 
 

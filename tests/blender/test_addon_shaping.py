@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.blender.test_addon_helpers import DEMO_SPEECH, addon_module, curve_values, fcurves, model_available
+from tests.blender.helpers import DEMO_SPEECH, addon_module, curve_values, fcurves, model_available
 
 pytestmark = [pytest.mark.blender,
               pytest.mark.skipif(not model_available(), reason="no trained model in models/ (model.json)")]
@@ -25,7 +25,7 @@ def demo_takes():
 
 
 def _read(path):
-    from thunder_blender.audio_file import read_audio
+    from thunder_cli.audio_file import read_audio
 
     return read_audio(str(path))
 
@@ -39,7 +39,9 @@ def _shaping(**kw):
 
 
 def _set_fps(scene, fps):
-    addon_module("blender.headless").set_scene_fps(scene, fps)
+    from thunder_cli.headless import set_scene_fps
+
+    set_scene_fps(scene, fps)
     return scene.render.fps / scene.render.fps_base
 
 

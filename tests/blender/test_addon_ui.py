@@ -5,15 +5,13 @@ import json
 import subprocess
 import sys
 from types import SimpleNamespace
-from unittest.mock import MagicMock
 
 import numpy as np
 import pytest
 
-from tests.blender.test_addon_helpers import addon_module, make_mesh
+from tests.blender.helpers import addon_module, make_mesh
+from tests.blender.layout import RecordingLayout
 from tests.conftest import ADDON_MODULE, DEV_REPO, EXTENSION_ID, ROOT
-
-pytestmark = pytest.mark.blender
 
 _ENABLE_SCRIPT = r"""
 import importlib.util, json, os, sys, tempfile, time
@@ -61,24 +59,23 @@ def test_panel_draws_in_every_state(bpy, empty_scene, tmp_path):
     gen = addon_module("runtime.generate")
     from thunder_blender.core.channels import ARKIT_52
 
-    layout = MagicMock()
+    layout = RecordingLayout()
     ui.draw_thunder(layout, bpy.context)  # no object, no strip
-    labels = [c.kwargs.get("text", "") for c in layout.mock_calls if "label" in str(c[0])]
+    labels = [str(c.kwargs.get("text", "")) for c in layout.called("label")]
     assert any("No sound strip" in t for t in labels) and any("Select the face" in t for t in labels)
     obj = make_mesh(bpy, "Face", list(ARKIT_52))
     takes = gen.Takes(weights=np.random.default_rng(0).random((2, 50, 55), dtype=np.float32), fps=50.0,
                       seeds=(1, 2))
     kf.write_takes(obj, takes, 1, 30.0)
     empty_scene.thunder.audio_source = "FILE"
-    layout = MagicMock()
+    layout = RecordingLayout()
     ui.draw_thunder(layout, bpy.context)
-    labels = [str(c) for c in layout.mock_calls]
-    assert any("ARKit: 52/52 shape keys" in t for t in labels)
-    assert any("THUNDER_UL_takes" in t for t in labels)
-    row = MagicMock()
+    assert any("ARKit: 52/52 shape keys" in t for t in layout.texts())
+    assert any(c.args[:1] == ("THUNDER_UL_takes",) for c in layout.called("template_list"))
+    row = RecordingLayout()
     ui.THUNDER_UL_takes.draw_item(None, bpy.context, row, obj.thunder, obj.thunder.takes[1], 0, obj.thunder,
                                   "active_take", 1)
-    assert any("Face_take2" in str(c) for c in row.mock_calls) and any("seed 2" in str(c) for c in row.mock_calls)
+    assert any("Face_take2" in t for t in row.texts()) and any("seed 2" in t for t in row.texts())
 
 
 def test_preferences_choose_onnx_providers(bpy, addon):
@@ -89,6 +86,21 @@ def test_preferences_choose_onnx_providers(bpy, addon):
     assert prefs_mod.providers() == ["CPUExecutionProvider"]
     prefs.device = "AUTO"
     assert prefs_mod.providers() == "auto"
-    layout = MagicMock()
+    layout = RecordingLayout()
     prefs_mod.THUNDER_AP_preferences.draw(SimpleNamespace(layout=layout, device="AUTO"), bpy.context)
-    assert any("CPUExecutionProvider" in str(c) for c in layout.mock_calls)
+    assert any("CPUExecutionProvider" in t for t in layout.texts())
+
+
+def test_recording_layout_rejects_what_blender_rejects(bpy):
+    layout = RecordingLayout()
+    layout.label(text="ok", icon="INFO")
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        layout.label(txt="misspelt")
+    with pytest.raises(TypeError, match="missing required"):
+        layout.prop(text="no data")
+    with pytest.raises(AttributeError, match="no method"):
+        layout.lable(text="x")
+    with pytest.raises(AttributeError, match="no property"):
+        layout.enable = False
+    layout.row(align=True).operator("thunder.generate", text="Go")
+    assert [c.method for c in layout.calls] == ["label", "row", "operator"]

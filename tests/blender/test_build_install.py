@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,8 +20,6 @@ from email.parser import Parser
 from pathlib import Path
 
 import pytest
-
-pytestmark = pytest.mark.blender
 
 ROOT = Path(__file__).resolve().parents[2]
 PLATFORM_TAGS = {"linux-x64": "manylinux_2_28_x86_64", "windows-x64": "win_amd64", "macos-arm64": "macosx_14_0_arm64"}
@@ -110,6 +109,11 @@ def test_each_zip_contains_the_package_and_the_model(build_mod, zips, has_model)
             names = set(zf.namelist())
             assert {"__init__.py", "blender_manifest.toml", "runtime/generate.py", "core/channels.py"} <= names
             assert not any("__pycache__" in n or n.endswith(".pyc") for n in names), platform
+            # the command line and everything only it uses stay out of the extension
+            cli_only = {Path(n).name for n in names} & {"cli.py", "audio_file.py", "preview.py", "headless.py"}
+            assert not cli_only and not any("thunder_cli" in n for n in names), (platform, cli_only)
+            cli_import = re.compile(r"^\s*(from|import)\s+(matplotlib|thunder_cli)\b", re.M)
+            assert not [n for n in names if n.endswith(".py") and cli_import.search(zf.read(n).decode())]
             if has_model:
                 assert {f"models/{m}" for m in model_files} <= names, platform
                 for m in model_files:

@@ -8,8 +8,6 @@ import pytest
 from thunder_blender.core.channels import ARKIT_52
 from thunder_blender.core.head import load_demo_head, pose
 
-pytestmark = pytest.mark.blender
-
 
 def _evaluated_vertices(bpy, obj) -> np.ndarray:
     depsgraph = bpy.context.evaluated_depsgraph_get()

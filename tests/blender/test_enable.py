@@ -3,10 +3,6 @@ from __future__ import annotations
 
 import sys
 
-import pytest
-
-pytestmark = pytest.mark.blender
-
 
 def test_addon_enabled(bpy, addon):
     import addon_utils

@@ -12,8 +12,6 @@ import pytest
 
 from thunder_blender.core.channels import ARKIT_52
 
-pytestmark = pytest.mark.blender
-
 ROOT = Path(__file__).resolve().parents[2]
 FPS = 30
 N_FRAMES = 45

@@ -12,8 +12,6 @@ from thunder_train.corpus.build import BuildConfig, build, plan
 from thunder_train.corpus.dataset import load_split
 from thunder_train.corpus.voices import all_voices, sentence_split, voice_split
 
-pytestmark = pytest.mark.train
-
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
@@ -105,3 +103,36 @@ def test_bad_input_gives_clear_errors(tmp_path):
         load_split(tmp_path / "missing", "train")
     with pytest.raises(ValueError, match="unknown split"):
         load_split(tmp_path, "training")
+
+
+_BUILD_AND_HASH = r"""
+import hashlib, sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+if sys.argv[3] == "warm":  # this interpreter used espeak-ng before building, as an aligner or a test would
+    from thunder_train.corpus.espeak import ESpeak, SynthParams
+    ESpeak().synthesize("Out of vocabulary words are spoken first.", "en-us+m3", SynthParams())
+from thunder_train.corpus.build import BuildConfig, build
+out = Path(sys.argv[1])
+build(BuildConfig(out=out, hours=0.02, seed=11, workers=2, shard_seconds=30.0, real=False), log=lambda *_: None)
+h = hashlib.sha256()
+for p in sorted(out.glob("*/shard_*.npz")):
+    h.update(p.relative_to(out).as_posix().encode()); h.update(p.read_bytes())
+print("HASH", h.hexdigest())
+"""
+
+
+def test_fresh_interpreters_build_identical_shards(tmp_path):
+    """Three fresh processes (one of which used espeak-ng first) build byte-identical shards."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    hashes = []
+    for k, mode in enumerate(("cold", "warm", "cold")):
+        res = subprocess.run([sys.executable, "-c", _BUILD_AND_HASH, str(tmp_path / f"c{k}"), str(root), mode],
+                             capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stderr[-2000:]
+        hashes.append(next(x for x in res.stdout.splitlines() if x.startswith("HASH")))
+    assert len(set(hashes)) == 1, hashes

@@ -12,8 +12,6 @@ from thunder_train.corpus.expression import ExpressionStyle
 from thunder_train.corpus.phonemap import expand
 from thunder_train.corpus.render import render
 
-pytestmark = pytest.mark.train
-
 PROMPTS = ("agent-pass", "conf-kicked", "vm-msgsaved", "tt-weasels")
 
 

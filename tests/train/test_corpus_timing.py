@@ -13,8 +13,6 @@ from thunder_train.corpus.phonemap import expand
 from thunder_train.corpus.synth import Job, run_job
 from thunder_train.corpus.voices import Voice
 
-pytestmark = pytest.mark.train
-
 SENTENCES = ("The birch canoe slid on the smooth planks.", "Glue the sheet to the dark blue background.",
              "A pot of tea helps to pass the evening.", "Rice is often served in round bowls.",
              "The box was thrown beside the parked truck.", "Four hours of steady work faced us.")

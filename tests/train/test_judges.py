@@ -18,8 +18,6 @@ from thunder_train.judges import lipreader as lr  # noqa: E402
 from thunder_train.judges import m2s as m2s_mod  # noqa: E402
 from thunder_train.judges import sync as sy  # noqa: E402
 
-pytestmark = pytest.mark.train
-
 SENTENCES = (
     "Bob bought a big blue map of the bay.",
     "We all wait for the moon to rise over the pool.",

@@ -9,8 +9,6 @@ torch = pytest.importorskip("torch")
 from thunder_train.diffusion import Diffusion  # noqa: E402
 from thunder_train.networks import Generator, NetConfig, count_parameters, receptive_field  # noqa: E402
 
-pytestmark = pytest.mark.train
-
 SMALL = NetConfig(enc_dim=32, dim=32, enc_dilations=(1, 2), den_dilations=(1, 2, 4))
 
 
@@ -100,7 +98,7 @@ def test_export_parity_and_runtime_loads_it(tmp_path):
 
     from thunder_blender.runtime.generate import GenerateRequest, generate
     from thunder_blender.runtime.model import load_model
-    from thunder_train.export import export_onnx, parity, write_card
+    from thunder_train.export import build_card, export_onnx, parity
     from thunder_train.infer import sample_takes
 
     torch.manual_seed(0)
@@ -110,7 +108,7 @@ def test_export_parity_and_runtime_loads_it(tmp_path):
         gen.perf_mean.fill_(0.2)
     export_onnx(gen, tmp_path)
     assert parity(gen, tmp_path) < 1e-4
-    write_card(gen, tmp_path, steps=4, metrics_summary={}, training={}, repo=Path("."), status="test")
+    build_card(gen, steps=4, training={}, repo=Path("."), status="test").write(tmp_path / "model.json")
     model = load_model(tmp_path, providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(0)
     audio = (0.1 * rng.standard_normal(16000)).astype(np.float32)

@@ -7,9 +7,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
-
-pytestmark = pytest.mark.train
 
 ROOT = Path(__file__).resolve().parents[2]
 VARIANTS = ("deterministic", "diffusion", "diffusion_m2s", "diffusion_m2s_sync")

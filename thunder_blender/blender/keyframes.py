@@ -1,6 +1,6 @@
 """Write generated takes as keyframes (take management is in ``blender.takes`` and re-exported here).
 
-Public API (used by the add-on's operators and by the command line, ``blender/headless.py``)::
+Public API (used by the add-on's operators and by the command line, ``thunder_cli/headless.py``)::
 
     from thunder_blender.blender.keyframes import write_takes
     actions = write_takes(obj, takes, start_frame=37, scene_fps=24.0)   # -> list[bpy.types.Action]

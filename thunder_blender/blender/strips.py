@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import bpy
 import numpy as np
 
-SAMPLE_RATE = 16000
+from ..core import resample
+from ..core.features import SAMPLE_RATE, SILENCE_PEAK
 
 
 class AudioError(ValueError):
@@ -42,7 +43,8 @@ class AudioClip:
 
 
 def scene_fps(scene: bpy.types.Scene) -> float:
-    return float(scene.render.fps) / float(scene.render.fps_base)
+    """The scene's effective frame rate (``core.resample.scene_fps``)."""
+    return resample.scene_fps(scene.render.fps, scene.render.fps_base)
 
 
 def _all_strips(scene: bpy.types.Scene) -> list:
@@ -129,7 +131,7 @@ def _cut(pcm: np.ndarray, t0: float, n_samples: int) -> np.ndarray:
 def check_audible(pcm: np.ndarray, what: str) -> None:
     if pcm.size == 0:
         raise AudioError(f"{what} is empty")
-    if float(np.max(np.abs(pcm))) < 1e-3:
+    if float(np.max(np.abs(pcm))) < SILENCE_PEAK:
         raise AudioError(f"{what} is silent (peak below -60 dBFS); nothing to animate")
 
 

@@ -28,6 +28,8 @@ assert len(ARKIT_52) == 52 and len(set(ARKIT_52)) == 52
 HEAD_CHANNELS: tuple[str, ...] = ("headYaw", "headPitch", "headRoll")
 CHANNELS: tuple[str, ...] = ARKIT_52 + HEAD_CHANNELS
 N_CHANNELS = len(CHANNELS)  # 55
+N_ARKIT = len(ARKIT_52)  # 52: channels [0, N_ARKIT) are blendshape weights in 0..1
+HEAD_INDEX: tuple[int, ...] = tuple(range(N_ARKIT, N_CHANNELS))
 INDEX: dict[str, int] = {name: i for i, name in enumerate(CHANNELS)}
 
 # Channels the phones determine (jaw, lips, cheeks puffing, tongue).

@@ -36,6 +36,7 @@ class MelConfig:
 MEL = MelConfig()
 SAMPLE_RATE = MEL.sample_rate
 MEL_FPS = MEL.sample_rate / MEL.hop_length  # 100.0
+SILENCE_PEAK = 1e-3  # -60 dBFS: audio whose peak stays below this is refused as silent
 
 
 # ----------------------------------------------------------------------------- mel scale

@@ -1,18 +1,23 @@
-"""Numpy diffusion sampler (twin of ``thunder_train/diffusion.py``; same names, same equations).
+"""The diffusion sampler: one DDIM sampler for the runtime, the torch side and the benchmark.
 
 Variance-preserving diffusion with a cosine schedule (Nichol & Dhariwal 2021, eq. 17) over
-``n_train_steps`` steps. The network predicts x0 directly. Sampling:
+``n_train_steps`` steps; the network predicts x0 directly. Sampling is deterministic DDIM (Song et al.
+2021, eq. 12 with eta = 0) in a few steps, so the only randomness of a take is its initial noise
+(``initial_noise``): a take is fully determined by its seed. Classifier-free guidance (Ho & Salimans
+2022) mixes the conditional and unconditional x0 estimates (``guided``).
 
-* ``ddim_timesteps`` / ``ddim_step``: deterministic DDIM (Song et al. 2021, eq. 12 with eta = 0) in a
-  few steps; the only randomness is the initial noise, so a take is fully determined by its seed.
-* ``ddpm_step``: the ancestral posterior q(x_{t-1} | x_t, x0) (Ho et al. 2020, eqs. 6-7), many steps.
-* ``guided``: classifier-free guidance x0 = x0_u + g (x0_c - x0_u) (Ho & Salimans 2022).
+    sampler = DDIMSampler(ScheduleConfig(), steps=8)
+    x = initial_noise(seed, T, 55)
+    for i, t in enumerate(sampler.timesteps):
+        x = sampler.step(i, x, network(x, t))      # the last step returns the x0 estimate
 
-Arrays keep any shape; time indices are ints in [0, n_train_steps).
+``step`` and ``guided`` use only arithmetic with Python floats, so they work on numpy arrays and torch
+tensors alike (the torch side samples through this same code). Training-side noising is ``q_sample``
+(numpy here, ``thunder_train.diffusion.Diffusion.q_sample`` in torch, tested equal).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -21,6 +26,8 @@ from .channels import MOUTH_INDEX
 
 @dataclass(frozen=True)
 class ScheduleConfig:
+    """The training noise schedule (cosine, betas clipped at ``max_beta``)."""
+
     n_train_steps: int = 1000
     cosine_s: float = 0.008
     max_beta: float = 0.999
@@ -30,12 +37,71 @@ class ScheduleConfig:
 
 
 def alphas_cumprod(cfg: ScheduleConfig = ScheduleConfig()) -> np.ndarray:
-    """abar_t for t = 0..N-1, shape (N,), float64 (cosine schedule, betas clipped at max_beta)."""
+    """abar_t for t = 0..N-1, shape (N,), float64."""
     n = cfg.n_train_steps
     s = np.arange(n + 1, dtype=np.float64) / n
     f = np.cos((s + cfg.cosine_s) / (1 + cfg.cosine_s) * np.pi / 2) ** 2
     betas = np.clip(1.0 - f[1:] / f[:-1], 0.0, cfg.max_beta)
     return np.cumprod(1.0 - betas)
+
+
+def ddim_timesteps(n_steps: int, cfg: ScheduleConfig = ScheduleConfig()) -> np.ndarray:
+    """Descending, evenly spaced time indices ending at 0, shape (n_steps,), int64.
+
+    The first step is always the last index (pure noise), e.g. N=1000, 4 steps -> [999, 666, 333, 0].
+    """
+    if not 1 <= n_steps <= cfg.n_train_steps:
+        raise ValueError(f"n_steps must be in 1..{cfg.n_train_steps}")
+    if n_steps == 1:
+        return np.array([cfg.n_train_steps - 1], dtype=np.int64)
+    return np.round(np.linspace(cfg.n_train_steps - 1, 0, n_steps)).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class DDIMSampler:
+    """Deterministic DDIM over ``config``'s schedule in ``steps`` steps.
+
+    ``timesteps``: (steps,) int64, descending, ending at 0. A regression (deterministic) model is the
+    one-step case at t = 0 (``DDIMSampler.single_pass``): its one "step" returns the network's output.
+    """
+
+    config: ScheduleConfig = ScheduleConfig()
+    steps: int = 8
+    timesteps: np.ndarray = field(init=False, repr=False, compare=False)
+    abar: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "timesteps", ddim_timesteps(int(self.steps), self.config))
+        object.__setattr__(self, "abar", alphas_cumprod(self.config))
+
+    @classmethod
+    def single_pass(cls, config: ScheduleConfig = ScheduleConfig()) -> DDIMSampler:
+        """One network call at t = 0 whose x0 is the result (deterministic regression models)."""
+        s = cls(config, 1)
+        object.__setattr__(s, "timesteps", np.array([0], np.int64))
+        return s
+
+    def step(self, i: int, x_t, x0):
+        """From x at ``timesteps[i]`` and the network's x0 estimate to x at ``timesteps[i + 1]``.
+
+        After the last step the x0 estimate itself is returned. Any array type (numpy, torch), any shape.
+        """
+        if i + 1 >= len(self.timesteps):
+            return x0
+        a_t = float(self.abar[self.timesteps[i]])
+        a_p = float(self.abar[self.timesteps[i + 1]])
+        eps = (x_t - a_t ** 0.5 * x0) / (1.0 - a_t) ** 0.5
+        return a_p ** 0.5 * x0 + (1.0 - a_p) ** 0.5 * eps
+
+    def sample(self, denoise, x_T, on_step=None):
+        """Whole loop: ``denoise(x_t, t: int) -> x0``; ``on_step(i, n)`` after each step. Returns x0."""
+        x = x_T
+        n = len(self.timesteps)
+        for i, t in enumerate(self.timesteps):
+            x = self.step(i, x, denoise(x, int(t)))
+            if on_step is not None:
+                on_step(i + 1, n)
+        return x
 
 
 def initial_noise(seed: int, n_frames: int, n_channels: int, mouth_temperature: float = 1.0) -> np.ndarray:
@@ -57,67 +123,8 @@ def q_sample(x0: np.ndarray, t: int, noise: np.ndarray, abar: np.ndarray) -> np.
     return (np.sqrt(a) * x0 + np.sqrt(1.0 - a) * noise).astype(np.float32)
 
 
-def ddim_timesteps(n_steps: int, cfg: ScheduleConfig = ScheduleConfig()) -> np.ndarray:
-    """Descending, evenly spaced time indices ending at 0, shape (n_steps,), int64.
-
-    The first step is always the last index (pure noise), e.g. N=1000, 4 steps -> [999, 666, 333, 0].
-    """
-    if not 1 <= n_steps <= cfg.n_train_steps:
-        raise ValueError(f"n_steps must be in 1..{cfg.n_train_steps}")
-    if n_steps == 1:
-        return np.array([cfg.n_train_steps - 1], dtype=np.int64)
-    return np.round(np.linspace(cfg.n_train_steps - 1, 0, n_steps)).astype(np.int64)
-
-
-def ddim_step(x_t: np.ndarray, x0: np.ndarray, t: int, t_prev: int, abar: np.ndarray) -> np.ndarray:
-    """One deterministic DDIM step from t to t_prev (t_prev < 0 means: return x0)."""
-    if t_prev < 0:
-        return x0.astype(np.float32)
-    a_t, a_p = abar[t], abar[t_prev]
-    eps = (x_t - np.sqrt(a_t) * x0) / np.sqrt(1.0 - a_t)
-    return (np.sqrt(a_p) * x0 + np.sqrt(1.0 - a_p) * eps).astype(np.float32)
-
-
-def ddpm_step(x_t: np.ndarray, x0: np.ndarray, t: int, abar: np.ndarray, noise: np.ndarray) -> np.ndarray:
-    """Ancestral step t -> t-1 with posterior mean/variance (DDPM eqs. 6-7); t == 0 returns x0."""
-    if t == 0:
-        return x0.astype(np.float32)
-    a_t, a_p = abar[t], abar[t - 1]
-    beta_t = 1.0 - a_t / a_p
-    c0 = np.sqrt(a_p) * beta_t / (1.0 - a_t)
-    ct = np.sqrt(1.0 - beta_t) * (1.0 - a_p) / (1.0 - a_t)
-    var = beta_t * (1.0 - a_p) / (1.0 - a_t)
-    return (c0 * x0 + ct * x_t + np.sqrt(var) * noise).astype(np.float32)
-
-
-def guided(x0_cond: np.ndarray, x0_uncond: np.ndarray, scale: float) -> np.ndarray:
+def guided(x0_cond, x0_uncond, scale: float):
     """Classifier-free guidance on the x0 estimate; scale 1 returns the conditional estimate."""
     if scale == 1.0:
         return x0_cond
-    return (x0_uncond + scale * (x0_cond - x0_uncond)).astype(np.float32)
-
-
-def sample_ddim(denoise, x_T: np.ndarray, n_steps: int, cfg: ScheduleConfig = ScheduleConfig(),
-                on_step=None) -> np.ndarray:
-    """Full DDIM loop. ``denoise(x_t, t) -> x0``; ``on_step(i, n)`` after each step. Returns x0."""
-    abar = alphas_cumprod(cfg)
-    ts = ddim_timesteps(n_steps, cfg)
-    x = x_T.astype(np.float32)
-    for i, t in enumerate(ts):
-        x0 = denoise(x, int(t))
-        t_prev = int(ts[i + 1]) if i + 1 < len(ts) else -1
-        x = ddim_step(x, x0, int(t), t_prev, abar)
-        if on_step is not None:
-            on_step(i + 1, len(ts))
-    return x
-
-
-def sample_ddpm(denoise, x_T: np.ndarray, rng: np.random.Generator,
-                cfg: ScheduleConfig = ScheduleConfig()) -> np.ndarray:
-    """Full ancestral loop over all n_train_steps (benchmark path)."""
-    abar = alphas_cumprod(cfg)
-    x = x_T.astype(np.float32)
-    for t in range(cfg.n_train_steps - 1, -1, -1):
-        x0 = denoise(x, t)
-        x = ddpm_step(x, x0, t, abar, rng.standard_normal(x.shape).astype(np.float32))
-    return x
+    return x0_uncond + float(scale) * (x0_cond - x0_uncond)

@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core import activity, blinks, features, gaze, schedule
-from ..core.channels import CHANNELS, EMOTION_INDEX, EMOTIONS, HEAD_CHANNELS, INDEX
+from ..core.channels import CHANNELS, EMOTION_INDEX, EMOTIONS, HEAD_INDEX, INDEX, N_ARKIT
 
 MAX_SECONDS = 600.0   # 10 minutes
 MIN_SECONDS = 0.1
-SILENCE_PEAK = 1e-3   # -60 dBFS
 MAX_TAKES = 16
 LIP_OPENING = ("mouthFunnel", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft",
                "mouthUpperUpRight", "tongueOut")
@@ -136,7 +135,7 @@ def prepare_audio(pcm: np.ndarray, sample_rate: int) -> np.ndarray:
         raise InputError(f"the audio is too short ({seconds:.2f} s; at least {MIN_SECONDS} s)")
     if not np.all(np.isfinite(x)):
         raise InputError("the audio contains invalid samples (NaN or infinity)")
-    if float(np.abs(x).max()) < SILENCE_PEAK:
+    if float(np.abs(x).max()) < features.SILENCE_PEAK:
         raise InputError("the audio is silent (peak below -60 dBFS)")
     return features.to_model_audio(x, int(sample_rate))
 
@@ -204,19 +203,16 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
     n = mel.shape[0] // 2
     if n < 2:
         raise InputError("the audio is too short")
-    steps = int(request.steps or model.steps)
-    seal = card.get("closure_seal", False) if request.seal_closures is None else request.seal_closures
-    tau = float(card.get("mouth_temperature", 1.0) if request.mouth_temperature is None else request.mouth_temperature)
-    wcfg = card.get("window", {"frames": 3000, "overlap": 500})
-    wins = windows(n, int(wcfg["frames"]), int(wcfg["overlap"]))
+    seal = card.closure_seal if request.seal_closures is None else request.seal_closures
+    tau = float(card.mouth_temperature if request.mouth_temperature is None else request.mouth_temperature)
+    wins = windows(n, card.window.frames, card.window.overlap)
     weights = blend_weights(wins, n)
     emo = EMOTION_INDEX[request.emotion]
-    inten = 0.0 if emo == 0 else float(request.intensity)
-    guide = float(request.guidance) != 1.0 and emo != 0 and not model.regression
-    sched_cfg = schedule.ScheduleConfig(**{k: card["schedule"][k] for k in ("n_train_steps", "cosine_s", "max_beta")})
-    abar = schedule.alphas_cumprod(sched_cfg)
-    ts = schedule.ddim_timesteps(steps, sched_cfg) if not model.regression else np.array([0])
-    total = 1 + len(seeds) * len(wins) * len(ts)
+    null = card.null_emotion
+    inten = 0.0 if emo == null else float(request.intensity)
+    guide = float(request.guidance) != 1.0 and emo != null and not card.regression
+    sampler = card.sampler(request.steps)
+    total = 1 + len(seeds) * len(wins) * len(sampler.timesteps)
     done = 0
 
     def tick() -> None:
@@ -227,7 +223,7 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
 
     _check_cancel(cancel)
     feats, closure_logit = model.run_encoder(mel[None, : 2 * n])
-    closed = closure_logit[0] > 0.0
+    closed = closure_logit[0] > card.closure_logit_threshold
     pause = activity.pause_frames(audio, features.SAMPLE_RATE, model.fps, n) if request.eye_layer else None
     tick()
     mean, std = model.perf_mean, model.perf_std
@@ -241,29 +237,28 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
             x = noise[None, s:e]
             if guide:
                 f = np.concatenate([f, f])
-                cond_e, cond_i = np.array([emo, 0]), np.array([inten, 0.0], np.float32)
+                cond_e, cond_i = np.array([emo, null]), np.array([inten, 0.0], np.float32)
             else:
                 cond_e, cond_i = np.array([emo]), np.array([inten], np.float32)
-            for i, t in enumerate(ts):
+            for i, t in enumerate(sampler.timesteps):
                 _check_cancel(cancel)
                 xin = np.concatenate([x, x]) if guide else x
                 x0 = model.run_denoiser(xin, f, np.full(len(xin), t, np.int64), cond_e, cond_i)
                 x0 = schedule.guided(x0[:1], x0[1:], float(request.guidance)) if guide else x0
-                t_prev = int(ts[i + 1]) if i + 1 < len(ts) else -1
-                x = schedule.ddim_step(x, x0, int(t), t_prev, abar)
+                x = sampler.step(i, x, x0)
                 tick()
             acc[s:e] += w[:, None] * x[0]
         perf = acc * std + mean
-        perf[:, :52] = np.clip(perf[:, :52], 0.0, 1.0)
+        perf[:, :N_ARKIT] = np.clip(perf[:, :N_ARKIT], 0.0, 1.0)
         if seal:
             perf = seal_closures(perf, closed)
         if request.eye_layer:
             perf = add_eye_layer(perf, float(model.fps), pause, seed)
         if not request.head_motion:
-            perf[:, [INDEX[h] for h in HEAD_CHANNELS]] = 0.0
+            perf[:, list(HEAD_INDEX)] = 0.0
         out[k] = perf
     settings = {"emotion": request.emotion, "intensity": inten, "guidance": float(request.guidance),
-                "head_motion": bool(request.head_motion), "steps": int(len(ts)), "seal_closures": bool(seal),
+                "head_motion": bool(request.head_motion), "steps": int(len(sampler.timesteps)), "seal_closures": bool(seal),
                 "mouth_temperature": tau, "eye_layer": bool(request.eye_layer),
                 "windows": len(wins), "providers": list(getattr(model, "providers", []))}
     return Takes(weights=out, fps=float(model.fps), seeds=seeds, settings=settings)

@@ -8,16 +8,17 @@ cannot be created, or a run on it fails, the model falls back to CPU (``Model.pr
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .card import CardError, ModelCard
+
 GPU_PROVIDERS = ("CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecutionProvider")
 CPU = "CPUExecutionProvider"
 INTRA_OP_THREADS = 2
-REQUIRED_CARD_KEYS = ("files", "fps", "sample_rate", "channels", "perf_mean", "perf_std", "schedule", "emotions")
+GRAPH_INPUTS = {"encoder": ("mel",), "denoiser": ("x_t", "feats", "t", "emotion", "intensity")}
 
 
 class ModelError(RuntimeError):
@@ -67,34 +68,34 @@ def choose_providers(providers: str | list[str] = "auto") -> list[str]:
 class Model:
     """Card + sessions. ``run_encoder`` / ``run_denoiser`` take and return numpy float32 arrays."""
 
-    card: dict
+    card: ModelCard
     directory: Path
     providers: list[str]
     _sessions: dict = field(default_factory=dict, repr=False)
 
     @property
     def fps(self) -> float:
-        return float(self.card["fps"])
+        return self.card.fps
 
     @property
     def sample_rate(self) -> int:
-        return int(self.card["sample_rate"])
+        return self.card.sample_rate
 
     @property
     def steps(self) -> int:
-        return int(self.card["schedule"]["steps"])
+        return self.card.schedule.steps
 
     @property
     def perf_mean(self) -> np.ndarray:
-        return np.asarray(self.card["perf_mean"], np.float32)
+        return np.asarray(self.card.perf_mean, np.float32)
 
     @property
     def perf_std(self) -> np.ndarray:
-        return np.asarray(self.card["perf_std"], np.float32)
+        return np.asarray(self.card.perf_std, np.float32)
 
     @property
     def regression(self) -> bool:
-        return bool(self.card.get("regression", False))
+        return self.card.regression
 
     def _run(self, name: str, feeds: dict) -> list[np.ndarray]:
         sess = self._sessions[name]
@@ -123,7 +124,7 @@ class Model:
         return x0
 
 
-def _open_sessions(directory: Path, card: dict, providers: list[str]) -> dict:
+def _open_sessions(directory: Path, card: ModelCard, providers: list[str]) -> dict:
     ort = _import_ort()
     so = ort.SessionOptions()
     so.intra_op_num_threads = INTRA_OP_THREADS
@@ -133,7 +134,7 @@ def _open_sessions(directory: Path, card: dict, providers: list[str]) -> dict:
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     out = {}
     for name in ("encoder", "denoiser"):
-        path = directory / card["files"][name]
+        path = directory / card.files[name]
         if not path.is_file():
             raise ModelError(f"model file missing: {path}; reinstall the extension")
         try:
@@ -143,19 +144,19 @@ def _open_sessions(directory: Path, card: dict, providers: list[str]) -> dict:
                 raise
             raise ModelError(f"model file {path.name} is corrupt or unreadable ({type(exc).__name__}); "
                              "reinstall the extension") from exc
+        got = tuple(i.name for i in out[name].get_inputs())
+        if got != GRAPH_INPUTS[name]:
+            raise ModelError(f"model file {path.name} is not the {name} graph (inputs {', '.join(got)}); "
+                             "reinstall the extension")
     return out
 
 
-def load_card(directory: Path) -> dict:
+def load_card(directory: Path) -> ModelCard:
     path = directory / "model.json"
     try:
-        card = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"model card {path} is unreadable or not JSON; reinstall the extension") from exc
-    missing = [k for k in REQUIRED_CARD_KEYS if k not in card]
-    if missing:
-        raise ModelError(f"model card {path} lacks {', '.join(missing)}; reinstall the extension")
-    return card
+        return ModelCard.read(path)
+    except CardError as exc:
+        raise ModelError(f"model card {path}: {exc}; reinstall the extension") from exc
 
 
 def load_model(model_dir: str | Path | None = None, providers: str | list[str] = "auto") -> Model:

@@ -3,12 +3,13 @@ few-step sampler, in the same run, so the ratio is free of machine differences.
 
 The denoiser closure is built from the same public pieces ``runtime.generate`` uses (``core.features``
 log-mel + normalisation, ``Model.run_encoder``, ``Model.run_denoiser`` with the "auto" emotion, the card's
-noise schedule), for one take of one window, and handed to three loops:
+noise schedule), for one take of one window, and handed to these loops:
 
-* shipped: ``core.schedule.sample_ddim`` with the card's step count (what ``generate`` does per take);
+* shipped: the card's ``DDIMSampler`` (the sampler ``generate`` steps through per take);
 * K-step DDPM: ancestral sampling on K evenly spaced steps (the posterior q(x_t' | x_t, x0) between
-  consecutive chosen steps; with K = N it is exactly ``ddpm_step``);
-* N-step DDPM (N = 1000 training steps): ``core.schedule.sample_ddpm``, schedule.py's many-step path.
+  consecutive chosen steps); with K = N = 1000 training steps it is plain DDPM (Ho et al. 2020, eqs. 6-7).
+
+The ancestral sampler lives here, not in ``core``: it is a reference for the benchmark, never shipped.
 
 The full ``generate()`` call for one take is timed too, so the loop-only numbers can be compared with it.
 """
@@ -61,18 +62,18 @@ def sample_ddpm_strided(denoise, x_T: np.ndarray, n_steps: int, rng: np.random.G
 
 def build_denoiser(model, pcm: np.ndarray, sr: int, counter: list[int]):
     """(denoise(x_t (T, 55), t) -> x0 (T, 55), T, schedule config) for one take, as generate() builds it."""
-    from thunder_blender.core import features, schedule
+    from thunder_blender.core import features
     from thunder_blender.runtime import generate as gen
 
     audio = gen.prepare_audio(pcm, sr)
     mel = features.normalise(features.log_mel(audio))
     n = mel.shape[0] // 2
-    window = int(model.card.get("window", {}).get("frames", 3000))
+    window = model.card.window.frames
     if n > window:
         raise Unavailable(f"reference clip longer than one model window ({n} > {window} frames)")
     feats, _ = model.run_encoder(mel[None, : 2 * n])
-    cfg = schedule.ScheduleConfig(**{k: model.card["schedule"][k] for k in ("n_train_steps", "cosine_s", "max_beta")})
-    emo, inten = np.array([0]), np.array([0.0], np.float32)
+    cfg = model.card.schedule.config
+    emo, inten = np.array([model.card.null_emotion]), np.array([0.0], np.float32)
 
     def denoise(x: np.ndarray, t: int) -> np.ndarray:
         counter[0] += 1
@@ -82,8 +83,6 @@ def build_denoiser(model, pcm: np.ndarray, sr: int, counter: list[int]):
 
 
 def bench_reference(cfg: ReferenceConfig, work: Path) -> dict:
-    from thunder_blender.core import schedule
-
     load_model, generate, GenerateRequest = load_runtime()
     model = load_cpu_model(load_model)
     if getattr(model, "regression", False):
@@ -97,18 +96,16 @@ def bench_reference(cfg: ReferenceConfig, work: Path) -> dict:
     counter = [0]
     denoise, n, sched = build_denoiser(model, pcm, sr, counter)
     noise = np.random.default_rng(cfg.seed).standard_normal((n, 55)).astype(np.float32)
-    steps = int(model.steps)
-    shipped = time_repeated(lambda: schedule.sample_ddim(denoise, noise, steps, sched), cfg.timing)
+    sampler = model.card.sampler()
+    steps = len(sampler.timesteps)
+    shipped = time_repeated(lambda: sampler.sample(denoise, noise), cfg.timing)
     out: dict = {"audio_s": cfg.audio_s, "takes": 1, "frames": n, "shipped_steps": steps,
                  "generate_one_take": full, "shipped_few_step": shipped, "many_step": {}}
     for k in cfg.ddpm_steps:
         counter[0] = 0
         rng = np.random.default_rng(cfg.seed)
         t0 = time.perf_counter()
-        if k == sched.n_train_steps:
-            schedule.sample_ddpm(denoise, noise, rng, sched)
-        else:
-            sample_ddpm_strided(denoise, noise, k, rng, sched)
+        sample_ddpm_strided(denoise, noise, k, rng, sched)
         wall = time.perf_counter() - t0
         out["many_step"][str(k)] = {"wall_s": wall, "denoiser_calls": counter[0],
                                     "x_shipped": wall / shipped["median_s"]}

@@ -74,8 +74,8 @@ def _thunder_cmd() -> list[str] | None:
     exe = Path(sys.executable).parent / "thunder"
     if exe.exists():
         return [str(exe)]
-    if (ROOT / "thunder_blender" / "cli.py").exists():
-        return [sys.executable, "-m", "thunder_blender.cli"]
+    if (ROOT / "thunder_cli" / "cli.py").exists():
+        return [sys.executable, "-m", "thunder_cli"]
     return None
 
 
@@ -83,7 +83,7 @@ def bench_cli(wav: Path, runs: int = 2) -> dict:
     """``thunder generate`` end to end on a 10 s clip: 4 takes, glb + fbx + csv, fresh process each run."""
     cmd = _thunder_cmd()
     if cmd is None:
-        return na("thunder CLI not built yet (thunder_blender/cli.py missing)")
+        return na("thunder CLI not built yet (thunder_cli/cli.py missing)")
     times = []
     files: list[str] = []
     for _ in range(runs):

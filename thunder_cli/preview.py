@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core.channels import INDEX
+from thunder_blender.core.channels import INDEX
 
 # (row title, y label, channel names averaged into one curve, scale)
 ROWS: tuple[tuple[str, str, tuple[str, ...], float], ...] = (

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.channels import ARKIT_52
+from thunder_blender.core.channels import ARKIT_52
 
 TARGET_SUFFIXES = (".blend", ".glb", ".gltf", ".fbx")
 
@@ -36,6 +36,20 @@ def import_bpy():
     import bpy
 
     return bpy
+
+
+# This module is the command line's only way into Blender: bpy is imported here, isolated from the user's
+# Blender configuration, before any of the add-on's Blender modules (which import bpy themselves).
+import_bpy()
+
+from thunder_blender.blender import export  # noqa: E402
+from thunder_blender.blender.demo_head import build_demo_head  # noqa: E402
+from thunder_blender.blender.keyframes import write_takes  # noqa: E402
+from thunder_blender.blender.rig import RigError, detect_rig  # noqa: E402
+from thunder_blender.blender.strips import scene_fps  # noqa: E402
+
+__all__ = ["RigError", "TargetError", "BlenderJob", "check_target", "detect_rig", "load_target", "prepare",
+           "stdout_to_stderr", "write_outputs"]
 
 
 def _norm(name: str) -> str:
@@ -79,8 +93,6 @@ def load_target(target: str, name: str):
     check_target(target)
     if target == "demo":
         bpy.ops.wm.read_homefile(use_empty=True)
-        from .demo_head import build_demo_head
-
         return build_demo_head(bpy.context, name)
     p = Path(target).resolve()
     suffix = p.suffix.lower()
@@ -178,8 +190,6 @@ def prepare(job: BlenderJob) -> None:
     Raises TargetError or ``blender.rig.RigError`` with a one-line message.
     """
     with stdout_to_stderr():
-        from .rig import detect_rig
-
         job.face = load_target(job.target, job.name)
         detect_rig(job.face)
 
@@ -198,14 +208,11 @@ def write_outputs(job: BlenderJob, takes, staging: Path) -> list[Path]:
 
 def _write_outputs(job: BlenderJob, takes, staging: Path) -> list[Path]:
     bpy = import_bpy()
-    from . import export
-    from .keyframes import write_takes
-
     face = job.face
     scene = bpy.context.scene
     if job.fps is not None or job.target == "demo" or not job.target.lower().endswith(".blend"):
         set_scene_fps(scene, job.fps or 30.0)
-    fps = scene.render.fps / scene.render.fps_base
+    fps = scene_fps(scene)
     start = int(scene.frame_start)
     if job.audio is not None:
         wav = staging / f".{job.name}_speech.wav"

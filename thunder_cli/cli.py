@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import __version__
-from .core.channels import EMOTIONS
+from thunder_blender import __version__
+from thunder_blender.core.channels import EMOTIONS
 
 FORMATS = ("glb", "fbx", "blend", "csv", "json", "png")
 BLENDER_FORMATS = {"glb", "fbx", "blend"}
@@ -73,7 +73,7 @@ def _check_args(args: argparse.Namespace) -> list[str]:
     if not args.name or any(c in args.name for c in "/\\:") or args.name.startswith("."):
         raise CliError(f"--name must be a plain file name stem, got {args.name!r}")
     if BLENDER_FORMATS & set(formats):
-        from .blender.headless import TargetError, check_target
+        from .headless import TargetError, check_target
 
         try:
             check_target(args.target)
@@ -106,43 +106,41 @@ def _make_staging(out: Path) -> tuple[Path, bool]:
 
 def _model_meta(model) -> dict:
     """Scalar fields of the model card (name, version, fps, ...), for the JSON output."""
-    card = getattr(model, "card", None)
-    if not isinstance(card, dict):
-        return {"name": type(model).__name__}
-    return {k: v for k, v in card.items() if isinstance(v, (str, int, float, bool))}
+    return {k: v for k, v in model.card.to_dict().items() if isinstance(v, (str, int, float, bool))}
 
 
-def _write_numpy_formats(staging: Path, formats: list[str], args, takes, pcm, rate, model) -> list[Path]:
-    from .core import livelink, takes_json
-    from .core.resample import resample
+def _write_numpy_formats(staging: Path, formats: list[str], name: str, takes, audio: tuple | None,
+                         audio_label: str, meta: dict, csv_fps: float | None) -> list[Path]:
+    """json / csv / png outputs of ``takes`` into ``staging``.
 
+    audio: (pcm, rate) or None; audio_label: the audio's file name (titles, JSON); meta: the JSON's
+    ``model`` entry; the JSON's settings are ``takes.settings``.
+    """
+    from thunder_blender.core import livelink, takes_json
+    from thunder_blender.core.resample import resample
+
+    pcm, rate = audio if audio is not None else (None, 0)
     out: list[Path] = []
     if "json" in formats:
-        out.append(staging / f"{args.name}.json")
-        takes_json.write(out[-1], takes.weights, takes.fps, takes.seeds, model=_model_meta(model),
-                         audio={} if pcm is None else {"path": str(Path(args.audio).resolve()),
-                                                        "sample_rate": rate, "duration": round(len(pcm) / rate, 4)},
-                         settings={"emotion": args.emotion, "intensity": args.intensity, "guidance": args.guidance,
-                                   "head_motion": not args.no_head, "seed": args.seed, **takes.settings})
+        out.append(staging / f"{name}.json")
+        takes_json.write(out[-1], takes.weights, takes.fps, takes.seeds, model=meta,
+                         audio={} if pcm is None else {"file": audio_label, "sample_rate": rate,
+                                                        "duration": round(len(pcm) / rate, 4)},
+                         settings=takes.settings)
     if "csv" in formats:
-        fps = args.fps or 30.0
+        fps = csv_fps or 30.0
         for k, w in enumerate(takes.weights):
-            out.append(staging / f"{args.name}_take_{k + 1}.csv")
+            out.append(staging / f"{name}_take_{k + 1}.csv")
             livelink.write_csv(out[-1], resample(w, takes.fps, fps), fps)
     if "png" in formats:
         from . import preview
 
-        out.append(staging / f"{args.name}.png")
-        preview.render(out[-1], takes.weights, takes.fps, takes.seeds, pcm, rate,
-                       title=f"{Path(args.audio).name}: {len(takes.seeds)} takes "
-                             f"(emotion {args.emotion}, seed {args.seed})")
+        out.append(staging / f"{name}.png")
+        emotion = takes.settings.get("emotion")
+        preview.render(out[-1], takes.weights, takes.fps, takes.seeds, pcm, rate or 16000,
+                       title=f"{audio_label}: {len(takes.seeds)} takes"
+                             + (f" (emotion {emotion}, seed {takes.settings.get('seed')})" if emotion else ""))
     return out
-
-
-def _load_model(model_dir: str | None = None):
-    from .runtime.model import load_model
-
-    return load_model(model_dir)
 
 
 def _staged_write(out_dir: Path, produce) -> list[Path]:
@@ -171,8 +169,7 @@ def _blender_job(args, formats: list[str], audio):
     """Open the target now (a bad target fails before generation). None when no Blender format is wanted."""
     if not BLENDER_FORMATS & set(formats):
         return None
-    from .blender.headless import BlenderJob, TargetError, prepare
-    from .blender.rig import RigError
+    from .headless import BlenderJob, RigError, TargetError, prepare
 
     print("opening the target in Blender ...", file=sys.stderr)
     job = BlenderJob(args.target, args.name, BLENDER_FORMATS & set(formats), args.fps, audio,
@@ -187,7 +184,7 @@ def _blender_job(args, formats: list[str], audio):
 def _blender_outputs(staging: Path, job, takes) -> list[Path]:
     if job is None:
         return []
-    from .blender.headless import write_outputs
+    from .headless import write_outputs
 
     print("writing Blender formats ...", file=sys.stderr)
     return write_outputs(job, takes, staging)
@@ -213,7 +210,7 @@ def _names(args: argparse.Namespace) -> list[str]:
 
 def _shaping(args: argparse.Namespace):
     """The write-time controls from the command line (``core.shaping.Shaping``). Raises CliError."""
-    from .core.shaping import Shaping, parse_region_values
+    from thunder_blender.core.shaping import Shaping, parse_region_values
 
     try:
         return Shaping(strength=parse_region_values(args.strength, "--strength"), mouth_only=args.mouth_only,
@@ -236,8 +233,10 @@ def _shaped(takes, shaping):
 def cmd_generate(args: argparse.Namespace) -> int:
     """One or more speech files -> takes. Every input is read and checked before anything is generated;
     all outputs of the run appear together at the end, or none."""
+    from thunder_blender.runtime.generate import GenerateRequest, InputError, generate, prepare_audio
+    from thunder_blender.runtime.model import load_model
+
     from .audio_file import read_audio
-    from .runtime.generate import GenerateRequest, InputError, generate
 
     names = _names(args)
     args.shaping = _shaping(args)
@@ -246,9 +245,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         one = argparse.Namespace(**{**vars(args), "audio": audio, "name": name})
         formats = _check_args(one)
         pcm, rate = read_audio(audio)
-        if float(abs(pcm).max()) < 1e-4:
-            raise CliError(f"audio is silent: {audio}")
         try:
+            prepare_audio(pcm, rate)  # silence, length, invalid samples: refused before anything runs
             request = GenerateRequest(pcm=pcm, sample_rate=rate, n_takes=args.takes, seed=args.seed,
                                       emotion=args.emotion, intensity=args.intensity, guidance=args.guidance,
                                       head_motion=not args.no_head, mouth_temperature=args.mouth_variation)
@@ -260,7 +258,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     report: list[str] = []
 
     def produce(staging: Path) -> list[Path]:
-        model = _load_model(args.model) if args.model else _load_model()
+        model = load_model(args.model)
         files: list[Path] = []
         for one, request, pcm, rate in jobs:
             job = _blender_job(one, formats, (pcm, rate))
@@ -276,7 +274,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
             report.append(f"{Path(one.audio).name}: {len(takes.seeds)} takes of {takes.duration:.2f} s "
                           f"(seeds {', '.join(map(str, takes.seeds))}), generated in "
                           f"{time.perf_counter() - t_gen:.1f} s")
-            files += _write_numpy_formats(staging, formats, one, _shaped(takes, args.shaping), pcm, rate, model)
+            takes.settings.update(seed=args.seed, audio=Path(one.audio).name)
+            files += _write_numpy_formats(staging, formats, one.name, _shaped(takes, args.shaping), (pcm, rate),
+                                          Path(one.audio).name, _model_meta(model), one.fps)
             files += _blender_outputs(staging, job, takes)
         return files
 
@@ -291,10 +291,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
     """Live Link Face CSVs (one take each) -> the same outputs as ``generate``, on any target."""
     import numpy as np
 
+    from thunder_blender.core.channels import N_CHANNELS
+    from thunder_blender.core.livelink import LiveLinkFormatError, read_csv
+    from thunder_blender.runtime.generate import Takes
+
     from .audio_file import read_audio
-    from .core.channels import N_CHANNELS
-    from .core.livelink import LiveLinkFormatError, read_csv
-    from .runtime.generate import Takes
 
     args.emotion, args.seed = "auto", 0
     formats = _check_args(args)
@@ -315,17 +316,15 @@ def cmd_convert(args: argparse.Namespace) -> int:
     n = max(len(p) for p in perfs)
     weights = np.stack([np.pad(p, ((0, n - len(p)), (0, 0)), mode="edge") for p in perfs]).astype(np.float32)
     takes = Takes(weights=weights, fps=float(fps), seeds=tuple(0 for _ in perfs),
-                  settings={"source": "Live Link Face CSV", "files": [str(p) for p in args.csv]})
+                  settings={"source": "Live Link Face CSV", "files": [Path(p).name for p in args.csv]})
     audio = read_audio(args.audio) if args.audio else None
     t0 = time.perf_counter()
 
     def produce(staging: Path) -> list[Path]:
-        ns = argparse.Namespace(**{**vars(args), "audio": args.audio or args.csv[0], "guidance": None,
-                                   "intensity": None, "no_head": False})
-        model = type("LiveLinkFace", (), {"card": {"name": "Live Link Face CSV"}})()
-        pcm, rate = audio if audio else (None, 16000)
         job = _blender_job(args, formats, audio)
-        return (_write_numpy_formats(staging, formats, ns, takes, pcm, rate, model)
+        label = Path(args.audio or args.csv[0]).name
+        return (_write_numpy_formats(staging, formats, args.name, takes, audio, label,
+                                     {"name": "Live Link Face CSV"}, args.fps)
                 + _blender_outputs(staging, job, takes))
 
     written = _staged_write(Path(args.out), produce)
@@ -336,9 +335,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     import onnxruntime as ort
 
+    from thunder_blender.runtime.model import load_model
+
     print(f"thunder {__version__}")
     try:
-        model = _load_model(args.model) if args.model else _load_model()
+        model = load_model(args.model)
         meta = {**_model_meta(model), "directory": str(getattr(model, "directory", "")),
                 "providers in use": ", ".join(getattr(model, "providers", []))}
         print("model:")
@@ -363,9 +364,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_mapping(args: argparse.Namespace) -> int:
     """How the add-on would drive this rig: the same rig detection (``blender.rig.detect_rig``)."""
-    from .blender.headless import TargetError, check_target, load_target, stdout_to_stderr
-    from .blender.rig import RigError, detect_rig
-    from .core.rig_names import FEATURES
+    from thunder_blender.core.rig_names import FEATURES
+
+    from .headless import RigError, TargetError, check_target, detect_rig, load_target, stdout_to_stderr
 
     try:
         check_target(args.file)
@@ -448,9 +449,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from thunder_blender.runtime.generate import GenerationCancelled, InputError
+    from thunder_blender.runtime.model import ModelError
+
     from .audio_file import AudioFileError
-    from .runtime.generate import GenerationCancelled, InputError
-    from .runtime.model import ModelError
 
     try:
         return args.func(args)

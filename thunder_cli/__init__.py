@@ -1,0 +1,7 @@
+"""The ``thunder`` command line: audio files in, takes out as glTF, FBX, Live Link Face CSV, JSON, .blend
+and a preview PNG. Not part of the Blender extension (``build.py`` ships only ``thunder_blender``).
+
+Modules: ``cli`` (argument parsing and the commands), ``audio_file`` (reading audio files), ``preview``
+(matplotlib plot), ``headless`` (Blender through the ``bpy`` module, isolated from the user's Blender
+configuration).
+"""
