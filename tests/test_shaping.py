@@ -168,3 +168,15 @@ def test_key_reduction_edge_cases():
     line = np.linspace(0, 1, 50)[:, None]
     assert keyreduce.reduce_keys(line, 0.01).sum() == 2  # a straight line: two keys
     assert keyreduce.reduce_keys(line[:1], 0.01).all()
+
+
+def test_key_reduction_of_stacked_takes_equals_one_call_per_take(scene_takes):
+    """The writer reduces every take's curves in one call; that gives the same keys as one call per take."""
+    perfs = scene_takes[30.0]
+    sealed = [closures.sealed_frames(p) for p in perfs]
+    curves = np.zeros(55, bool)
+    curves[list(closures.SEAL_CHANNELS)] = True
+    each = [keyreduce.reduce_keys(p, 0.01, s, curves) for p, s in zip(perfs, sealed, strict=True)]
+    keep = np.concatenate([s[:, None] & curves[None, :] for s in sealed], axis=1)
+    stacked = keyreduce.reduce_keys(np.concatenate(perfs, axis=1), 0.01, keep)
+    np.testing.assert_array_equal(stacked, np.concatenate(each, axis=1))

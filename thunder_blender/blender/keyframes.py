@@ -116,15 +116,7 @@ class _Writer:
 
     def flush(self) -> None:
         """Reduce and write the collected curves (no-op without key reduction)."""
-        if not self._pending:
-            return
-        vals = np.stack([np.asarray(p[4], dtype=np.float64) for p in self._pending], axis=1)
-        keep_curves = np.array([p[6] for p in self._pending])
-        mask = reduce_keys(vals, self.tol, self.sealed, keep_curves)
-        for j, (idb, path, index, frames, values, group, _) in enumerate(self._pending):
-            m = mask[:, j]
-            self._write(idb, path, index, frames[m], np.asarray(values)[m], group)
-        self._pending.clear()
+        flush_all([self])
 
     def _write(self, idb, path: str, index: int, frames: np.ndarray, values: np.ndarray, group: str) -> None:
         if self._strip is not None:
@@ -144,6 +136,27 @@ class _Writer:
         fc.keyframe_points.foreach_set("co", co)
         fc.keyframe_points.foreach_set("interpolation", np.full(n, _LINEAR, dtype=np.int32))
         fc.update()
+
+
+def flush_all(writers: list[_Writer]) -> None:
+    """Reduce the collected curves of several writers (takes of the same length) in one pass, and write them.
+
+    One ``reduce_keys`` call over every curve of every take: the same keys as one call per take, with the
+    per-frame work shared."""
+    pending = [(w, p) for w in writers for p in w._pending]
+    if not pending:
+        return
+    vals = np.stack([np.asarray(p[4], dtype=np.float64) for _, p in pending], axis=1)
+    keep = np.zeros(vals.shape, dtype=bool)
+    for j, (w, p) in enumerate(pending):
+        if p[6] and w.sealed is not None:
+            keep[:, j] = w.sealed
+    mask = reduce_keys(vals, pending[0][0].tol, keep)
+    for j, (w, (idb, path, index, frames, values, group, _)) in enumerate(pending):
+        m = mask[:, j]
+        w._write(idb, path, index, frames[m], np.asarray(values)[m], group)
+    for w in writers:
+        w._pending.clear()
 
 
 def _write_rotation(w: _Writer, rig: RigTarget, perf: np.ndarray, frames: np.ndarray, head: bool) -> list[str]:
@@ -218,11 +231,12 @@ def _closure_targets(mapping: ShapeKeyMapping) -> np.ndarray:
 
 def build_take_action(rig: RigTarget, perf: np.ndarray, start_frame: int, name: str,
                       head_motion: bool = True, shaping: Shaping | None = None,
-                      scene_fps: float = 0.0) -> tuple[bpy.types.Action, list[str]]:
+                      scene_fps: float = 0.0, writers: list | None = None) -> tuple[bpy.types.Action, list[str]]:
     """One take's Action from a scene-rate performance ``perf`` (M, 55). Returns (action, notes).
 
     ``shaping`` (needs ``scene_fps``): strength and smoothing change the values, the offset moves every key by
-    ``offset_ms`` (fractional frames), key reduction thins the keys."""
+    ``offset_ms`` (fractional frames), key reduction thins the keys. With key reduction and ``writers`` given,
+    the curves are left pending on a writer appended to ``writers``, for one ``flush_all`` over all takes."""
     m = perf.shape[0]
     frames = start_frame + np.arange(m, dtype=np.float64)
     tol, sealed = 0.0, None
@@ -242,7 +256,10 @@ def build_take_action(rig: RigTarget, perf: np.ndarray, start_frame: int, name: 
     notes = []
     if head_motion or (rig.jaw_bone and rig.flame is not None):
         notes = _write_rotation(w, rig, perf, frames, head_motion)
-    w.flush()
+    if writers is not None and tol > 0:
+        writers.append(w)
+    else:
+        w.flush()
     if shaping is not None and shaping.offset_ms:
         # Moved keys sit off the take's frames; its frame range stays the take's frames, so NLA strips and
         # exports (which start where the range starts) keep the audio's timing and carry the offset.
@@ -278,16 +295,18 @@ def write_takes(obj, takes, start_frame: int, scene_fps: float, mapping=None, na
     remove_takes(rig)
     push_user_action(rig.key)
     actions = []
+    writers: list[_Writer] = []  # with key reduction: every take's curves are reduced together below
     for k in range(n_takes):
         perf = resample(weights[k, :, :55], takes.fps, scene_fps, m)
         name = names[k] if names is not None else f"{rig.obj.name}_take{k + 1}"
-        act, notes = build_take_action(rig, perf, int(start_frame), name, head_motion, shaping, scene_fps)
+        act, notes = build_take_action(rig, perf, int(start_frame), name, head_motion, shaping, scene_fps, writers)
         seed = int(takes.seeds[k]) if k < len(takes.seeds) else 0
         act[PROP_SEED] = str(seed)  # seeds can exceed 32 bits (ID properties are C ints)
         act[PROP_TAKE] = k
         act[PROP_SETTINGS] = json.dumps({**base, "seed": seed, "take": k, "notes": notes})
         act.use_fake_user = False
         actions.append(act)
+    flush_all(writers)
     for k, act in enumerate(actions):
         for idb in anim_ids(rig):
             if slot_for(act, idb) is not None or (not slotted_actions() and idb is rig.key):

@@ -19,7 +19,9 @@ def reduce_keys(values: np.ndarray, tol: float = DEFAULT_TOLERANCE, keep: np.nda
                 keep_curves: np.ndarray | None = None) -> np.ndarray:
     """Which samples to key. values: (T, K) curves sampled on frames 0..T-1.
 
-    keep: (T,) bool frames that must be keyed on the curves ``keep_curves`` ((K,) bool; default all).
+    keep: (T,) bool frames that must be keyed on the curves ``keep_curves`` ((K,) bool; default all), or
+    (T, K) bool per curve (then ANDed with ``keep_curves``). Curves are independent: reducing several takes'
+    curves in one call (stacked along K) gives the same keys as one call per take, faster.
     Returns (T, K) bool; the first and last frames are always keyed. ``tol <= 0`` keys every frame.
     """
     y = np.asarray(values, dtype=np.float64)
@@ -34,9 +36,14 @@ def reduce_keys(values: np.ndarray, tol: float = DEFAULT_TOLERANCE, keep: np.nda
         return mask
     mask[0] = True
     mask[-1] = True
-    forced_rows = np.zeros(t_len, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
     curves = np.ones(k_len, dtype=bool) if keep_curves is None else np.asarray(keep_curves, dtype=bool)
-    mask[forced_rows] |= curves
+    if keep is None:
+        forced = np.zeros((t_len, k_len), dtype=bool)
+    else:
+        kp = np.asarray(keep, dtype=bool)
+        forced = (kp[:, None] if kp.ndim == 1 else kp) & curves[None, :]
+    forced_rows = forced.any(axis=1)
+    mask |= forced
     tol = float(tol) * (1.0 - 1e-9)  # keep the bound strict under rounding
     anchor = np.zeros(k_len, dtype=np.int64)
     ya = y[0].copy()
@@ -59,7 +66,7 @@ def reduce_keys(values: np.ndarray, tol: float = DEFAULT_TOLERANCE, keep: np.nda
         np.maximum(lo, (yk - tol - ya) / dt, out=lo)
         np.minimum(hi, (yk + tol - ya) / dt, out=hi)
         if forced_rows[k]:
-            f = cols[curves]
+            f = forced[k]
             anchor[f] = k
             ya[f] = yk[f]
             lo[f] = -np.inf
