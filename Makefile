@@ -51,7 +51,7 @@ head-sheet: setup
 	$(PY) -m thunder_train.head.sheet --out out/head_sheet.png
 
 corpus: setup
-	$(VENV)/bin/thunder-train corpus --hours 12 --out data/corpus
+	$(VENV)/bin/thunder-train corpus --out data/corpus
 
 train: setup
 	$(VENV)/bin/thunder-train all --out models

@@ -94,9 +94,25 @@ def test_demo_blend_has_takes_and_sound(bpy, demo_run, short_wav):  # noqa: F811
     (strip,) = list(scene.sequence_editor.strips)
     assert strip.type == "SOUND" and strip.frame_start == scene.frame_start == 1
     assert strip.sound.packed_file is not None
+    # The sound is named after the input and points next to the .blend, where unpacking writes it.
+    assert (strip.sound.name, strip.sound.filepath) == (short_wav.name, f"//{short_wav.name}")
     takes = [a for a in bpy.data.actions if "thunder_take" in a]
     assert len(takes) == 4
     assert scene.frame_end == 1 + round(1.6 * FPS) - 1
+
+
+def test_demo_blend_sound_unpacks_next_to_the_blend(bpy, demo_run, short_wav, tmp_path):  # noqa: F811
+    import shutil
+
+    blend = tmp_path / "moved" / "demo.blend"  # anywhere: the path is relative to the .blend
+    blend.parent.mkdir()
+    shutil.copy(demo_run / "demo.blend", blend)
+    bpy.ops.wm.open_mainfile(filepath=str(blend), load_ui=False)
+    assert bpy.ops.file.unpack_all(method="USE_ORIGINAL") == {"FINISHED"}
+    (sound,) = bpy.data.sounds
+    assert sound.packed_file is None and bpy.path.abspath(sound.filepath) == str(blend.parent / short_wav.name)
+    unpacked = _read(blend.parent / short_wav.name)
+    assert abs(len(unpacked) - len(_read(short_wav))) <= 1
 
 
 def test_blend_target_is_not_modified_and_keeps_its_fps(bpy, tmp_path, short_wav, model):  # noqa: F811

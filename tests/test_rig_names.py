@@ -165,3 +165,24 @@ def test_flame_example_map_loads_and_drives_exp_keys():
 
 def test_all_channel_names_are_valid_sources():
     assert FEATURES[:52] == ARKIT_52 and len(FEATURES) == 67
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"shape_keys": {"Smile": {"mouthSmileLeft": NaN}}}', "finite"),
+    ('{"shape_keys": {"Smile": {"mouthSmileLeft": Infinity}}}', "finite"),
+    ('{"shape_keys": {"Smile": {"mouthSmileLeft": 1e9}}}', "finite"),
+    ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+])
+def test_user_maps_with_impossible_values_are_refused(tmp_path, text, message):
+    p = tmp_path / "map.json"
+    p.write_text(text)
+    with pytest.raises(MappingError, match=message):
+        load_user_map(p)
+
+
+@pytest.mark.parametrize("jaw", ['{"open_radians": NaN}', '{"open_radians": 1e9}', '{"lateral_radians": -Infinity}'])
+def test_flame_maps_with_impossible_jaw_angles_are_refused(tmp_path, jaw):
+    p = tmp_path / "flame.json"
+    p.write_text('{"expressions": {"Exp000": {"jawOpen": 1.0}}, "jaw": ' + jaw + "}")
+    with pytest.raises(MappingError, match="jaw angles must be finite"):
+        load_flame_map(p)

@@ -127,10 +127,11 @@ def test_bad_audio_gives_clear_error(model, pcm, sr, msg):
 
 
 def test_too_long_audio_names_the_limit(model):
-    long = np.zeros(int(8000 * 601), np.float32)
+    long = np.zeros(int(4000 * (G.MAX_SECONDS + 0.5)), np.float32)
     long[::100] = 0.5
-    with pytest.raises(G.InputError, match="limit is 10 minutes"):
-        G.generate(G.GenerateRequest(pcm=long, sample_rate=8000), model)
+    with pytest.raises(G.InputError, match=r"the audio is 1 h 00 min 00.5 s long; the limit is 1 h 00 min 00 s"):
+        G.generate(G.GenerateRequest(pcm=long, sample_rate=4000), model)
+    assert G.format_duration(600.5) == "10 min 00.5 s" and G.format_duration(601) == "10 min 01 s"
 
 
 def test_bad_request_values():

@@ -1,6 +1,4 @@
 """``python -m thunder_cli`` is the ``thunder`` command."""
-import sys
+from .launch import run
 
-from .cli import main
-
-sys.exit(main())
+run()

@@ -16,7 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from thunder_blender.runtime.generate import format_duration
+
 FFMPEG_RATE = 16000  # ffmpeg decodes straight to the model's rate
+BLOCK_FRAMES = 1 << 20  # WAV frames converted at a time
 
 
 class AudioFileError(ValueError):
@@ -42,26 +45,52 @@ def _pcm_to_float(raw: bytes, width: int, channels: int) -> np.ndarray:
     return x[: n * channels].reshape(n, channels).mean(axis=1).astype(np.float32)
 
 
-def read_wav(path: Path) -> tuple[np.ndarray, int]:
-    """PCM WAV -> ((S,) float32 mono, sample rate). Raises wave.Error for non-PCM WAVs."""
+def read_wav(path: Path, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
+    """PCM WAV -> ((S,) float32 mono, sample rate). Raises wave.Error for non-PCM WAVs.
+
+    Longer than ``max_seconds`` (from the header): AudioFileError before any sample is read. Samples are
+    converted a block at a time, so memory stays at the mono float32 result.
+    """
     with wave.open(str(path), "rb") as w:
         rate, width, channels, n = w.getframerate(), w.getsampwidth(), w.getnchannels(), w.getnframes()
-        raw = w.readframes(n)
-    return _pcm_to_float(raw, width, channels), int(rate)
+        if rate <= 0:
+            raise wave.Error("sample rate 0")
+        _check_length(path, n / rate, max_seconds)
+        out = np.empty(n, np.float32)
+        done = 0
+        while done < n:
+            block = _pcm_to_float(w.readframes(min(BLOCK_FRAMES, n - done)), width, channels)
+            if block.size == 0:
+                break
+            out[done:done + block.size] = block
+            done += block.size
+    return out[:done], int(rate)
 
 
-def read_ffmpeg(path: Path, ffmpeg: str) -> tuple[np.ndarray, int]:
-    """Any format ffmpeg knows -> ((S,) float32 mono at FFMPEG_RATE, FFMPEG_RATE)."""
+def _check_length(path: Path, seconds: float, max_seconds: float | None) -> None:
+    if max_seconds is not None and seconds > max_seconds:
+        raise AudioFileError(f"{path.name} is {format_duration(seconds)} long; the limit is "
+                             f"{format_duration(max_seconds)} (split it into shorter files)")
+
+
+def read_ffmpeg(path: Path, ffmpeg: str, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
+    """Any format ffmpeg knows -> ((S,) float32 mono at FFMPEG_RATE, FFMPEG_RATE).
+
+    Decoding stops one second past ``max_seconds``: a longer file is refused without being decoded whole.
+    """
+    limit = [] if max_seconds is None else ["-t", f"{max_seconds + 1:.3f}"]
     res = subprocess.run(
-        [ffmpeg, "-nostdin", "-v", "error", "-i", str(path), "-vn", "-ac", "1", "-ar", str(FFMPEG_RATE),
+        [ffmpeg, "-nostdin", "-v", "error", "-i", str(path), *limit, "-vn", "-ac", "1", "-ar", str(FFMPEG_RATE),
          "-f", "f32le", "-"],
-        capture_output=True, timeout=600,
+        capture_output=True, timeout=3600,
     )
     if res.returncode != 0:
         reason = (res.stderr.decode("utf-8", "replace").strip().splitlines() or ["unknown error"])[-1]
         reason = reason.removeprefix(f"{path}: ")
         raise AudioFileError(f"cannot read audio {path.name}: {reason}")
-    return np.frombuffer(res.stdout, "<f4").copy(), FFMPEG_RATE
+    pcm = np.frombuffer(res.stdout, "<f4").copy()
+    _check_length(path, len(pcm) / FFMPEG_RATE, max_seconds)
+    return pcm, FFMPEG_RATE
 
 
 def read_with_blender(path: Path) -> tuple[np.ndarray, int]:
@@ -88,8 +117,11 @@ def _blender_available() -> bool:
     return importlib.util.find_spec("bpy") is not None
 
 
-def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
-    """Read a speech file. Returns ((S,) float32 mono samples in [-1, 1], sample rate in Hz)."""
+def read_audio(path: str | os.PathLike, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
+    """Read a speech file. Returns ((S,) float32 mono samples in [-1, 1], sample rate in Hz).
+
+    A file longer than ``max_seconds`` is refused (AudioFileError) before it is decoded in full.
+    """
     p = Path(path)
     if not p.exists():
         raise AudioFileError(f"audio file not found: {p}")
@@ -100,7 +132,7 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     pcm: np.ndarray | None = None
     if p.suffix.lower() in (".wav", ".wave"):
         try:
-            pcm, rate = read_wav(p)
+            pcm, rate = read_wav(p, max_seconds)
         except (wave.Error, EOFError) as err:
             pcm, why = None, str(err)
         except OSError as err:
@@ -108,9 +140,10 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     if pcm is None:
         ffmpeg = shutil.which("ffmpeg")
         if ffmpeg:
-            pcm, rate = read_ffmpeg(p, ffmpeg)
+            pcm, rate = read_ffmpeg(p, ffmpeg, max_seconds)
         elif _blender_available():
             pcm, rate = read_with_blender(p)
+            _check_length(p, len(pcm) / rate, max_seconds)
         elif p.suffix.lower() in (".wav", ".wave"):
             raise AudioFileError(f"cannot read WAV {p.name} ({why}); install ffmpeg for non-PCM WAVs")
         else:

@@ -16,21 +16,42 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from thunder_blender import __version__
 from thunder_blender.core.channels import EMOTIONS
 
+from . import INTERRUPT as _INTERRUPT
+
 FORMATS = ("glb", "fbx", "blend", "csv", "json", "png")
 BLENDER_FORMATS = {"glb", "fbx", "blend"}
 DEFAULT_FORMATS = "glb,csv,json,png"
+# Blender keys every frame of every take before exporting; past this its memory passes 2 GB. The numpy
+# formats (csv, json, png) take up to runtime.generate.MAX_SECONDS.
+BLENDER_MAX_SECONDS = 600.0
+
+
+MAX_NAME_BYTES = 200  # output stems; file systems allow 255 bytes per name, suffixes need the rest
+
 
 
 class CliError(Exception):
     """A user-facing one-line error."""
+
+
+def _on_sigint(signum, frame) -> None:  # noqa: ARG001 (signal handler signature)
+    _INTERRUPT.set()
+
+
+def _interrupt_point() -> None:
+    """Stop here (KeyboardInterrupt) if Ctrl-C was pressed since the command started."""
+    if _INTERRUPT.is_set():
+        raise KeyboardInterrupt
 
 
 class ProgressBar:
@@ -70,8 +91,17 @@ def _check_args(args: argparse.Namespace) -> list[str]:
         raise CliError(f"unknown emotion {args.emotion!r}; choose one of {', '.join(EMOTIONS)}")
     if args.fps is not None and not 1.0 <= args.fps <= 240.0:
         raise CliError(f"--fps must be between 1 and 240, got {args.fps}")
-    if not args.name or any(c in args.name for c in "/\\:") or args.name.startswith("."):
+    if not args.name or any(c in args.name for c in "/\\:\0") or args.name.startswith("."):
         raise CliError(f"--name must be a plain file name stem, got {args.name!r}")
+    if len(args.name.encode()) > MAX_NAME_BYTES:
+        raise CliError(f"--name is too long ({len(args.name.encode())} bytes; at most {MAX_NAME_BYTES})")
+    if getattr(args, "seed", 0) < 0:
+        raise CliError(f"--seed must be 0 or more, got {args.seed}")
+    n_takes = args.takes if hasattr(args, "takes") else len(args.csv)
+    for f in _planned_outputs(formats, args.name, n_takes):
+        dest = Path(args.out) / f
+        if dest.is_dir() or (dest.exists() and not dest.is_file()):
+            raise CliError(f"cannot write {dest}: a directory or special file of that name is in the way")
     if BLENDER_FORMATS & set(formats):
         from .headless import TargetError, check_target
 
@@ -86,22 +116,39 @@ def _check_args(args: argparse.Namespace) -> list[str]:
     return formats
 
 
-def _make_staging(out: Path) -> tuple[Path, bool]:
-    """Create ``out`` if needed and a hidden staging dir inside it. Returns (staging, created_out)."""
-    created = False
+def _planned_outputs(formats: list[str], name: str, n_takes: int) -> list[str]:
+    """File names a run writes for ``formats`` (docs/CLI.md, "Outputs")."""
+    per_take = [f"{name}_take_{k + 1}.{ext}" for ext in ("csv", "fbx") if ext in formats for k in range(n_takes)]
+    return [f"{name}.{ext}" for ext in ("json", "png", "glb", "blend") if ext in formats] + per_take
+
+
+def _make_staging(out: Path) -> tuple[Path, list[Path]]:
+    """Create ``out`` (and missing parents) if needed and a hidden staging dir inside it.
+
+    Returns (staging, the directories created here, deepest last)."""
     if out.exists() and not out.is_dir():
         raise CliError(f"output path exists and is not a directory: {out}")
-    if not out.exists():
-        try:
-            out.mkdir(parents=True)
-            created = True
-        except OSError as err:
-            raise CliError(f"cannot create output directory {out}: {err.strerror or err}") from None
+    created = [d for d in (out, *out.parents) if not d.exists()][::-1]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise CliError(f"cannot create output directory {out}: {err.strerror or err}") from None
     try:
         staging = Path(tempfile.mkdtemp(prefix=".thunder-partial-", dir=out))
     except OSError as err:
+        _remove_if_empty(created)
         raise CliError(f"output directory is not writable: {out} ({err.strerror or err})") from None
     return staging, created
+
+
+def _remove_if_empty(dirs: list[Path]) -> None:
+    """Remove directories this run created, deepest first, only while they are empty (another run, or the
+    user, may have put files there meanwhile)."""
+    for d in reversed(dirs):
+        try:
+            d.rmdir()
+        except OSError:
+            return
 
 
 def _model_meta(model) -> dict:
@@ -145,24 +192,47 @@ def _write_numpy_formats(staging: Path, formats: list[str], name: str, takes, au
 
 def _staged_write(out_dir: Path, produce) -> list[Path]:
     """Run ``produce(staging) -> [files]`` in a hidden staging dir inside ``out_dir``, then move the files
-    into ``out_dir``. On any failure (or Ctrl-C) the staging dir, and ``out_dir`` if it was created here,
-    are removed: nothing partial is left."""
+    into ``out_dir`` as one step.
+
+    Destinations are checked before anything moves (an existing directory of the same name is an error).
+    Files of earlier runs that get replaced are kept aside until every new file is in place; on any
+    failure (or Ctrl-C) they are put back, the new files removed, and only the staging dir and the
+    directories this run created (when empty) are deleted: nothing partial is left, no other file is lost.
+    """
     staging, created = _make_staging(out_dir)
-    written: list[Path] = []
+    placed: list[tuple[Path, Path | None]] = []   # (destination, previous version kept aside)
     try:
-        for f in produce(staging):
+        files = produce(staging)
+        _interrupt_point()
+        for f in files:
             dest = out_dir / f.name
+            if dest.is_dir() or (dest.exists() and not dest.is_file()):
+                raise CliError(f"cannot write {dest}: a directory or special file of that name is in the way")
+        aside = staging / ".previous"
+        aside.mkdir()
+        for f in files:
+            dest = out_dir / f.name
+            old = aside / f.name if dest.exists() else None
+            placed.append((dest, old))
+            if old is not None:
+                os.replace(dest, old)
             os.replace(f, dest)
-            written.append(dest)
     except BaseException:
+        for dest, old in reversed(placed):
+            _restore(dest, old)
         shutil.rmtree(staging, ignore_errors=True)
-        for f in written:  # only reachable if a rename itself failed midway
-            f.unlink(missing_ok=True)
-        if created:
-            shutil.rmtree(out_dir, ignore_errors=True)
+        _remove_if_empty(created)
         raise
     shutil.rmtree(staging, ignore_errors=True)
-    return written
+    return [d for d, _ in placed]
+
+
+def _restore(dest: Path, old: Path | None) -> None:
+    """Undo one placement: the new file goes, the previous version (if any) comes back."""
+    if old is not None and old.exists():
+        os.replace(old, dest)
+    elif old is None:
+        dest.unlink(missing_ok=True)
 
 
 def _blender_job(args, formats: list[str], audio):
@@ -173,6 +243,7 @@ def _blender_job(args, formats: list[str], audio):
 
     print("opening the target in Blender ...", file=sys.stderr)
     job = BlenderJob(args.target, args.name, BLENDER_FORMATS & set(formats), args.fps, audio,
+                     audio_name=Path(args.audio).name if audio is not None and args.audio else None,
                      shaping=getattr(args, "shaping", None))
     try:
         prepare(job)
@@ -233,7 +304,14 @@ def _shaped(takes, shaping):
 def cmd_generate(args: argparse.Namespace) -> int:
     """One or more speech files -> takes. Every input is read and checked before anything is generated;
     all outputs of the run appear together at the end, or none."""
-    from thunder_blender.runtime.generate import GenerateRequest, InputError, generate, prepare_audio
+    from thunder_blender.runtime.generate import (
+        MAX_SECONDS,
+        GenerateRequest,
+        InputError,
+        format_duration,
+        generate,
+        prepare_audio,
+    )
     from thunder_blender.runtime.model import load_model
 
     from .audio_file import read_audio
@@ -244,7 +322,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
     for audio, name in zip(args.audio, names, strict=True):
         one = argparse.Namespace(**{**vars(args), "audio": audio, "name": name})
         formats = _check_args(one)
-        pcm, rate = read_audio(audio)
+        pcm, rate = read_audio(audio, max_seconds=MAX_SECONDS)
+        _interrupt_point()
+        if BLENDER_FORMATS & set(formats) and len(pcm) / rate > BLENDER_MAX_SECONDS:
+            raise CliError(f"{Path(audio).name}: {format_duration(len(pcm) / rate)} is too long for the Blender "
+                           f"formats (glb, fbx, blend: at most {format_duration(BLENDER_MAX_SECONDS)}); "
+                           "use --format csv,json,png or split the audio")
         try:
             prepare_audio(pcm, rate)  # silence, length, invalid samples: refused before anything runs
             request = GenerateRequest(pcm=pcm, sample_rate=rate, n_takes=args.takes, seed=args.seed,
@@ -262,11 +345,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
         files: list[Path] = []
         for one, request, pcm, rate in jobs:
             job = _blender_job(one, formats, (pcm, rate))
+            _interrupt_point()
             label = "generating" if len(jobs) == 1 else f"{Path(one.audio).name}"
             bar = ProgressBar(label)
             t_gen = time.perf_counter()
             try:
-                takes = generate(request, model, progress=bar)
+                takes = generate(request, model, progress=bar, cancel=_INTERRUPT)
             except InputError as err:
                 raise CliError(f"{Path(one.audio).name}: {err}") from None
             finally:
@@ -277,7 +361,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
             takes.settings.update(seed=args.seed, audio=Path(one.audio).name)
             files += _write_numpy_formats(staging, formats, one.name, _shaped(takes, args.shaping), (pcm, rate),
                                           Path(one.audio).name, _model_meta(model), one.fps)
+            _interrupt_point()
             files += _blender_outputs(staging, job, takes)
+            _interrupt_point()
         return files
 
     written = _staged_write(out_dir, produce)
@@ -292,7 +378,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     import numpy as np
 
     from thunder_blender.core.channels import N_CHANNELS
-    from thunder_blender.core.livelink import LiveLinkFormatError, read_csv
+    from thunder_blender.core.livelink import LiveLinkFormatError, read_take
     from thunder_blender.runtime.generate import Takes
 
     from .audio_file import read_audio
@@ -301,18 +387,26 @@ def cmd_convert(args: argparse.Namespace) -> int:
     formats = _check_args(args)
     if "csv" in formats:
         raise CliError("convert reads CSVs; choose output formats from glb,fbx,blend,json,png")
+    if args.csv_fps is not None and not 1.0 <= args.csv_fps <= 240.0:  # also refuses nan
+        raise CliError(f"--csv-fps must be between 1 and 240, got {args.csv_fps}")
+    if args.timecode_base is not None and not 1 <= args.timecode_base <= 240:
+        raise CliError(f"--timecode-base must be between 1 and 240, got {args.timecode_base}")
     perfs, fps = [], None
     for path in args.csv:
         if not Path(path).is_file():
             raise CliError(f"CSV file not found: {path}")
         try:
-            perf, times, csv_fps = read_csv(path, fps=args.csv_fps)
+            take = read_take(path, fps=args.csv_fps, timecode_base=args.timecode_base)
         except LiveLinkFormatError as err:
             raise CliError(str(err)) from None
-        fps = fps or csv_fps
-        # Resample onto a uniform grid (recordings can drop frames); time 0 = first row.
+        if take.dropped:
+            print(f"{Path(path).name}: filled {take.dropped} dropped-tracking frame"
+                  f"{'s' if take.dropped > 1 else ''} by interpolation", file=sys.stderr)
+        fps = fps or take.fps
+        # Resample onto a uniform grid (recordings can skip frames); time 0 = first row.
+        times = take.times
         grid = np.arange(int(np.floor(times[-1] * fps + 1e-6)) + 1) / fps
-        perfs.append(np.stack([np.interp(grid, times, perf[:, c]) for c in range(N_CHANNELS)], 1))
+        perfs.append(np.stack([np.interp(grid, times, take.perf[:, c]) for c in range(N_CHANNELS)], 1))
     n = max(len(p) for p in perfs)
     weights = np.stack([np.pad(p, ((0, n - len(p)), (0, 0)), mode="edge") for p in perfs]).astype(np.float32)
     takes = Takes(weights=weights, fps=float(fps), seeds=tuple(0 for _ in perfs),
@@ -333,9 +427,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    import onnxruntime as ort
+    from thunder_blender.runtime.model import import_onnxruntime, load_model
 
-    from thunder_blender.runtime.model import load_model
+    ort = import_onnxruntime()
 
     print(f"thunder {__version__}")
     try:
@@ -433,7 +527,12 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=cmd_info)
     c = sub.add_parser("convert", help="Live Link Face CSVs -> glb/fbx/blend on a target")
     c.add_argument("csv", nargs="+", help="one Live Link Face CSV per take")
-    c.add_argument("--csv-fps", type=float, default=None, help="frame rate of the CSVs (default: inferred)")
+    c.add_argument("--csv-fps", type=float, default=None,
+                   help="frame rate of the CSV rows (default: from the timecode spacing)")
+    c.add_argument("--timecode-base", type=int, default=None,
+                   help="frame base of the timecodes' FF field (default: 60, the app's; 30 when the frame "
+                        "numbers never reach 30 over more than a second). CSVs from thunder versions before "
+                        "the 60 base counted FF at the file's own rate: pass that rate")
     c.add_argument("--audio", default=None, help="speech to put on the sequencer and in the preview")
     c.add_argument("--fps", type=float, default=None, help="scene frame rate of the Blender outputs")
     c.add_argument("--target", default="demo", help="demo | FILE.blend | FILE.glb | FILE.fbx")
@@ -448,21 +547,57 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; returns the exit code (0, 2 for a user-facing error, 130 when interrupted)."""
     args = build_parser().parse_args(argv)
     from thunder_blender.runtime.generate import GenerationCancelled, InputError
     from thunder_blender.runtime.model import ModelError
 
     from .audio_file import AudioFileError
 
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, _on_sigint) if in_main_thread else None
     try:
         return args.func(args)
-    except (CliError, AudioFileError, InputError, ModelError, GenerationCancelled) as err:
-        print(f"thunder: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, GenerationCancelled):
         print("\nthunder: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except (CliError, AudioFileError, InputError, ModelError) as err:
+        if _INTERRUPT.is_set():  # e.g. ffmpeg was stopped by the same Ctrl-C
+            print("\nthunder: interrupted; nothing was written", file=sys.stderr)
+            return 130
+        print(f"thunder: error: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        # the reader of our output went away (``thunder info | head -1``): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except OSError as err:  # disk full, permissions...: the outputs were rolled back by _staged_write
+        where = f" ({err.filename})" if err.filename else ""
+        print(f"thunder: error: {err.strerror or err}{where}; nothing was written", file=sys.stderr)
+        return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        _INTERRUPT.clear()  # a later command in this process starts uninterrupted
+
+
+def entry() -> None:
+    """The ``thunder`` console script: ``main`` then exit. Once Blender has been loaded the process ends
+    with ``os._exit``: Blender's own shutdown can hang on scenes whose Python drivers failed, and there is
+    nothing left to clean up (files are closed, outputs moved)."""
+    code = main()
+    if "bpy" in sys.modules:
+        from . import preview
+        from .headless import shutdown
+
+        preview.cleanup()
+        shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -29,13 +29,34 @@ class TargetError(ValueError):
     """The target file is unusable (missing, wrong type, no mesh with shape keys). One-line message."""
 
 
+_ISOLATION: Path | None = None  # temp dir holding Blender's user resources and cache for this process
+
+
 def import_bpy():
-    """Import and return ``bpy`` with Blender's user resources in a fresh temp dir (set before import)."""
+    """Import and return ``bpy`` isolated from the user's Blender setup and home directory.
+
+    Before the first import, Blender's user resources (``BLENDER_USER_RESOURCES``) and its cache
+    (thumbnails under ``XDG_CACHE_HOME``) are pointed at a fresh temp dir, which ``shutdown`` removes.
+    """
+    global _ISOLATION
     if "bpy" not in sys.modules:
-        os.environ.setdefault("BLENDER_USER_RESOURCES", tempfile.mkdtemp(prefix="thunder-blender-user-"))
+        _ISOLATION = Path(tempfile.mkdtemp(prefix="thunder-blender-"))
+        os.environ.setdefault("BLENDER_USER_RESOURCES", str(_ISOLATION / "user"))
+        os.environ["XDG_CACHE_HOME"] = str(_ISOLATION / "cache")
     import bpy
 
     return bpy
+
+
+def shutdown() -> None:
+    """Remove this process's Blender temp dirs (call right before the process ends)."""
+    import shutil
+
+    bpy = sys.modules.get("bpy")
+    tmp = getattr(getattr(bpy, "app", None), "tempdir", "") if bpy is not None else ""
+    for d in (tmp, _ISOLATION):
+        if d and Path(d).name.startswith(("blender_", "thunder-blender-")):
+            shutil.rmtree(d, ignore_errors=True)
 
 
 # This module is the command line's only way into Blender: bpy is imported here, isolated from the user's
@@ -143,14 +164,21 @@ def write_wav(path: Path, pcm: np.ndarray, sample_rate: int) -> None:
         w.writeframes(data)
 
 
-def add_sound(scene, wav: Path, frame_start: int, pack: bool = True):
-    """Put the speech on the sequencer at ``frame_start`` (packed into the .blend by default)."""
+def add_sound(scene, wav: Path, frame_start: int, pack: bool = True, name: str | None = None):
+    """Put the speech on the sequencer at ``frame_start`` (packed into the .blend by default).
+
+    name: with ``pack``, the sound datablock's name and file name: its path becomes ``//name``, next to the
+    saved .blend (where unpacking writes it), instead of ``wav`` (a temporary file).
+    """
     bpy = import_bpy()
     se = scene.sequence_editor or scene.sequence_editor_create()
     channel = 1 + max((s.channel for s in se.strips_all), default=0)  # never overlap the file's strips
     strip = se.strips.new_sound("THUNDER speech", str(wav), channel=channel, frame_start=frame_start)
     if pack:
         strip.sound.pack()
+        if name:
+            strip.sound.name = name
+            strip.sound.filepath = f"//{name}"
     scene.use_audio_scrub = True
     bpy.context.view_layer.update()
     return strip
@@ -165,6 +193,7 @@ class BlenderJob:
     formats: set[str]
     fps: float | None = None          # None: the target .blend's scene rate, else 30
     audio: tuple[np.ndarray, int] | None = None  # (pcm (S,), sample rate) to place on the sequencer
+    audio_name: str | None = None     # the input audio's file name: names the sound (as "<stem>.wav")
     face: object | None = field(default=None, repr=False)  # set by prepare()
     shaping: object | None = None     # core.shaping.Shaping applied by write_takes (None: defaults)
 
@@ -215,13 +244,14 @@ def _write_outputs(job: BlenderJob, takes, staging: Path) -> list[Path]:
     fps = scene_fps(scene)
     start = int(scene.frame_start)
     if job.audio is not None:
-        wav = staging / f".{job.name}_speech.wav"
+        wav = staging / f".{job.name}_speech.wav"  # temporary: the sound is packed into the .blend
         write_wav(wav, *job.audio)
-        add_sound(scene, wav, start)
+        add_sound(scene, wav, start, name=f"{Path(job.audio_name or job.name + '_speech').stem}.wav")
     actions = write_takes(face, takes, start, fps, shaping=job.shaping)
     n_scene = int(round(takes.duration * fps))
     scene.frame_end = max(scene.frame_end if job.target.lower().endswith(".blend") else start,
                           start + n_scene - 1)
+    extra = [part.mesh for part in detect_rig(face).extra]  # teeth, tongue... keyed with the face
     out: list[Path] = []
     if "blend" in job.formats:
         out.append(staging / f"{job.name}.blend")
@@ -229,11 +259,12 @@ def _write_outputs(job: BlenderJob, takes, staging: Path) -> list[Path]:
     if "fbx" in job.formats:
         for k, act in enumerate(actions):
             out.append(staging / f"{job.name}_take_{k + 1}.fbx")
-            export.export_fbx_take(out[-1], face, act)
+            export.export_fbx_take(out[-1], face, act, extra=extra)
     if "glb" in job.formats:
         # This session is thrown away (the .blend is already saved): drop animations that came with the
         # target so the glTF holds exactly the new takes.
-        export.remove_other_tracks(face, actions)
+        for mesh in (face, *extra):
+            export.remove_other_tracks(mesh, actions)
         out.append(staging / f"{job.name}.glb")
-        export.export_glb(out[-1], face, actions)
+        export.export_glb(out[-1], face, actions, extra=extra)
     return out

@@ -4,7 +4,10 @@ CLI only (matplotlib is imported when called; Blender does not ship it and the a
 """
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +29,15 @@ ROWS: tuple[tuple[str, str, tuple[str, ...], float], ...] = (
 )
 
 
+_MPL_DIR: str | None = None
+
+
+def cleanup() -> None:
+    """Remove matplotlib's temp config dir (registered with atexit; ``cli.entry`` calls it before os._exit)."""
+    if _MPL_DIR is not None:
+        shutil.rmtree(_MPL_DIR, ignore_errors=True)
+
+
 def curves(weights: np.ndarray) -> np.ndarray:
     """weights: (N, T, 55) -> (len(ROWS), N, T) plotted values."""
     return np.stack([weights[:, :, [INDEX[n] for n in names]].mean(axis=2) * scale
@@ -38,6 +50,12 @@ def render(path: str | os.PathLike, weights: np.ndarray, fps: float, seeds: tupl
 
     weights: (N, T, 55) takes at ``fps``; pcm: (S,) mono audio at ``sample_rate`` (optional).
     """
+    # matplotlib's font cache goes to a temp dir (removed at exit): nothing is written outside --out
+    global _MPL_DIR
+    if "MPLCONFIGDIR" not in os.environ:
+        _MPL_DIR = tempfile.mkdtemp(prefix="thunder-mpl-")
+        os.environ["MPLCONFIGDIR"] = _MPL_DIR
+        atexit.register(cleanup)
     import matplotlib
 
     matplotlib.use("Agg", force=True)

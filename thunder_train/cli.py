@@ -16,6 +16,7 @@ SUBCOMMANDS: dict[str, str] = {
     "eval": "thunder_train.evaluation.cli",
     "export": "thunder_train.export_cli",
     "all": "thunder_train.pipeline",
+    "session": "thunder_train.session",
 }
 
 

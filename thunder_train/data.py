@@ -47,11 +47,15 @@ def features_for(audio: np.ndarray, n_frames: int) -> np.ndarray:
 
 @dataclass
 class BatchConfig:
-    batch: int = 16
-    crop: int = 100                 # frames at 50 fps (2 s)
-    real_share: float = 0.5         # fraction of crops drawn from recorded speech (when the corpus has any)
-    augment: bool = True
-    min_frames: int = 10
+    """Batch settings (values: ``thunder_train/recipe.toml`` [generator.batch] / [generator.augment])."""
+
+    batch: int
+    crop: int                       # frames at 50 fps
+    real_share: float               # fraction of crops drawn from recorded speech (when the corpus has any)
+    augment: bool
+    augment_from: int               # batches before this one (0-based count of batches drawn) are clean
+    min_frames: int
+    augmentation: object | None = None   # corpus.augment.AugmentConfig (None: that module's defaults)
 
 
 def is_recorded(u) -> bool:
@@ -85,6 +89,7 @@ class Batcher:
             raise ValueError("no usable utterances for training")
         self.p = draw_probabilities(self.utts, cfg.real_share)
         self.rng = np.random.default_rng(seed)
+        self.drawn = 0  # batches drawn so far; with ``rng``'s state this is the sampler's whole state
         self._augment = None
         self.augmenting = False
         if cfg.augment:
@@ -95,8 +100,17 @@ class Batcher:
             self._augment = augment
             self.augmenting = augment is not None
 
+    def state(self) -> dict:
+        return {"drawn": self.drawn, "rng": self.rng.bit_generator.state}
+
+    def set_state(self, state: dict) -> None:
+        self.drawn = int(state["drawn"])
+        self.rng.bit_generator.state = state["rng"]
+
     def next(self) -> dict[str, torch.Tensor]:
         c, rng = self.cfg, self.rng
+        augment = self._augment is not None and self.drawn >= c.augment_from
+        self.drawn += 1
         B, L = c.batch, c.crop
         mel = np.zeros((B, 2 * L, features.MEL.n_mels), np.float32)
         mel_clean = np.zeros_like(mel)
@@ -114,8 +128,9 @@ class Batcher:
             clip = np.asarray(u.audio[s * SAMPLES_PER_FRAME:(s + n) * SAMPLES_PER_FRAME], np.float32)
             raw = features_for(clip, n)
             mel_clean[b, : 2 * n] = raw
-            if self._augment is not None:
-                aug = np.asarray(self._augment(clip, features.SAMPLE_RATE, rng), np.float32)[: len(clip)]
+            if augment:
+                aug = np.asarray(self._augment(clip, features.SAMPLE_RATE, rng, c.augmentation),
+                                 np.float32)[: len(clip)]
                 if len(aug) < len(clip):
                     aug = np.pad(aug, (0, len(clip) - len(aug)))
                 raw = features_for(aug, n)

@@ -98,7 +98,7 @@ def write_model_card(out: Path, card: dict, metrics: dict, work: Path | None = N
     lines += ["The trained weights are released under the project's licence (GPL-3.0-or-later).", ""]
     lines += ["## Training runs", ""]
     if training:
-        lines += ["| run | variant | steps | seconds | augmentation | closure acc (val) | mouth MAE (val) |",
+        lines += ["| run | variant | steps | seconds (last session) | augmentation | closure acc (val) | mouth MAE (val) |",
                   "|---|---|---|---|---|---|---|"]
         for name, t in training.items():
             val = t.get("val") or {}
@@ -109,6 +109,16 @@ def write_model_card(out: Path, card: dict, metrics: dict, work: Path | None = N
         t = card["training"]
         lines += [f"Single run: variant {t.get('variant')}, {t.get('steps')} steps, {t.get('seconds')} s, corpus "
                   f"`{t.get('corpus')}`, augmentation {t.get('augmentation')}, validation {t.get('val')}.", ""]
+    if work is not None:
+        from thunder_train.curves import curves_section
+
+        lines += curves_section(work / "runs", out, order=list(training))
+    if card.get("recipe_hash"):
+        lines += ["## Recipe", "",
+                  f"Trained from the recipe with hash `{card['recipe_hash']}` (root seed {card['recipe']['seed']}"
+                  + (", smoke settings" if card.get("recipe_smoke") else "")
+                  + (f", overrides {card['recipe_overrides']}" if card.get("recipe_overrides") else "")
+                  + "); the settings as used are in `model.json` (`recipe`). See docs/TRAINING.md.", ""]
     lines += ["## Targets", ""]
     for split, row in summ.get("splits", {}).items():
         lines.append(f"- {split}: lip PCC {_fmt(row['lip_pcc'])} vs deterministic {_fmt(row['lip_pcc_deterministic'])} "
@@ -133,7 +143,8 @@ def write_model_card(out: Path, card: dict, metrics: dict, work: Path | None = N
         "",
         "```",
         "make setup",
-        "thunder-train all --out models          # or: make train",
+        "thunder-train all --out models          # or: make train (settings: thunder_train/recipe.toml)",
+        "thunder-train all --out models --resume --max-hours 2.8   # one session of a long retraining",
         "thunder-train all --out /tmp/m --smoke  # minutes-long end-to-end check",
         "```",
         "",

@@ -23,13 +23,16 @@ from thunder_train.phones import PHONE_CLASSES
 
 @dataclass
 class NetConfig:
+    """Architecture. The shipped values are in ``thunder_train/recipe.toml`` [generator.net]; the ``n_*``
+    sizes are the data contract (features, emotions, phone classes, channels), not settings."""
+
+    enc_dim: int
+    enc_dilations: tuple[int, ...]
+    dim: int
+    den_dilations: tuple[int, ...]
+    kernel: int
+    dropout: float
     n_mels: int = 80
-    enc_dim: int = 128
-    enc_dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 1, 2, 4)
-    dim: int = 128
-    den_dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 1, 2, 4)
-    kernel: int = 3
-    dropout: float = 0.1
     n_emotions: int = len(EMOTIONS)
     n_phones: int = len(PHONE_CLASSES)
     n_channels: int = N_CHANNELS

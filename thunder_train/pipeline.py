@@ -1,17 +1,25 @@
 """``thunder-train all``: retrain everything from scratch and write the shipped model.
 
-    thunder-train all --out models                 # corpus, judges, 5 generator variants, eval, export
+    thunder-train all --out models                 # corpus, judges, 6 generator runs, eval, export
+    thunder-train all --out models --resume --max-hours 2.8   # one session of a long retraining
     thunder-train all --out /tmp/m --smoke         # minutes-long check of the whole chain (CI)
 
-Stages (intermediate files under ``--work``, default ``data/pipeline``):
-  1. corpus      ``thunder_train.corpus.build`` (skipped when ``--corpus`` already holds one, unless --rebuild)
+Every setting comes from the recipe (``thunder_train/recipe.toml``, ``--recipe``, ``--set KEY=VALUE``;
+``--smoke`` merges its [smoke] tables). Stages (intermediate files under ``--work``, default ``data/pipeline``):
+  1. corpus      ``thunder_train.corpus.build`` (skipped when ``--corpus`` already holds the recipe's corpus,
+                 rebuilt with --rebuild; a corpus built with other settings is an error)
   2. judges      ``thunder_train.judges.train_all.train_all_judges`` (M2S, sync experts, lip reader)
-  3. generators  deterministic baseline; a diffusion base model and its continuation ``diffusion``; then,
-                 from ``diffusion`` with equal step budgets: +M2S and +M2S+sync (judges frozen, upper face
-                 anchored to ``diffusion``) and the control ``diffusion_long`` (the same steps, no judges)
+  3. generators  the recipe's runs in order (``[generator.runs.*]``): deterministic baseline; a diffusion base
+                 model and its continuation ``diffusion``; then, from ``diffusion`` with equal step budgets:
+                 +M2S and +M2S+sync (judges frozen, upper face anchored to ``diffusion``) and the control
+                 ``diffusion_long`` (the same steps, no judges). Step checkpoints in ``work/runs/<run>.ckpt``.
   4. export      every variant to ONNX (parity-checked) in ``work/variants/<name>``
   5. evaluation  ``thunder_train.evaluation.run.evaluate`` over the exported models -> metrics.json
   6. ship        the chosen variant's ONNX + model.json, metrics.json and MODEL_CARD.md into ``--out``
+
+``--resume`` continues a stopped pipeline: finished stages and runs (same recipe hash) are kept and the
+unfinished run continues from its newest checkpoint. ``--max-hours`` is a session time limit: past it the
+running stage writes a checkpoint and the command exits with status 3 (see docs/TRAINING.md).
 """
 from __future__ import annotations
 
@@ -22,11 +30,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see train_cli
 import argparse  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
-from dataclasses import dataclass, replace  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from thunder_blender.runtime.card import ModelCard  # noqa: E402
+from thunder_train.checkpoint import TimeLimitReached, atomic_write_text  # noqa: E402
+from thunder_train.recipe import Recipe, RecipeError  # noqa: E402
 
 SHIP_ORDER = ("diffusion_m2s_sync", "diffusion_m2s", "diffusion")
 
@@ -34,39 +45,40 @@ SHIP_ORDER = ("diffusion_m2s_sync", "diffusion_m2s", "diffusion")
 @dataclass
 class PipelineConfig:
     out: Path
+    recipe: Recipe
     work: Path = Path("data/pipeline")
     corpus: Path = Path("data/corpus")
-    hours: float = 12.0
     rebuild: bool = False
     judges: Path | None = None
-    smoke: bool = False
-    det_minutes: float = 8.0
-    base_minutes: float = 9.0
-    cont_minutes: float = 9.0
-    cont_steps: int | None = 450     # equal step budget for every continuation (cont_minutes is then a cap)
-    mouth_temperature: float = 0.0   # written into every exported card (the runtime's sampler)
-    w_anchor: float = 20.0           # upper-face anchor of the judge variants (TrainConfig.w_anchor)
-    batch: int = 16
-    eval_utts: int = 40
-    eval_seeds: tuple[int, ...] = (0, 1, 2, 3)
-    steps: int = 8
-    ship: str = "auto"
-    status: str = "release"
+    resume: bool = False
+    deadline: float | None = None    # time.monotonic() value: the session's time limit
 
 
 def _log(msg: str) -> None:
     print(time.strftime("%H:%M:%S"), msg, flush=True)
 
 
-def stage_corpus(cfg: PipelineConfig) -> Path:
-    if (cfg.corpus / "meta.json").is_file() and not cfg.rebuild:
-        _log(f"corpus: using existing {cfg.corpus}")
-        return cfg.corpus
-    from thunder_train.corpus.build import BuildConfig, build
+def corpus_mismatch(meta: dict, want) -> list[str]:
+    """Settings in which a built corpus (its meta.json) differs from the recipe's BuildConfig ``want``."""
+    have = {"seed": meta.get("seed"), "hours": meta.get("hours_requested")}
+    need = {"seed": want.seed, "hours": want.hours}
+    return [f"{k} {have[k]} (recipe: {need[k]})" for k in need if have[k] != need[k]]
 
-    _log(f"corpus: building {cfg.hours} h into {cfg.corpus}")
-    # the smoke run skips the recorded-speech alignment (minutes of pocketsphinx) to stay CI-sized
-    build(BuildConfig(out=cfg.corpus, hours=cfg.hours, seed=0, workers=2, real=not cfg.smoke), log=_log)
+
+def stage_corpus(cfg: PipelineConfig) -> Path:
+    from thunder_train.corpus.build import build
+
+    want = cfg.recipe.build_config(cfg.corpus)
+    meta_path = cfg.corpus / "meta.json"
+    if meta_path.is_file() and not cfg.rebuild:
+        diff = corpus_mismatch(json.loads(meta_path.read_text()), want)
+        if diff:
+            raise SystemExit(f"corpus {cfg.corpus} was built with other settings: {', '.join(diff)}; "
+                             "pass --rebuild or another --corpus")
+        _log(f"corpus: using existing {cfg.corpus} (seed {want.seed}, {want.hours} h)")
+        return cfg.corpus
+    _log(f"corpus: building {want.hours} h into {cfg.corpus} (seed {want.seed})")
+    build(want, log=_log)
     return cfg.corpus
 
 
@@ -83,53 +95,55 @@ def stage_judges(cfg: PipelineConfig, corpus: Path) -> dict[str, Path]:
         return {name: out / f for name, f in PATHS.items()}
     from thunder_train.judges.train_all import train_all_judges
 
-    return train_all_judges(corpus, out, smoke=cfg.smoke, log=_log)
+    return train_all_judges(corpus, out, cfg.recipe, deadline=cfg.deadline, log=_log)
+
+
+def finished_run(path: Path, recipe: Recipe) -> dict | None:
+    """The training record of a finished run at ``path`` when it was trained with this recipe, else None."""
+    record = path.with_suffix(".json")
+    if not path.is_file() or not record.is_file():
+        return None
+    info = json.loads(record.read_text())
+    return info if info.get("recipe_hash") == recipe.hash else None
 
 
 def stage_generators(cfg: PipelineConfig, corpus: Path, judges: dict[str, Path]) -> dict[str, Path]:
-    from thunder_train.data import BatchConfig
-    from thunder_train.train import TrainConfig
     from thunder_train.train_cli import run_training
 
     runs = cfg.work / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    base = TrainConfig(batch=BatchConfig(batch=cfg.batch), m2s_path=str(judges["m2s_mouth"]),
-                       sync_path=str(judges["sync_loss"]), steps=40 if cfg.smoke else 100_000,
-                       log_every=10 if cfg.smoke else 100)
-    val_utts = 4 if cfg.smoke else 40
+    if not cfg.resume and any(runs.glob("*.ckpt/step_*.pt")):
+        raise SystemExit(f"{runs} holds step checkpoints of earlier runs: pass --resume to continue them (finished "
+                         "runs of the same recipe are kept), or use another --work")
     ckpts: dict[str, Path] = {}
     info: dict[str, dict] = {}
-
-    def one(name: str, variant: str, minutes: float, init: Path | None = None, w_anchor: float = 0.0) -> None:
-        steps = cfg.cont_steps if init and cfg.cont_steps else base.steps
-        c = replace(base, variant=variant, max_seconds=60.0 * minutes, init_from=str(init) if init else None,
-                    steps=steps, warmup=10 if init else base.warmup, lr=base.lr * (0.5 if init else 1.0),
-                    w_anchor=w_anchor)
+    for name, run in cfg.recipe.runs.items():
         path = runs / f"{name}.pt"
-        info[name] = run_training(c, corpus, path, log=_log, val_utts=val_utts)
+        done = finished_run(path, cfg.recipe) if cfg.resume else None
+        if done is not None:
+            _log(f"generators: {name} already finished with recipe {cfg.recipe.hash}, kept")
+            info[name] = done
+        else:
+            init = ckpts[run["init"]] if run["init"] else None
+            c = cfg.recipe.train_config(name, m2s_path=str(judges["m2s_mouth"]), sync_path=str(judges["sync_loss"]),
+                                        init_from=str(init) if init else None)
+            info[name] = run_training(c, corpus, path, log=_log, recipe=cfg.recipe, ckpt_dir=runs / f"{name}.ckpt",
+                                      resume=cfg.resume, deadline=cfg.deadline)
         ckpts[name] = path
-
-    one("deterministic", "deterministic", cfg.det_minutes)
-    one("diffusion_base", "diffusion", cfg.base_minutes)
-    one("diffusion", "diffusion", cfg.cont_minutes, init=ckpts["diffusion_base"])
-    # THUNDER: fine-tune the diffusion model with the frozen judges, its upper face anchored to that model
-    for v in ("diffusion_m2s", "diffusion_m2s_sync"):
-        one(v, v, cfg.cont_minutes, init=ckpts["diffusion"], w_anchor=cfg.w_anchor)
-    # control: the same number of further steps without the judges
-    one("diffusion_long", "diffusion", cfg.cont_minutes, init=ckpts["diffusion"])
-    (runs / "training.json").write_text(json.dumps(info, indent=1, default=str) + "\n")
+        atomic_write_text(runs / "training.json", json.dumps(info, indent=1, default=str) + "\n")
     return ckpts
 
 
 def stage_export(cfg: PipelineConfig, ckpts: dict[str, Path]) -> dict[str, Path]:
     from thunder_train.export_cli import export_checkpoint
 
+    ex = cfg.recipe.data["export"]
     dirs = {}
     for name, ck in ckpts.items():
         if name == "diffusion_base":
             continue
         d = cfg.work / "variants" / name
-        export_checkpoint(ck, d, steps=cfg.steps, status=cfg.status, mouth_temperature=cfg.mouth_temperature,
+        export_checkpoint(ck, d, steps=ex["ddim_steps"], status=ex["status"], mouth_temperature=ex["mouth_temperature"],
                           log=_log)
         dirs[name] = d
     return dirs
@@ -171,16 +185,17 @@ def prefer_sealed(metrics: dict, name: str) -> bool:
 
 def stage_eval(cfg: PipelineConfig, corpus: Path, dirs: dict[str, Path]) -> dict:
     from thunder_train.evaluation.cli import onnx_sample_fn
-    from thunder_train.evaluation.run import EvalConfig, evaluate
+    from thunder_train.evaluation.run import evaluate
 
-    ecfg = EvalConfig(seeds=cfg.eval_seeds, max_utts=cfg.eval_utts)
+    ecfg = cfg.recipe.eval_config()
     variants = {name: onnx_sample_fn(d) for name, d in dirs.items()}
     return evaluate(variants, corpus, cfg.work / "judges", ecfg, log=_log)
 
 
 def choose(cfg: PipelineConfig, dirs: dict[str, Path]) -> str:
-    if cfg.ship != "auto":
-        return cfg.ship
+    ship = cfg.recipe.data["export"]["ship"]
+    if ship != "auto":
+        return ship
     return next(v for v in SHIP_ORDER if v in dirs)
 
 
@@ -218,7 +233,7 @@ def run_pipeline(cfg: PipelineConfig) -> dict:
     dirs = timed("export", stage_export, cfg, ckpts)
     shipped = choose(cfg, dirs)
     sealed = add_card_variant(dirs, shipped, "_sealed", closure_seal=True)
-    if cfg.mouth_temperature != 1.0:
+    if cfg.recipe.data["export"]["mouth_temperature"] != 1.0:
         for name in ("diffusion", shipped):
             if name in dirs:
                 add_card_variant(dirs, name, "_tau1", mouth_temperature=1.0)
@@ -234,36 +249,44 @@ def run_pipeline(cfg: PipelineConfig) -> dict:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from thunder_train.train_cli import add_recipe_arguments
+
     p.add_argument("--out", type=Path, required=True, help="where the shipped model goes (e.g. models)")
     p.add_argument("--work", type=Path, default=None, help="intermediate files (default data/pipeline)")
     p.add_argument("--corpus", type=Path, default=None, help="corpus root (built there when missing)")
-    p.add_argument("--hours", type=float, default=12.0)
     p.add_argument("--rebuild", action="store_true", help="rebuild the corpus even if it exists")
     p.add_argument("--judges", type=Path, default=None,
                    help="reuse judges trained earlier (directory of m2s_mouth.pt, sync_loss.pt, ...)")
-    p.add_argument("--smoke", action="store_true", help="a few minutes end to end (tiny corpus, short runs)")
-    p.add_argument("--det-minutes", type=float, default=8.0)
-    p.add_argument("--base-minutes", type=float, default=9.0)
-    p.add_argument("--cont-minutes", type=float, default=9.0, help="time budget of each continuation")
-    p.add_argument("--cont-steps", type=int, default=450,
-                   help="equal step budget for each continuation (same batches; --cont-minutes becomes a cap)")
-    p.add_argument("--ship", default="auto", help="variant to ship (default: diffusion_m2s_sync)")
-    p.add_argument("--status", default="release")
+    p.add_argument("--max-hours", type=float, default=None,
+                   help="session time limit: past it, checkpoint and exit with status 3 (continue with --resume)")
+    add_recipe_arguments(p)
 
 
 def config_from_args(args: argparse.Namespace) -> PipelineConfig:
+    from thunder_train.train_cli import load_recipe
+
+    recipe = load_recipe(args)
     work = args.work or (args.out / "_work" if args.smoke else Path("data/pipeline"))
-    if args.smoke:
-        return PipelineConfig(out=args.out, work=work, corpus=args.corpus or work / "corpus", hours=0.05,
-                              rebuild=args.rebuild, smoke=True, det_minutes=0.25, base_minutes=0.25,
-                              cont_minutes=0.15, cont_steps=20, batch=4, eval_utts=3, eval_seeds=(0, 1), steps=4,
-                              ship=args.ship, status="smoke")
-    return PipelineConfig(out=args.out, work=work, corpus=args.corpus or Path("data/corpus"), hours=args.hours,
-                          rebuild=args.rebuild, judges=args.judges, det_minutes=args.det_minutes, base_minutes=args.base_minutes,
-                          cont_minutes=args.cont_minutes, cont_steps=args.cont_steps, ship=args.ship,
-                          status=args.status)
+    corpus = args.corpus or (work / "corpus" if args.smoke else Path("data/corpus"))
+    hours = args.max_hours if args.max_hours is not None else (
+        args.max_minutes / 60.0 if args.max_minutes is not None else None)
+    return PipelineConfig(out=args.out, recipe=recipe, work=work, corpus=corpus, rebuild=args.rebuild,
+                          judges=args.judges, resume=args.resume,
+                          deadline=None if hours is None else time.monotonic() + 3600.0 * hours)
 
 
 def run(args: argparse.Namespace) -> int:
-    run_pipeline(config_from_args(args))
+    from thunder_train.train_cli import EXIT_TIME_LIMIT, deterministic_process
+
+    try:
+        cfg = config_from_args(args)
+    except RecipeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    deterministic_process()
+    try:
+        run_pipeline(cfg)
+    except TimeLimitReached as e:
+        print(f"STOPPED: {e}", file=sys.stderr, flush=True)
+        return EXIT_TIME_LIMIT
     return 0

@@ -20,8 +20,9 @@ predictions, on the same noisy input, close to that model's.
 """
 from __future__ import annotations
 
+import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ import torch
 from torch.nn import functional as F
 
 from thunder_blender.core.channels import EMOTIONS, MOUTH_INDEX, N_CHANNELS, UPPER_INDEX
+from thunder_train.checkpoint import RunDir, TimeLimitReached, atomic_save, capture, restore
 from thunder_train.data import BatchConfig, Batcher, perf_stats
 from thunder_train.diffusion import Diffusion
 from thunder_train.networks import Generator, NetConfig, count_parameters
@@ -38,34 +40,45 @@ VARIANTS = ("deterministic", "diffusion", "diffusion_m2s", "diffusion_m2s_sync")
 
 @dataclass
 class TrainConfig:
-    variant: str = "diffusion"
-    steps: int = 4000
-    max_seconds: float = 600.0
-    lr: float = 1.5e-3
-    warmup: int = 100
-    weight_decay: float = 1e-4
-    cond_drop: float = 0.15          # emotion -> "auto" (null) with this probability (CFG / auto)
-    w_mouth: float = 2.0
-    w_vel: float = 1.0
-    w_closure: float = 0.3
-    closure_pos_weight: float = 3.0  # closure frames are ~4% of frames: weight positives in the head's BCE
-    closure_frame_weight: float = 3.0  # x0 loss weight of closure frames (lip seals are short and matter)
-    w_phone: float = 0.3
-    w_m2s: float = 0.1
-    w_sync: float = 0.02
-    w_anchor: float = 0.0            # upper-face anchor to the frozen init_from model (judge variants)
+    """One generator run. Values come from the recipe (``Recipe.train_config``), never from defaults here."""
+
+    variant: str
+    steps: int                       # the run ends after this many optimiser steps (and only then)
+    lr: float                        # peak learning rate
+    warmup: int                      # linear warm-up steps, then cosine decay to 0 at ``steps``
+    weight_decay: float
+    cond_drop: float                 # emotion -> "auto" (null) with this probability (CFG / auto)
+    w_mouth: float
+    w_vel: float
+    w_closure: float
+    closure_pos_weight: float        # closure frames are ~4% of frames: weight positives in the head's BCE
+    closure_frame_weight: float      # x0 loss weight of closure frames (lip seals are short and matter)
+    w_phone: float
+    w_m2s: float
+    w_sync: float
+    w_anchor: float                  # upper-face anchor to the frozen init_from model (judge variants)
+    seed: int
+    log_every: int                   # training-loss rows in the log and metrics.jsonl
+    eval_every: int                  # development-metric rows (val_fn) in metrics.jsonl
+    val_utts: int
+    checkpoint_every: int
+    keep_checkpoints: int
+    threads: int                     # torch intra-op threads (part of bit-exact reproducibility)
+    batch: BatchConfig
+    net: NetConfig
     m2s_path: str | None = None
     sync_path: str | None = None
-    init_from: str | None = None     # continue from a checkpoint (same architecture)
-    seed: int = 0
-    log_every: int = 100
-    threads: int = 2
-    batch: BatchConfig = field(default_factory=BatchConfig)
-    net: NetConfig = field(default_factory=NetConfig)
+    init_from: str | None = None     # start from this generator checkpoint (same architecture)
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {self.variant!r}")
+
+
+def lr_at(cfg: TrainConfig, step: int) -> float:
+    """Learning rate of optimiser step ``step`` (1-based): linear warm-up, then cosine decay to 0 at cfg.steps."""
+    warm = min(1.0, step / max(1, cfg.warmup))
+    return cfg.lr * warm * 0.5 * (1 + np.cos(np.pi * min(1.0, step / cfg.steps)))
 
 
 def _masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -168,32 +181,64 @@ def load_judges(cfg: TrainConfig) -> dict:
     return judges
 
 
-def train(cfg: TrainConfig, train_utts: list, log=print, val_fn=None) -> tuple[Generator, dict]:
-    """Train one variant. ``val_fn(gen) -> dict`` is called at the end (e.g. closure accuracy on real_val)."""
+def train(cfg: TrainConfig, train_utts: list, log=print, val_fn=None, run_dir: str | Path | None = None,
+          resume: bool = False, deadline: float | None = None, provenance: dict | None = None,
+          val_split: str = "val") -> tuple[Generator, dict]:
+    """Train one variant for exactly ``cfg.steps`` optimiser steps.
+
+    run_dir: checkpoints every ``cfg.checkpoint_every`` steps and ``metrics.jsonl`` (``checkpoint.RunDir``).
+    resume: continue from the newest checkpoint in ``run_dir`` (a fresh start when there is none); the
+    result is the same as that of a run that never stopped.
+    deadline: ``time.monotonic()`` value after which the run writes a checkpoint and raises
+    ``TimeLimitReached`` (a time limit aborts a run; it never ends one).
+    val_fn(gen) -> dict: development metrics, every ``cfg.eval_every`` steps and at the end (``val_split``).
+    provenance: recipe settings and hash stored in every checkpoint.
+    """
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed % 2**32)
+    random.seed(cfg.seed)
     tgen = torch.Generator().manual_seed(cfg.seed)
     gen = build_generator(cfg, train_utts)
     judges = load_judges(cfg)
     diff = Diffusion()
     batcher = Batcher(train_utts, cfg.batch, seed=cfg.seed)
     opt = torch.optim.AdamW(gen.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    rd = RunDir(run_dir, keep=cfg.keep_checkpoints) if run_dir is not None else None
+    window = max(cfg.log_every, 100)
+    hist: dict[str, list[float]] = {}
+    start = 0
+    if resume and rd is not None and rd.latest() is not None:
+        state = rd.load()
+        if _settings(state["extra"].get("train", {})) != _settings(_cfg_dict(cfg)):
+            raise ValueError(f"{rd.latest()} was written with other settings than this run's; "
+                             "resume with the same recipe or start a new run directory")
+        had, has = state["extra"].get("recipe_hash"), (provenance or {}).get("recipe_hash")
+        if had != has:
+            raise ValueError(f"{rd.latest()} was written with recipe {had}, this run's recipe is {has}; "
+                             "a run continues only with the recipe it started with")
+        start, extra = restore(state, gen, opt, {"diffusion": tgen})
+        batcher.set_state(extra["batcher"])
+        hist = extra["hist"]
+        rd.truncate_metrics(start)
+        log(f"[{cfg.variant}] resumed at step {start} from {rd.latest()}")
+    elif rd is not None and rd.latest() is not None:
+        raise FileExistsError(f"{rd.path} already holds checkpoints: pass --resume to continue that run "
+                              "or choose another output")
 
-    def lr_at(step: int, frac_time: float) -> float:
-        warm = min(1.0, step / max(1, cfg.warmup))
-        frac = max(step / cfg.steps, frac_time)  # cosine decay over whichever budget runs out first
-        return cfg.lr * warm * 0.5 * (1 + np.cos(np.pi * min(1.0, frac)))
+    def checkpoint(step: int) -> Path | None:
+        if rd is None:
+            return None
+        return rd.save(capture(step, gen, opt, {"diffusion": tgen}, batcher=batcher.state(), hist=hist,
+                               train=_cfg_dict(cfg), **(provenance or {})))
 
     t0 = time.monotonic()
-    hist: dict[str, list[float]] = {}
-    step = 0
     log(f"[{cfg.variant}] encoder {count_parameters(gen.encoder):,} + denoiser "
         f"{count_parameters(gen.denoiser):,} parameters; {len(batcher.utts)} utterances; "
-        f"augmentation {'on' if batcher.augmenting else 'OFF'}")
-    for step in range(1, cfg.steps + 1):
-        elapsed = time.monotonic() - t0
+        f"augmentation {'on' if batcher.augmenting else 'OFF'}; steps {start + 1}..{cfg.steps}")
+    for step in range(start + 1, cfg.steps + 1):
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, elapsed / cfg.max_seconds)
+            g["lr"] = lr_at(cfg, step)
         gen.train()
         batch = batcher.next()
         loss, parts = generator_loss(gen, diff, batch, cfg, tgen, judges)
@@ -203,29 +248,52 @@ def train(cfg: TrainConfig, train_utts: list, log=print, val_fn=None) -> tuple[G
         opt.step()
         for k, v in parts.items():
             hist.setdefault(k, []).append(v)
+            del hist[k][:-window]
         if step % cfg.log_every == 0:
-            msg = " ".join(f"{k} {np.mean(v[-cfg.log_every:]):.4f}" for k, v in hist.items())
-            log(f"[{cfg.variant}] step {step} {msg} ({time.monotonic() - t0:.0f}s)")
-        if time.monotonic() - t0 > cfg.max_seconds:
-            log(f"[{cfg.variant}] time budget reached at step {step}")
-            break
+            means = {k: float(np.mean(v[-cfg.log_every:])) for k, v in hist.items()}
+            log(f"[{cfg.variant}] step {step} " + " ".join(f"{k} {v:.4f}" for k, v in means.items())
+                + f" ({time.monotonic() - t0:.0f}s)")
+            if rd is not None:
+                rd.log_metrics(step, "train", {"lr": lr_at(cfg, step), **means})
+        if val_fn is not None and cfg.eval_every and step % cfg.eval_every == 0 and step < cfg.steps:
+            _validate(gen, val_fn, rd, step, val_split, cfg, log)
+        saved = None
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            saved = checkpoint(step)
+        if deadline is not None and time.monotonic() > deadline and step < cfg.steps:
+            raise TimeLimitReached(f"generator {cfg.variant}", step, cfg.steps, saved or checkpoint(step))
     gen.eval()
-    info = {"variant": cfg.variant, "steps": step, "augmentation": batcher.augmenting, "seconds": round(time.monotonic() - t0, 1),
+    info = {"variant": cfg.variant, "steps": cfg.steps, "augmentation": batcher.augmenting,
+            "seconds": round(time.monotonic() - t0, 1), "resumed_from_step": start,
             "final_losses": {k: round(float(np.mean(v[-100:])), 5) for k, v in hist.items()},
             "parameters": {"encoder": count_parameters(gen.encoder), "denoiser": count_parameters(gen.denoiser)}}
-    if val_fn is not None:
-        info["val"] = val_fn(gen)
-        log(f"[{cfg.variant}] val {info['val']}")
+    if val_fn is not None:  # logged only when this call trained (a finished run was logged before)
+        info["val"] = _validate(gen, val_fn, rd if start < cfg.steps else None, cfg.steps, val_split, cfg, log)
     return gen, info
 
 
-def save_checkpoint(gen: Generator, cfg: TrainConfig, info: dict, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"kind": "generator", "variant": cfg.variant, "regression": gen.regression,
-                "net": gen.cfg.to_dict(), "train": _cfg_dict(cfg), "info": info,
-                "state": gen.state_dict()}, path)
-    return path
+def _validate(gen: Generator, val_fn, rd: RunDir | None, step: int, split: str, cfg: TrainConfig, log) -> dict:
+    val = val_fn(gen)
+    log(f"[{cfg.variant}] step {step} {split} {val}")
+    if rd is not None:
+        rd.log_metrics(step, split, val)
+    return val
+
+
+def save_checkpoint(gen: Generator, cfg: TrainConfig, info: dict, path: str | Path,
+                    provenance: dict | None = None) -> Path:
+    """The finished model (weights, settings, training record, recipe provenance), written atomically."""
+    return atomic_save({"kind": "generator", "variant": cfg.variant, "regression": gen.regression,
+                        "net": gen.cfg.to_dict(), "train": _cfg_dict(cfg), "info": info,
+                        "state": gen.state_dict(), **(provenance or {})}, path)
+
+
+PATH_FIELDS = ("m2s_path", "sync_path", "init_from")
+
+
+def _settings(d: dict) -> dict:
+    """A run's settings without the file locations (a run may continue in another directory)."""
+    return {k: v for k, v in d.items() if k not in PATH_FIELDS}
 
 
 def _cfg_dict(cfg: TrainConfig) -> dict:

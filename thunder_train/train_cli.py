@@ -1,8 +1,15 @@
-"""``thunder-train train``: train one generator variant on a corpus and save its checkpoint.
+"""``thunder-train train``: train one generator run of the recipe on a corpus and save its checkpoint.
 
-    thunder-train train --corpus data/corpus --variant diffusion --minutes 10 --out runs/diffusion.pt
-    thunder-train train --corpus data/corpus --variant diffusion_m2s --m2s runs/judges/m2s.pt \
-        --init-from runs/diffusion_base.pt --minutes 4 --out runs/diffusion_m2s.pt
+    thunder-train train --run diffusion_base --out data/runs/diffusion_base.pt
+    thunder-train train --run diffusion_m2s --m2s data/judges/m2s_mouth.pt \
+        --init-from data/runs/diffusion.pt --out data/runs/diffusion_m2s.pt
+    thunder-train train --run diffusion_base --out data/runs/diffusion_base.pt --resume --max-minutes 170
+
+Every setting comes from the recipe (``thunder_train/recipe.toml``, or ``--recipe``); ``--set KEY=VALUE``
+changes one (TOML value syntax, e.g. ``--set generator.runs.diffusion_base.steps=2000``) and the change is
+recorded with the recipe in the checkpoint. Step checkpoints and ``metrics.jsonl`` go to ``<out>.ckpt/``
+(``--ckpt-dir``). ``--max-minutes`` aborts the session: a checkpoint is written, the command exits with
+status 3 and ``--resume`` continues the run to the same weights an uninterrupted run would reach.
 """
 from __future__ import annotations
 
@@ -13,13 +20,18 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-from dataclasses import replace
+import sys  # noqa: E402
+import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from thunder_train.data import BatchConfig, load_utterances  # noqa: E402
-from thunder_train.train import VARIANTS, TrainConfig, save_checkpoint, train  # noqa: E402
+from thunder_train.checkpoint import TimeLimitReached, atomic_write_text  # noqa: E402
+from thunder_train.data import load_utterances  # noqa: E402
+from thunder_train.recipe import Recipe, RecipeError  # noqa: E402
+from thunder_train.train import TrainConfig, save_checkpoint, train  # noqa: E402
+
+EXIT_TIME_LIMIT = 3
 
 TRAIN_SPLITS = ("train", "real_train")
 
@@ -57,51 +69,71 @@ def closure_validation(utts: list, max_utts: int = 40, steps: int = 4, seed: int
     return val_fn
 
 
+def add_recipe_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--recipe", type=Path, default=None, help="recipe file (default thunder_train/recipe.toml)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="change one recipe setting (TOML value), e.g. generator.train.checkpoint_every=500")
+    p.add_argument("--smoke", action="store_true", help="the recipe's [smoke] settings (CI-sized)")
+    p.add_argument("--resume", action="store_true", help="continue from the newest step checkpoint")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="session time limit: past it, checkpoint and exit with status 3 (the run is not finished)")
+
+
+def deterministic_process() -> None:
+    """Deterministic torch kernels for the whole training process (part of exact resumption; on CPU the
+    kernels this project uses have deterministic implementations, so this costs no speed)."""
+    import torch
+
+    torch.use_deterministic_algorithms(True)
+
+
+def load_recipe(args: argparse.Namespace) -> Recipe:
+    return Recipe.load(args.recipe, smoke=args.smoke, overrides=args.overrides)
+
+
+def deadline_of(args: argparse.Namespace) -> float | None:
+    return None if args.max_minutes is None else time.monotonic() + 60.0 * args.max_minutes
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", required=True, help="generator run of the recipe (e.g. diffusion_base)")
     p.add_argument("--corpus", type=Path, default=Path("data/corpus"))
-    p.add_argument("--variant", choices=VARIANTS, default="diffusion")
     p.add_argument("--out", type=Path, required=True, help="checkpoint path (.pt)")
-    p.add_argument("--minutes", type=float, default=10.0, help="wall-clock budget")
-    p.add_argument("--steps", type=int, default=20000, help="step budget (whichever ends first)")
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--crop", type=int, default=200, help="crop length in 50 fps frames")
-    p.add_argument("--lr", type=float, default=1.5e-3)
+    p.add_argument("--ckpt-dir", type=Path, default=None, help="step checkpoints (default <out>.ckpt)")
     p.add_argument("--m2s", type=str, default=None, help="frozen M2S checkpoint (diffusion_m2s*)")
     p.add_argument("--sync", type=str, default=None, help="frozen sync-expert checkpoint (diffusion_m2s_sync)")
-    p.add_argument("--init-from", type=str, default=None)
-    p.add_argument("--w-m2s", type=float, default=None)
-    p.add_argument("--w-sync", type=float, default=None)
-    p.add_argument("--w-anchor", type=float, default=None, help="upper-face anchor to the --init-from model")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--no-augment", action="store_true")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init-from", type=str, default=None, help="checkpoint of the run's `init` run")
+    add_recipe_arguments(p)
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    cfg = TrainConfig(variant=args.variant, steps=args.steps, max_seconds=60.0 * args.minutes, lr=args.lr,
-                      m2s_path=args.m2s, sync_path=args.sync, init_from=args.init_from, seed=args.seed,
-                      threads=args.threads,
-                      batch=BatchConfig(batch=args.batch, crop=args.crop, augment=not args.no_augment))
-    if args.w_m2s is not None:
-        cfg = replace(cfg, w_m2s=args.w_m2s)
-    if args.w_sync is not None:
-        cfg = replace(cfg, w_sync=args.w_sync)
-    if args.w_anchor is not None:
-        cfg = replace(cfg, w_anchor=args.w_anchor)
-    return cfg
+def config_from_args(args: argparse.Namespace, recipe: Recipe) -> TrainConfig:
+    run = recipe.runs.get(args.run)
+    if run is None:
+        raise RecipeError(f"no generator run {args.run!r} in {recipe.path} (runs: {', '.join(recipe.runs)})")
+    if run["init"] and not args.init_from:
+        raise RecipeError(f"run {args.run!r} starts from run {run['init']!r}: pass --init-from its checkpoint")
+    return recipe.train_config(args.run, m2s_path=args.m2s, sync_path=args.sync, init_from=args.init_from)
 
 
-def run_training(cfg: TrainConfig, corpus: Path, out: Path, log=print, val_utts: int = 40) -> dict:
+def run_training(cfg: TrainConfig, corpus: Path, out: Path, log=print, recipe: Recipe | None = None,
+                 ckpt_dir: Path | None = None, resume: bool = False, deadline: float | None = None) -> dict:
+    """Train one run to ``out`` (.pt, plus .json with its record); step checkpoints in ``ckpt_dir``."""
     utts = load_utterances(corpus, TRAIN_SPLITS)
     if not utts:
         raise SystemExit(f"no training utterances under {corpus}")
-    val = load_utterances(corpus, validation_splits(corpus))
-    val_fn = closure_validation(val, max_utts=val_utts) if val else None
-    gen, info = train(cfg, utts, log=log, val_fn=val_fn)
+    val_split = validation_splits(corpus)[0]
+    val = load_utterances(corpus, (val_split,))
+    seed = recipe.seed_for("validation.subset") if recipe else 0
+    val_fn = closure_validation(val, max_utts=cfg.val_utts, seed=seed) if val else None
+    provenance = recipe.provenance() if recipe else {}
+    gen, info = train(cfg, utts, log=log, val_fn=val_fn, run_dir=ckpt_dir or out.with_suffix(".ckpt"),
+                      resume=resume, deadline=deadline, provenance=provenance, val_split=val_split)
     info["corpus"] = str(corpus)
-    info["val_split"] = validation_splits(corpus)[0]
-    save_checkpoint(gen, cfg, info, out)
-    out.with_suffix(".json").write_text(json.dumps(info, indent=1) + "\n")
+    info["val_split"] = val_split
+    if recipe:
+        info["recipe_hash"] = recipe.hash
+    save_checkpoint(gen, cfg, info, out, provenance)
+    atomic_write_text(out.with_suffix(".json"), json.dumps(info, indent=1) + "\n")
     log(f"saved {out}")
     return info
 
@@ -111,5 +143,20 @@ def _log(msg: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    run_training(config_from_args(args), args.corpus, args.out, log=_log)
+    try:
+        recipe = load_recipe(args)
+        cfg = config_from_args(args, recipe)
+    except RecipeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    deterministic_process()
+    try:
+        run_training(cfg, args.corpus, args.out, log=_log, recipe=recipe, ckpt_dir=args.ckpt_dir,
+                     resume=args.resume, deadline=deadline_of(args))
+    except TimeLimitReached as e:
+        print(f"STOPPED: {e}", file=sys.stderr, flush=True)
+        return EXIT_TIME_LIMIT
+    except (FileExistsError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     return 0

@@ -104,3 +104,12 @@ def snapshot(bpy) -> dict:
 
 def model_available() -> bool:
     return MODEL_CARD.is_file()
+
+
+def assert_reimported_curve(fc, frames: np.ndarray, values: np.ndarray, first: float = 1.0, atol: float = 2e-4):
+    """An F-curve read back from an exported file plays ``values`` at ``frames`` shifted to start at
+    ``first``. Compared by value at every frame: exporters may drop keys that repeat both neighbours."""
+    kf, _ = curve_values(fc)
+    shifted = np.asarray(frames, np.float64) - frames[0] + first
+    assert abs(kf[0] - first) < 1e-3 and kf[-1] <= shifted[-1] + 1e-3, (kf[0], kf[-1], shifted[-1])
+    np.testing.assert_allclose([fc.evaluate(float(f)) for f in shifted], values, atol=atol)

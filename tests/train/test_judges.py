@@ -17,6 +17,9 @@ from thunder_train.judges import data as jd  # noqa: E402
 from thunder_train.judges import lipreader as lr  # noqa: E402
 from thunder_train.judges import m2s as m2s_mod  # noqa: E402
 from thunder_train.judges import sync as sy  # noqa: E402
+from thunder_train.recipe import Recipe  # noqa: E402
+
+RECIPE = Recipe.load()
 
 SENTENCES = (
     "Bob bought a big blue map of the bay.",
@@ -59,7 +62,7 @@ def items():
 
 @pytest.fixture(scope="module")
 def trained_m2s(items):
-    cfg = m2s_mod.M2SConfig(hidden=64, steps=250, batch=16, max_seconds=1e9)  # step-bounded, not clock-bounded
+    cfg = replace(RECIPE.m2s_config("mouth"), hidden=64, steps=250, batch=16, seed=0)
     return m2s_mod.train_m2s_items(items[0], items[1], cfg, log=lambda s: None)
 
 
@@ -105,24 +108,24 @@ def test_m2s_save_load_roundtrip_and_all_channel_variant(tmp_path, items, traine
     x = torch.from_numpy(items[1][0].perf)[None]
     assert torch.allclose(back(x), model(x))
     assert not any(p.requires_grad for p in back.parameters())
-    allc = m2s_mod.M2S(m2s_mod.M2SConfig(inputs="all", hidden=32))
+    allc = m2s_mod.M2S(replace(RECIPE.m2s_config("all"), hidden=32))
     assert len(allc.channels) == 55 and len(model.channels) < 55
     with pytest.raises(ValueError, match="inputs"):
-        m2s_mod.M2S(m2s_mod.M2SConfig(inputs="lips"))
+        m2s_mod.M2S(replace(RECIPE.m2s_config("mouth"), inputs="lips"))
     with pytest.raises(ValueError, match="not an M2S"):
-        sy_path = sy.save_sync(sy.SyncExpert(sy.SyncConfig(hidden=16, emb=8)), tmp_path / "s.pt")
+        sy_path = sy.save_sync(sy.SyncExpert(replace(RECIPE.sync_config("sync_loss"), hidden=16, emb=8)), tmp_path / "s.pt")
         m2s_mod.load_m2s(sy_path)
 
 
 @pytest.fixture(scope="module")
 def trained_sync(items):
-    cfg = sy.SyncConfig(hidden=64, steps=300, batch=16, max_seconds=1e9)  # step-bounded, not clock-bounded
+    cfg = replace(RECIPE.sync_config("sync_loss"), hidden=64, steps=300, batch=16, seed=0)
     return sy.train_sync_items(items[0], items[1], cfg, log=lambda s: None)
 
 
 @pytest.fixture(scope="module")
 def trained_lipreader(items):
-    cfg = lr.LipReaderConfig(steps=250, batch=16, max_seconds=1e9)  # step-bounded, not clock-bounded
+    cfg = replace(RECIPE.lipreader_config(), steps=250, batch=16, seed=2)
     return lr.train_lipreader_items(items[0], items[1], cfg, log=lambda s: None)
 
 

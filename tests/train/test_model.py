@@ -8,8 +8,10 @@ torch = pytest.importorskip("torch")
 
 from thunder_train.diffusion import Diffusion  # noqa: E402
 from thunder_train.networks import Generator, NetConfig, count_parameters, receptive_field  # noqa: E402
+from thunder_train.recipe import Recipe  # noqa: E402
 
-SMALL = NetConfig(enc_dim=32, dim=32, enc_dilations=(1, 2), den_dilations=(1, 2, 4))
+SMALL = NetConfig(enc_dim=32, dim=32, enc_dilations=(1, 2), den_dilations=(1, 2, 4), kernel=3, dropout=0.1)
+RECIPE = Recipe.load()
 
 
 def _inputs(gen: Generator, T: int, B: int = 2, seed: int = 0):
@@ -20,7 +22,7 @@ def _inputs(gen: Generator, T: int, B: int = 2, seed: int = 0):
 
 
 def test_shapes_and_parameter_budget():
-    gen = Generator(NetConfig()).eval()
+    gen = Generator(RECIPE.net_config()).eval()  # the shipped architecture
     mel, x = _inputs(gen, 123)
     feats = gen.encoder(mel)
     assert feats.shape == (1, 123, gen.cfg.enc_dim)
@@ -69,7 +71,9 @@ def test_regression_baseline_ignores_noise_and_step():
 
 
 def test_a_few_training_steps_reduce_the_loss_on_a_fixed_batch():
-    from thunder_train.train import TrainConfig, generator_loss
+    from dataclasses import replace
+
+    from thunder_train.train import generator_loss
 
     torch.manual_seed(0)
     gen = Generator(SMALL)
@@ -79,7 +83,7 @@ def test_a_few_training_steps_reduce_the_loss_on_a_fixed_batch():
              "perf": torch.rand(B, T, 55, generator=g), "closure": torch.rand(B, T, generator=g) > 0.8,
              "phone": torch.randint(0, 10, (B, T), generator=g), "mask": torch.ones(B, T, dtype=torch.bool),
              "emotion": torch.tensor([0, 1, 2, 3]), "intensity": torch.tensor([0.0, 0.2, 0.5, 1.0])}
-    cfg = TrainConfig(variant="diffusion", net=SMALL)
+    cfg = replace(RECIPE.train_config("diffusion_base"), net=SMALL)
     opt = torch.optim.Adam(gen.parameters(), lr=3e-3)
     d = Diffusion()
     losses = []
@@ -137,9 +141,10 @@ def test_recorded_speech_gets_its_share_of_draws():
 
 def test_upper_face_anchor_is_zero_for_the_anchor_itself_and_ignores_the_mouth():
     import copy
+    from dataclasses import replace
 
     from thunder_blender.core.channels import MOUTH_INDEX, UPPER_INDEX
-    from thunder_train.train import TrainConfig, generator_loss
+    from thunder_train.train import generator_loss
 
     torch.manual_seed(0)
     gen = Generator(SMALL).eval()  # eval: no dropout, so the copy predicts exactly the same
@@ -150,7 +155,7 @@ def test_upper_face_anchor_is_zero_for_the_anchor_itself_and_ignores_the_mouth()
              "perf": torch.rand(B, T, 55, generator=g), "closure": torch.zeros(B, T, dtype=torch.bool),
              "phone": torch.zeros(B, T, dtype=torch.int64), "mask": torch.ones(B, T, dtype=torch.bool),
              "emotion": torch.tensor([0, 1]), "intensity": torch.tensor([0.0, 0.5])}
-    cfg = TrainConfig(variant="diffusion", net=SMALL, w_anchor=1.0)
+    cfg = replace(RECIPE.train_config("diffusion_base"), net=SMALL, w_anchor=1.0)
 
     def anchor_part() -> float:
         return generator_loss(gen, Diffusion(), batch, cfg, torch.Generator().manual_seed(0), {"anchor": ref})[1]["anchor"]

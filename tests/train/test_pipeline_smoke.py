@@ -31,6 +31,15 @@ def test_smoke_pipeline_produces_a_loadable_evaluated_model(tmp_path):
     assert card["onnx_parity_max_abs"] < 1e-4
     text = (out / "MODEL_CARD.md").read_text()
     assert "diffusion_m2s_sync" in text and "lip PCC" in text
+    # the recipe as used travels into the card; the training curves come from the runs' metrics logs
+    from thunder_train.recipe import Recipe
+
+    recipe = Recipe.load(smoke=True)
+    assert card["recipe_hash"] == recipe.hash and card["recipe"] == recipe.data
+    assert f"`{recipe.hash}`" in text and "## Training curves" in text
+    assert (out / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
+    dev_rows = [ln for ln in text.splitlines() if ln.startswith("| diffusion_base | ")]
+    assert [ln.split("|")[2].strip() for ln in dev_rows if "| val |" in ln] == ["20", "40"]
 
     from thunder_blender.runtime.generate import GenerateRequest, generate
     from thunder_blender.runtime.model import load_model

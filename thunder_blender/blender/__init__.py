@@ -4,7 +4,8 @@ from __future__ import annotations
 import importlib
 
 # Submodules that define register()/unregister(), in registration order.
-_MODULE_NAMES: tuple[str, ...] = ("demo_head", "prefs", "props", "ops_generate", "ops_takes", "ui")
+_MODULE_NAMES: tuple[str, ...] = ("demo_head", "prefs", "props", "ops_generate", "ops_takes", "ops_output", "grid",
+                                  "ui")
 
 
 def _modules():

@@ -14,9 +14,11 @@ Public API (used by the add-on's operators and by the command line, ``thunder_cl
 * ``names``: action names (default ``"<object>_take<k>"``).
 * Returns one Action per take, in take order; take ``active`` (default 0) is left assigned.
 
-Each take is ONE Action. With slotted actions (Blender 4.4+) it has a ``KEY`` slot for the shape keys and,
+Each take is ONE Action. With slotted actions (Blender 4.4+) it has a ``KEY`` slot for each driven mesh's
+shape keys (named after the shape-key datablock: a character's head, teeth and tongue are keyed together) and,
 when head motion (or a FLAME jaw) is written, an ``OBJECT`` slot for the object or armature that receives
-rotation; both IDs get the action with their slot set explicitly. Keys are written in bulk
+rotation; every ID gets the action with its slot set explicitly. Rotation is written relative to the rest
+pose recorded before the first take (``takes.stored_rest``), never the current frame's pose. Keys are written in bulk
 (``keyframe_points.add`` + ``foreach_set``), linear interpolation, one key per scene frame. Every take also
 sits on its own muted NLA track named ``"THUNDER take <k>"`` on each ID it animates. The seed and the
 generation settings are stored on the action (``thunder_seed`` as a decimal string, ``thunder_take``, ``thunder_settings``
@@ -26,7 +28,8 @@ Write-time controls (``core.shaping.Shaping``: strength per region, mouth-only, 
 reduction) are applied to each take after resampling, and stored in ``thunder_settings["shaping"]`` so a
 re-roll (``replace_take``) writes the new take the same way. With key reduction, each curve keeps the fewest
 linear keys within the tolerance (``core.keyreduce``); frames with sealed lips (``core.closures``) stay keyed on
-every curve the lip seal drives.
+every curve the lip seal drives. An offset moves the keys off the take's frames; the action's manual frame
+range stays on the take's frames, so NLA strips and exports keep audio time 0.
 
 Writing takes replaces the previous takes of the same target (never duplicates them). A take that was
 kept (``keep_take``) is not deleted by a later generation: it moves to a muted ``"THUNDER kept ..."`` track.
@@ -45,24 +48,31 @@ from ..core.keyreduce import reduce_keys
 from ..core.resample import n_output_frames, resample
 from ..core.rig_names import ShapeKeyMapping
 from ..core.shaping import Shaping
-from .rig import RigTarget, detect_rig
+from .rig import RigTarget, detect_rig, ensure_writable
 from .takes import (  # noqa: F401 - re-exported: the take API is also reachable from here
     PROP_KEPT,
+    PROP_REST,
     PROP_SEED,
     PROP_SETTINGS,
     PROP_TAKE,
     TRACK_PREFIX,
     add_track,
     anim_ids,
+    anim_targets,
+    capture_rest,
+    clear_takes,
     find_takes,
     is_take,
     keep_take,
     own_action,
     push_user_action,
     remove_takes,
+    rest_transform,
+    retarget_tracks,
     set_active_take,
     slot_for,
     slotted_actions,
+    stored_rest,
     sync_list,
 )
 
@@ -102,27 +112,31 @@ class _Writer:
         self.slots: dict[str, object] = {}
         self._bags: dict[str, object] = {}
         self._strip = action.layers.new("Layer").strips.new(type="KEYFRAME") if slotted_actions() else None
-        # key reduction: curves are collected and reduced together in flush() (all curves share the frames)
+        # key reduction: curves are collected and reduced together in flush_all (all curves share the frames)
         self.tol, self.sealed, self.closure_groups = float(tol), sealed, closure_groups
         self._pending: list[tuple] = []
 
     def curve(self, idb, path: str, index: int, frames: np.ndarray, values: np.ndarray, group: str,
-              closure: bool = False) -> None:
-        """Key one curve; with key reduction on, it is written by ``flush``. ``closure``: keep sealed frames."""
+              slot_name: str | None = None, closure: bool = False) -> None:
+        """Key one curve; with key reduction on, it is written by ``flush_all``. ``closure``: keep sealed
+        frames keyed on it."""
         if self.tol > 0:
-            self._pending.append((idb, path, index, frames, values, group, closure or group in self.closure_groups))
+            self._pending.append((idb, path, index, frames, values, group, slot_name,
+                                  closure or group in self.closure_groups))
             return
-        self._write(idb, path, index, frames, values, group)
+        self._write(idb, path, index, frames, values, group, slot_name)
 
     def flush(self) -> None:
         """Reduce and write the collected curves (no-op without key reduction)."""
         flush_all([self])
 
-    def _write(self, idb, path: str, index: int, frames: np.ndarray, values: np.ndarray, group: str) -> None:
+    def _write(self, idb, path: str, index: int, frames: np.ndarray, values: np.ndarray, group: str,
+               slot_name: str | None = None) -> None:
         if self._strip is not None:
-            key = idb.id_type
+            slot_name = slot_name or idb.name
+            key = (idb.id_type, slot_name)
             if key not in self._bags:
-                slot = self.action.slots.new(id_type=idb.id_type, name=idb.name)
+                slot = self.action.slots.new(id_type=idb.id_type, name=slot_name)
                 self.slots[key] = slot
                 self._bags[key] = self._strip.channelbag(slot, ensure=True)
             fc = self._bags[key].fcurves.new(path, index=index)
@@ -149,17 +163,18 @@ def flush_all(writers: list[_Writer]) -> None:
     vals = np.stack([np.asarray(p[4], dtype=np.float64) for _, p in pending], axis=1)
     keep = np.zeros(vals.shape, dtype=bool)
     for j, (w, p) in enumerate(pending):
-        if p[6] and w.sealed is not None:
+        if p[7] and w.sealed is not None:
             keep[:, j] = w.sealed
     mask = reduce_keys(vals, pending[0][0].tol, keep)
-    for j, (w, (idb, path, index, frames, values, group, _)) in enumerate(pending):
+    for j, (w, (idb, path, index, frames, values, group, slot_name, _)) in enumerate(pending):
         m = mask[:, j]
-        w._write(idb, path, index, frames[m], np.asarray(values)[m], group)
+        w._write(idb, path, index, frames[m], np.asarray(values)[m], group, slot_name)
     for w in writers:
         w._pending.clear()
 
 
-def _write_rotation(w: _Writer, rig: RigTarget, perf: np.ndarray, frames: np.ndarray, head: bool) -> list[str]:
+def _write_rotation(w: _Writer, rig: RigTarget, perf: np.ndarray, frames: np.ndarray, head: bool,
+                    rest: dict) -> list[str]:
     """Head rotation (object or head/neck bone) and FLAME jaw bone keys. Returns notes."""
     notes: list[str] = []
     if not slotted_actions():
@@ -171,43 +186,51 @@ def _write_rotation(w: _Writer, rig: RigTarget, perf: np.ndarray, frames: np.nda
         fm = rig.flame
         jaw_open = perf[:, 17] * fm.jaw_open_radians  # jawOpen
         lateral = (perf[:, 15] - perf[:, 16]) * fm.jaw_lateral_radians  # jawLeft - jawRight
-        _bone_rotation(w, target, rig.jaw_bone, np.stack([jaw_open, np.zeros_like(jaw_open), lateral], 1), frames)
+        _bone_rotation(w, target, rig.jaw_bone, np.stack([jaw_open, np.zeros_like(jaw_open), lateral], 1), frames,
+                       rest)
     if head:
         yaw, pitch, roll = perf[:, 52], perf[:, 53], perf[:, 54]
         if rig.head_bone and rig.armature is not None:
             # Bone space: Y along the bone (up the neck), X sideways, Z forward.
-            _bone_rotation(w, target, rig.head_bone, np.stack([pitch, yaw, roll], 1), frames)
+            _bone_rotation(w, target, rig.head_bone, np.stack([pitch, yaw, roll], 1), frames, rest)
         else:
-            _object_rotation(w, target, np.stack([pitch, roll, yaw], 1), frames)  # world Z up, -Y front
+            _object_rotation(w, target, np.stack([pitch, roll, yaw], 1), frames, rest)  # world Z up, -Y front
     return notes
 
 
-def _bone_rotation(w: _Writer, arm, bone: str, euler: np.ndarray, frames: np.ndarray) -> None:
+def _rest_rotation(t, rec: dict | None) -> tuple[np.ndarray, np.ndarray]:
+    """(quaternion, Euler) rest rotation: the recorded one, else the current value (first take)."""
+    if rec is not None:
+        return np.array(rec["quat"], dtype=np.float64), np.array(rec["euler"], dtype=np.float64)
+    return np.array(t.rotation_quaternion[:], dtype=np.float64), np.array(t.rotation_euler[:], dtype=np.float64)
+
+
+def _bone_rotation(w: _Writer, arm, bone: str, euler: np.ndarray, frames: np.ndarray, rest: dict) -> None:
     pb = arm.pose.bones[bone]
     path = f'pose.bones["{bpy.utils.escape_identifier(bone)}"]'
+    rq, re = _rest_rotation(pb, rest_transform(rest, arm, bone))
     if pb.rotation_mode == "QUATERNION":
-        q = _quat_mul(np.array(pb.rotation_quaternion[:], dtype=np.float64), _quat_from_euler_xyz(euler))
+        q = _quat_mul(rq, _quat_from_euler_xyz(euler))
         for i in range(4):
             w.curve(arm, path + ".rotation_quaternion", i, frames, q[:, i], bone)
     elif pb.rotation_mode == "AXIS_ANGLE":
         raise ValueError(f"bone '{bone}' uses axis-angle rotation; switch it to quaternion or Euler")
     else:
-        base = np.array(pb.rotation_euler[:], dtype=np.float64)
         for i in range(3):
-            w.curve(arm, path + ".rotation_euler", i, frames, base[i] + euler[:, i], bone)
+            w.curve(arm, path + ".rotation_euler", i, frames, re[i] + euler[:, i], bone)
 
 
-def _object_rotation(w: _Writer, obj, euler: np.ndarray, frames: np.ndarray) -> None:
+def _object_rotation(w: _Writer, obj, euler: np.ndarray, frames: np.ndarray, rest: dict) -> None:
+    rq, re = _rest_rotation(obj, rest_transform(rest, obj))
     if obj.rotation_mode == "QUATERNION":
-        q = _quat_mul(np.array(obj.rotation_quaternion[:], dtype=np.float64), _quat_from_euler_xyz(euler))
+        q = _quat_mul(rq, _quat_from_euler_xyz(euler))
         for i in range(4):
             w.curve(obj, "rotation_quaternion", i, frames, q[:, i], "Head")
     elif obj.rotation_mode == "AXIS_ANGLE":
         raise ValueError(f"'{obj.name}' uses axis-angle rotation; switch it to quaternion or Euler")
     else:
-        base = np.array(obj.rotation_euler[:], dtype=np.float64)
         for i in range(3):
-            w.curve(obj, "rotation_euler", i, frames, base[i] + euler[:, i], "Head")
+            w.curve(obj, "rotation_euler", i, frames, re[i] + euler[:, i], "Head")
 
 
 def check_writable(rig: RigTarget, head_motion: bool) -> None:
@@ -225,14 +248,15 @@ def check_writable(rig: RigTarget, head_motion: bool) -> None:
 
 def _closure_targets(mapping: ShapeKeyMapping) -> np.ndarray:
     """(K,) bool: shape keys driven by a channel of the lip seal (or by a viseme, which the mouth drives)."""
-    m = np.asarray(mapping.matrix)
-    return (m[:, list(SEAL_CHANNELS)] != 0).any(axis=1) | (m[:, _N_ARKIT:] != 0).any(axis=1)
+    mat = np.asarray(mapping.matrix)
+    return (mat[:, list(SEAL_CHANNELS)] != 0).any(axis=1) | (mat[:, _N_ARKIT:] != 0).any(axis=1)
 
 
 def build_take_action(rig: RigTarget, perf: np.ndarray, start_frame: int, name: str,
-                      head_motion: bool = True, shaping: Shaping | None = None,
+                      head_motion: bool = True, rest: dict | None = None, shaping: Shaping | None = None,
                       scene_fps: float = 0.0, writers: list | None = None) -> tuple[bpy.types.Action, list[str]]:
-    """One take's Action from a scene-rate performance ``perf`` (M, 55). Returns (action, notes).
+    """One take's Action from a scene-rate performance ``perf`` (M, 55): a KEY slot per driven mesh, plus
+    rotation relative to ``rest`` (``takes.capture_rest``). Returns (action, notes).
 
     ``shaping`` (needs ``scene_fps``): strength and smoothing change the values, the offset moves every key by
     ``offset_ms`` (fractional frames), key reduction thins the keys. With key reduction and ``writers`` given,
@@ -245,17 +269,23 @@ def build_take_action(rig: RigTarget, perf: np.ndarray, start_frame: int, name: 
         frames = frames + shaping.offset_frames(scene_fps)
         tol = shaping.tolerance()
         sealed = sealed_frames(perf) if tol > 0 else None
-    values = rig.mapping.evaluate(perf)  # (M, K)
+    rest = rest if rest is not None else stored_rest(rig)
     act = bpy.data.actions.new(name)
     w = _Writer(act, tol, sealed, frozenset({rig.jaw_bone}) if rig.jaw_bone else frozenset())
-    key = rig.key
-    closure = _closure_targets(rig.mapping) if tol > 0 else np.zeros(len(rig.mapping.targets), bool)
-    for i, kname in enumerate(rig.mapping.targets):
-        path = f'key_blocks["{bpy.utils.escape_identifier(kname)}"].value'
-        w.curve(key, path, 0, frames, values[:, i], "Shape Keys", closure=bool(closure[i]))
     notes = []
+    parts = rig.parts
+    if not slotted_actions() and len(parts) > 1:  # a legacy action animates one ID only
+        parts = parts[:1]
+        notes.append(f"only '{rig.mesh.name}' keyed: keying several meshes needs Blender 4.4+")
+    for part in parts:
+        values = part.mapping.evaluate(perf)  # (M, K)
+        closure = _closure_targets(part.mapping) if tol > 0 else np.zeros(len(part.mapping.targets), bool)
+        for i, kname in enumerate(part.mapping.targets):
+            path = f'key_blocks["{bpy.utils.escape_identifier(kname)}"].value'
+            w.curve(part.key, path, 0, frames, values[:, i], "Shape Keys", slot_name=part.key.name,
+                    closure=bool(closure[i]))
     if head_motion or (rig.jaw_bone and rig.flame is not None):
-        notes = _write_rotation(w, rig, perf, frames, head_motion)
+        notes += _write_rotation(w, rig, perf, frames, head_motion, rest)
     if writers is not None and tol > 0:
         writers.append(w)
     else:
@@ -266,6 +296,22 @@ def build_take_action(rig: RigTarget, perf: np.ndarray, start_frame: int, name: 
         act.use_frame_range = True
         act.frame_start, act.frame_end = float(start_frame), float(start_frame + max(m - 1, 1))
     return act, notes
+
+
+def _stamp(act, seed: int, k: int, info: dict, rest: dict, kept: bool = False) -> None:
+    act[PROP_SEED] = str(int(seed))  # seeds can exceed 32 bits (ID properties are C ints)
+    act[PROP_TAKE] = k
+    act[PROP_SETTINGS] = json.dumps(info)
+    act[PROP_REST] = json.dumps(rest)
+    if kept:
+        act[PROP_KEPT] = True
+    act.use_fake_user = False
+
+
+def _add_tracks(rig: RigTarget, k: int, act) -> None:
+    for idb, name in anim_targets(rig):
+        if slot_for(act, idb, name) is not None or (not slotted_actions() and idb is rig.key):
+            add_track(idb, f"{TRACK_PREFIX}{k + 1}", act, name)
 
 
 def write_takes(obj, takes, start_frame: int, scene_fps: float, mapping=None, names=None, *,
@@ -292,25 +338,25 @@ def write_takes(obj, takes, start_frame: int, scene_fps: float, mapping=None, na
     shaping = shaping if shaping is not None else Shaping.from_dict(base.get("shaping"))
     base["shaping"] = shaping.to_dict()
     check_writable(rig, head_motion)
+    pre_notes = ensure_writable(rig)
+    rest = stored_rest(rig)  # before anything of this generation is written
     remove_takes(rig)
-    push_user_action(rig.key)
+    for part in rig.parts:
+        push_user_action(part.key)
     actions = []
     writers: list[_Writer] = []  # with key reduction: every take's curves are reduced together below
     for k in range(n_takes):
         perf = resample(weights[k, :, :55], takes.fps, scene_fps, m)
         name = names[k] if names is not None else f"{rig.obj.name}_take{k + 1}"
-        act, notes = build_take_action(rig, perf, int(start_frame), name, head_motion, shaping, scene_fps, writers)
+        act, notes = build_take_action(rig, perf, int(start_frame), name, head_motion, rest, shaping, scene_fps,
+                                       writers)
         seed = int(takes.seeds[k]) if k < len(takes.seeds) else 0
-        act[PROP_SEED] = str(seed)  # seeds can exceed 32 bits (ID properties are C ints)
-        act[PROP_TAKE] = k
-        act[PROP_SETTINGS] = json.dumps({**base, "seed": seed, "take": k, "notes": notes})
-        act.use_fake_user = False
+        _stamp(act, seed, k, {**base, "seed": seed, "take": k, "notes": pre_notes + notes,
+                              "meshes": [p.mesh.name for p in rig.parts]}, rest)
         actions.append(act)
     flush_all(writers)
     for k, act in enumerate(actions):
-        for idb in anim_ids(rig):
-            if slot_for(act, idb) is not None or (not slotted_actions() and idb is rig.key):
-                add_track(idb, f"{TRACK_PREFIX}{k + 1}", act)
+        _add_tracks(rig, k, act)
     active = min(max(int(active), 0), n_takes - 1)
     set_active_take(rig, actions[active])
     sync_list(rig, active)
@@ -318,36 +364,38 @@ def write_takes(obj, takes, start_frame: int, scene_fps: float, mapping=None, na
 
 
 def replace_take(rig: RigTarget, old: bpy.types.Action, perf_src: np.ndarray, src_fps: float,
-                 seed: int, settings: dict) -> bpy.types.Action:
+                 seed: int, settings: dict, *, start_frame: int | None = None, n_frames: int | None = None,
+                 scene_fps: float | None = None) -> bpy.types.Action:
     """Re-roll: swap take ``old`` for a new performance ``perf_src`` (T, 55) at ``src_fps``.
 
-    Keeps its take index, frame range and track position; returns the new action (now active)."""
+    The new take lands on ``start_frame .. start_frame + n_frames - 1`` at ``scene_fps`` (the sound strip's
+    current range: a moved or trimmed strip moves the take; default: the old take's range). It keeps the
+    take index, the kept flag, the rest record and the track positions; returns the new action (now active)."""
     k = int(old[PROP_TAKE])
     info = json.loads(old.get(PROP_SETTINGS, "{}"))
-    start, m, fps = int(info["start_frame"]), int(info["n_frames"]), float(info["scene_fps"])
+    start = int(start_frame if start_frame is not None else info["start_frame"])
+    m = int(n_frames if n_frames is not None else info["n_frames"])
+    fps = float(scene_fps if scene_fps is not None else info["scene_fps"])
     perf = resample(perf_src[:, :55], src_fps, fps, m)
-    check_writable(rig, bool(settings.get("head_motion", True)))
+    head = bool(settings.get("head_motion", info.get("head_motion", True)))
+    check_writable(rig, head)
+    pre_notes = ensure_writable(rig)
+    rest = json.loads(old[PROP_REST]) if PROP_REST in old else stored_rest(rig)
+    rest = capture_rest(rig, only_missing=rest)
     name = old.name
     shaping = Shaping.from_dict(info.get("shaping"))  # the take's own controls: a re-roll keeps them
-    act, notes = build_take_action(rig, perf, start, name + "_reroll", bool(settings.get("head_motion", True)),
-                                   shaping, fps)
-    info.update(settings, seed=int(seed), take=k, notes=notes)
-    act[PROP_SEED] = str(int(seed))
-    act[PROP_TAKE] = k
-    act[PROP_SETTINGS] = json.dumps(info)
-    for idb in anim_ids(rig):
-        ad = idb.animation_data
-        if ad is None:
-            continue
-        for tr in ad.nla_tracks:
-            for st in tr.strips:
-                if st.action is old:
-                    st.action = act
-                    slot = slot_for(act, idb)
-                    if slot is not None:
-                        st.action_slot = slot
+    act, notes = build_take_action(rig, perf, start, name + "_reroll", head, rest, shaping, fps)
+    info.update(settings, seed=int(seed), take=k, notes=pre_notes + notes, start_frame=start, n_frames=m,
+                scene_fps=fps, meshes=[p.mesh.name for p in rig.parts])
+    _stamp(act, seed, k, info, rest, kept=bool(old.get(PROP_KEPT)))
+    had_track = {idb.as_pointer() for idb, _ in anim_targets(rig) if idb.animation_data is not None and any(
+        st.action is old for tr in idb.animation_data.nla_tracks for st in tr.strips)}
+    retarget_tracks(rig, old, act)
     bpy.data.actions.remove(old)
     act.name = name
+    for idb, sname in anim_targets(rig):  # a mesh checked since the take was made gets its track too
+        if idb.as_pointer() not in had_track and slot_for(act, idb, sname) is not None:
+            add_track(idb, f"{TRACK_PREFIX}{k + 1}", act, sname)
     set_active_take(rig, act)
     sync_list(rig, k)
     return act

@@ -70,7 +70,7 @@ class GenerationSession:
         from ..runtime.job import Job
         from . import strips
         from .prefs import providers
-        from .props import mapping_paths, shaping_from_scene
+        from .props import mapping_paths, shaping_from_scene, target_of
         from .rig import RigError, detect_rig
         from .takes import PROP_SETTINGS, find_takes
 
@@ -78,12 +78,13 @@ class GenerationSession:
         settings = scene.thunder
         self.scene_name = scene.name
         self.paths = mapping_paths(context)
-        obj = context.active_object
+        target = target_of(context)
         try:
-            rig = detect_rig(obj, **self.paths)
+            rig = detect_rig(target, **self.paths)
         except RigError as exc:
             raise UserError(str(exc)) from None
         self.obj_name = rig.obj.name
+        self.collection_name = target.name if isinstance(target, bpy.types.Collection) else None
         self.reroll_take = reroll_take
         self.old_action_name = None
         try:
@@ -181,14 +182,14 @@ class GenerationSession:
     # -- writing (main thread, one data change) -----------------------------------------------------------
     def apply(self, context) -> str:
         """Write the result. Returns a report line; raises UserError if the target went away."""
-        from .keyframes import replace_take, write_takes
         from .rig import RigError, detect_rig
         from .takes import find_takes
 
         if self.result is None:
             raise UserError(self.error or "generation was cancelled")
         scene = bpy.data.scenes.get(self.scene_name)
-        obj = bpy.data.objects.get(self.obj_name)
+        obj = (bpy.data.collections.get(self.collection_name) if self.collection_name
+               else bpy.data.objects.get(self.obj_name))
         if scene is None or obj is None:
             raise UserError("the target or scene was removed during generation; nothing was written")
         try:
@@ -196,18 +197,49 @@ class GenerationSession:
         except RigError as exc:
             raise UserError(str(exc)) from None
         takes = self.result
+        clip = self.clip
+        from . import grid
+
+        regrid = grid.remove_grid() > 0  # copies would play removed actions; rebuilt below
+        try:
+            return self._write(context, rig, takes, clip)
+        finally:
+            if regrid and grid.find_grid() is None and find_takes(rig):
+                grid.build_grid(context, rig)
+
+    def _write(self, context, rig, takes, clip) -> str:
+        from .keyframes import replace_take, write_takes
+        from .takes import find_takes
+
         if self.reroll_take >= 0:
             old = next((a for a in find_takes(rig) if a.name == self.old_action_name), None)
             if old is None:
                 raise UserError("the take being re-rolled was removed; nothing was written")
-            act = replace_take(rig, old, takes.weights[0], takes.fps, self.seed, self.settings)
-            return f"Re-rolled {act.name} (seed {self.seed})"
-        clip = self.clip
+            act = replace_take(rig, old, takes.weights[0], takes.fps, self.seed, self.settings,
+                               start_frame=clip.start_frame, n_frames=clip.n_frames, scene_fps=clip.scene_fps)
+            return (f"Re-rolled {act.name} (seed {self.seed}), frames {clip.start_frame}-"
+                    f"{clip.start_frame + clip.n_frames - 1}" + _notes_text([act]))
         actions = write_takes(rig.obj, takes, clip.start_frame, clip.scene_fps, mapping=rig,
                               n_frames=clip.n_frames, settings=self.settings,
                               head_motion=bool(self.settings.get("head_motion", True)))
-        return (f"{len(actions)} takes on {rig.obj.name}, frames {clip.start_frame}-"
-                f"{clip.start_frame + clip.n_frames - 1}")
+        meshes = ", ".join(p.mesh.name for p in rig.parts)
+        return (f"{len(actions)} takes on {meshes}, frames {clip.start_frame}-"
+                f"{clip.start_frame + clip.n_frames - 1}" + _notes_text(actions))
+
+
+def take_notes(action) -> list[str]:
+    """Notes recorded on a take when it was written (skipped rotation, overridden mesh data...)."""
+    from .takes import PROP_SETTINGS
+
+    try:
+        return list(json.loads(action.get(PROP_SETTINGS, "{}")).get("notes", []))
+    except (TypeError, ValueError):
+        return []
+
+
+def _notes_text(actions) -> str:
+    notes = list(dict.fromkeys(n for a in actions for n in take_notes(a)))
+    return ("; notes: " + "; ".join(notes)) if notes else ""
 
 
 def _redraw(context) -> None:
@@ -255,7 +287,7 @@ class THUNDER_OT_generate(bpy.types.Operator):
         except (UserError, ValueError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        self.report({"INFO"}, msg)
+        self.report({"WARNING"} if "; notes: " in msg else {"INFO"}, msg)
         return {"FINISHED"}
 
     def execute(self, context):

@@ -6,12 +6,17 @@ from bpy.props import IntProperty
 
 
 def _rig_and_takes(op, context):
-    from .props import mapping_paths
+    from .grid import grid_source
+    from .props import mapping_paths, target_of
     from .rig import RigError, detect_rig
     from .takes import find_takes
 
+    target = target_of(context)
+    src = grid_source(target) if isinstance(target, bpy.types.Object) else None
+    if src is not None:  # a copy in the preview grid stands for its character
+        target = src[0]
     try:
-        rig = detect_rig(context.active_object, **mapping_paths(context))
+        rig = detect_rig(target, **mapping_paths(context))
     except RigError as exc:
         op.report({"ERROR"}, str(exc))
         return None, []
@@ -27,9 +32,14 @@ class _TakeOp:
                        description="Take index (-1: the one selected in the list)")
 
     def _index(self, context, n: int) -> int | None:
+        from .grid import grid_source
+
         i = self.index
-        if i < 0:
-            props = getattr(context.active_object, "thunder", None)
+        src = grid_source(context.active_object)
+        if i < 0 and src is not None:  # Keep on a copy in the preview grid: that copy's take
+            i = src[1]
+        elif i < 0:
+            props = self._props
             i = props.active_take if props is not None else 0
         if not 0 <= i < n:
             self.report({"ERROR"}, f"no take {i + 1} (there are {n})")
@@ -39,6 +49,7 @@ class _TakeOp:
     def _selected(self, context):
         """(rig, takes, index) of the take this operator acts on, or None after reporting why."""
         rig, takes = _rig_and_takes(self, context)
+        self._props = getattr(rig.obj, "thunder", None) if rig else None
         i = self._index(context, len(takes)) if rig else None
         return None if i is None else (rig, takes, i)
 
@@ -70,12 +81,15 @@ class THUNDER_OT_take_keep(_TakeOp, bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context):
+        from .grid import remove_grid
         from .takes import keep_take
 
         sel = self._selected(context)
         if sel is None:
             return {"CANCELLED"}
         rig, takes, i = sel
+        if remove_grid():
+            context.view_layer.objects.active = rig.obj
         keep_take(rig, takes[i])
         self.report({"INFO"}, f"Kept {takes[i].name}")
         return {"FINISHED"}
@@ -108,20 +122,26 @@ class THUNDER_OT_take_reroll(_TakeOp, bpy.types.Operator):
 
 
 class THUNDER_OT_takes_clear(bpy.types.Operator):
-    """Delete every THUNDER take of the active object"""
+    """Delete the takes in the list and restore the character as it was before the first take"""
 
     bl_idname = "thunder.takes_clear"
     bl_label = "Clear Takes"
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context):
-        from .takes import remove_takes
+        from .grid import remove_grid
+        from .takes import clear_takes
 
         rig, takes = _rig_and_takes(self, context)
         if rig is None:
             return {"CANCELLED"}
-        remove_takes(rig, delete_kept=True)
-        self.report({"INFO"}, f"Removed {len(takes)} takes")
+        if remove_grid():
+            context.view_layer.objects.active = rig.obj
+        n, kept = clear_takes(rig)
+        msg = f"Removed {n} takes; the character is back as it was before the first take"
+        if kept:
+            msg += f" ({len(kept)} kept take(s) stay on muted 'THUNDER kept' tracks)"
+        self.report({"INFO"}, msg)
         return {"FINISHED"}
 
 

@@ -22,11 +22,12 @@ class THUNDER_AP_preferences(bpy.types.AddonPreferences):
     def draw(self, context) -> None:
         layout = self.layout
         layout.prop(self, "device")
-        try:
-            import onnxruntime as ort
+        from ..runtime.model import ModelError, import_onnxruntime
 
+        try:
+            ort = import_onnxruntime()
             layout.label(text="ONNX Runtime " + ort.__version__ + ": " + ", ".join(ort.get_available_providers()))
-        except ImportError:
+        except ModelError:
             layout.label(text="ONNX Runtime is not installed", icon="ERROR")
         layout.prop(self, "flame_map_file")
 

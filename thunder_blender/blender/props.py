@@ -67,22 +67,29 @@ def _on_active_take(self, context) -> None:
 
 
 class THUNDER_PG_object(bpy.types.PropertyGroup):
-    takes: CollectionProperty(type=THUNDER_PG_take)
+    takes: CollectionProperty(type=THUNDER_PG_take, override={"LIBRARY_OVERRIDABLE", "USE_INSERTION"})
     active_take: IntProperty(name="Take", default=0, min=0, update=_on_active_take,
+                             override={"LIBRARY_OVERRIDABLE"},
                              description="Selecting a take previews it (makes its action active)")
+    drive: BoolProperty(name="Drive", default=True, override={"LIBRARY_OVERRIDABLE"},
+                        description="Key this mesh's shape keys with the character's takes")
 
 
 class THUNDER_PG_scene(bpy.types.PropertyGroup):
     audio_source: EnumProperty(
         name="Audio", default="STRIP",
+        description="Where the speech comes from: a sound strip in the Sequencer (takes follow its frames) or "
+                    "an audio file placed at a start frame",
         items=[("STRIP", "Sound Strip", "The active (or selected) sound strip in the Sequencer"),
                ("FILE", "File", "An audio file placed at a start frame")])
     audio_file: StringProperty(name="Audio File", subtype="FILE_PATH", description="Speech audio (wav, flac, mp3...)")
     file_start_frame: IntProperty(name="Start Frame", default=1, description="Frame where the audio file starts")
     n_takes: IntProperty(name="Takes", default=4, min=1, max=16, description="How many takes to generate")
     seed: IntProperty(name="Seed", default=0, min=0, description="Seed of the first take (takes use derived seeds)")
-    emotion: EnumProperty(name="Emotion", items=_EMOTION_ITEMS, default="auto")
-    intensity: FloatProperty(name="Intensity", default=0.5, min=0.0, max=1.0, subtype="FACTOR")
+    emotion: EnumProperty(name="Emotion", items=_EMOTION_ITEMS, default="auto",
+                          description="Emotion of the delivery; Auto lets the model choose from the speech")
+    intensity: FloatProperty(name="Intensity", default=0.5, min=0.0, max=1.0, subtype="FACTOR",
+                             description="How strongly the emotion shows: 0 neutral, 1 strongest")
     guidance: FloatProperty(name="Expressiveness", default=1.0, min=0.0, max=4.0,
                             description="Guidance scale: higher follows emotion and speech more strongly")
     head_motion: BoolProperty(name="Head Motion", default=True, description="Key head rotation too")
@@ -92,6 +99,10 @@ class THUNDER_PG_scene(bpy.types.PropertyGroup):
                                                "vary the mouth too, at some cost in lip-sync")
     mapping_file: StringProperty(name="Mapping File", subtype="FILE_PATH",
                                  description="Optional JSON shape-key mapping for custom rigs")
+    character: PointerProperty(type=bpy.types.Collection, name="Character",
+                               description="Animate every mesh of this collection (empty: the active object "
+                                           "and the meshes that share its armature)")
+
     # Write-time controls (core.shaping.Shaping), stored on each take; a re-roll keeps the take's own.
     strength_mouth: _strength("mouth")
     strength_cheeks: _strength("cheeks")
@@ -116,6 +127,17 @@ class THUNDER_PG_scene(bpy.types.PropertyGroup):
                                  precision=3, description="Largest allowed difference from the unreduced curve")
 
 
+def target_of(context):
+    """What to animate: the scene's Character collection if set, else the active object."""
+    scene = context.scene
+    coll = scene.thunder.character if scene is not None else None
+    if coll is not None:
+        return coll
+    obj = context.active_object
+    src = obj.get("thunder_grid") if obj is not None else None  # a copy in the preview grid: its character
+    return bpy.data.objects.get(src, obj) if src else obj
+
+
 def mapping_paths(context) -> dict:
     """Keyword arguments for ``rig.detect_rig`` from the scene settings and preferences."""
     from .prefs import get_prefs
@@ -133,7 +155,7 @@ def register() -> None:
     for cls in _CLASSES:
         bpy.utils.register_class(cls)
     bpy.types.Scene.thunder = PointerProperty(type=THUNDER_PG_scene)
-    bpy.types.Object.thunder = PointerProperty(type=THUNDER_PG_object)
+    bpy.types.Object.thunder = PointerProperty(type=THUNDER_PG_object, override={"LIBRARY_OVERRIDABLE"})
 
 
 def unregister() -> None:

@@ -4,8 +4,16 @@
     rig.mapping.targets                   # shape keys that will be keyed
     rig.summary_lines()                   # ["ARKit: 52/52 shape keys", "Head: object rotation", ...]
 
-Accepted targets: a mesh with shape keys (its armature parent, if any, gives head/neck and jaw bones), or an
-armature whose child meshes have shape keys (the child matching the most keys is used). A FLAME rig (as
+A target is a character, not one mesh. Accepted targets: a mesh with shape keys (its armature parent, if any,
+gives head/neck and jaw bones), an armature whose child meshes have shape keys, or a collection. The main mesh
+is the one matching the most keys; every other mesh of the character whose shape keys match too (teeth,
+tongue, lashes carrying the same names: Ready Player Me, Character Creator, MetaHuman-style exports) is
+driven as well (``RigTarget.parts``). A mesh's siblings are the meshes under the same armature (or parent).
+Each mesh object's ``thunder.drive`` checkbox (panel) leaves it out when unchecked.
+
+Library data: a purely linked object is refused with how to make a library override. On an override whose
+mesh data is still linked, ``ensure_writable`` overrides the mesh data (so its shape keys can be animated)
+right before keys are written. A FLAME rig (as
 built by the FLAME Blender add-on) is a mesh with ``Exp*`` shape keys under an armature with a ``jaw``
 bone; its expression keys are driven through a linear ARKit->FLAME map read from JSON
 (``assets/flame_map_example.json`` unless a map is chosen in the preferences; that example is hand-made and
@@ -36,22 +44,54 @@ class RigError(ValueError):
     """The target cannot be animated. The message is user-facing (one line)."""
 
 
+OVERRIDE_HOWTO = ("make a library override first (3D View: Object > Library Override > Make > Selected & "
+                  "Content), then select the overridden character")
+
+
+@dataclass
+class MeshPart:
+    """One driven mesh of a character and the mapping of its own shape keys."""
+
+    mesh: bpy.types.Object
+    mapping: ShapeKeyMapping
+
+    @property
+    def key(self) -> bpy.types.Key:
+        return self.mesh.data.shape_keys
+
+
 @dataclass
 class RigTarget:
     """Where a performance goes. Blender references are only valid on the main thread."""
 
-    obj: bpy.types.Object  # what the user chose
-    mesh: bpy.types.Object  # the mesh whose shape keys are keyed
+    obj: bpy.types.Object  # what the user chose (for a collection: its armature or main mesh); holds the list
+    mesh: bpy.types.Object  # the main mesh (most matching keys)
     mapping: ShapeKeyMapping
     armature: bpy.types.Object | None = None
     jaw_bone: str | None = None
     head_bone: str | None = None
     flame: FlameMap | None = None
     notes: list[str] = field(default_factory=list)
+    extra: list[MeshPart] = field(default_factory=list)  # the other driven meshes of the character
+    candidates: list[bpy.types.Object] = field(default_factory=list)  # every mesh that could be driven
 
     @property
     def key(self) -> bpy.types.Key:
         return self.mesh.data.shape_keys
+
+    @property
+    def parts(self) -> list[MeshPart]:
+        """Every driven mesh, the main one first."""
+        return [MeshPart(self.mesh, self.mapping), *self.extra]
+
+    @property
+    def holders(self) -> list[bpy.types.Object]:
+        """Objects whose panel shows this character's takes list (the target, its meshes, its armature)."""
+        out = [self.obj]
+        for o in [p.mesh for p in self.parts] + [self.armature]:
+            if o is not None and o not in out:
+                out.append(o)
+        return out
 
     @property
     def kind(self) -> str:
@@ -76,11 +116,27 @@ class RigTarget:
         if self.jaw_bone:
             lines.append(f"Jaw: bone '{self.jaw_bone}' rotation")
         lines.append(f"Head: bone '{self.head_bone}'" if self.head_bone else f"Head: '{self.mesh.name}' rotation")
+        if self.extra:
+            lines.append(f"Meshes: {', '.join(p.mesh.name for p in self.parts)}")
         return lines + self.notes
 
 
 def _is_editable(idb) -> bool:
     return idb is not None and getattr(idb, "library", None) is None and getattr(idb, "is_editable", True)
+
+
+def _is_override(idb) -> bool:
+    return idb is not None and getattr(idb, "override_library", None) is not None
+
+
+def _linked_error(idb) -> RigError:
+    lib = getattr(idb, "library", None)
+    where = f" from library '{lib.name}'" if lib is not None else " from a library"
+    return RigError(f"'{idb.name}' is linked{where} and cannot be animated: {OVERRIDE_HOWTO}")
+
+
+def _a(word: str) -> str:
+    return ("an " if word[:1] in "aeiou" else "a ") + word
 
 
 def _key_names(mesh: bpy.types.Object) -> list[str]:
@@ -108,38 +164,87 @@ def _armature_of(mesh: bpy.types.Object) -> bpy.types.Object | None:
     return mesh.find_armature()
 
 
-def detect_rig(obj: bpy.types.Object | None, user_map_path: str = "", flame_map_path: str = "") -> RigTarget:
-    """Inspect ``obj`` and return its ``RigTarget`` (see the module docstring)."""
+def _shape_meshes(objects) -> list[bpy.types.Object]:
+    return [o for o in objects if o.type == "MESH" and o.data is not None and o.data.shape_keys is not None
+            and len(o.data.shape_keys.key_blocks) > 1]
+
+
+def _drive(mesh: bpy.types.Object) -> bool:
+    """The panel's per-mesh checkbox (True when the add-on's properties are not registered)."""
+    props = getattr(mesh, "thunder", None)
+    return True if props is None else bool(props.drive)
+
+
+def _character_meshes(obj, mesh) -> list[bpy.types.Object]:
+    """Meshes with shape keys that belong to the same character as ``mesh`` (the armature's or parent's
+    children), ``mesh`` included."""
+    root = _armature_of(mesh) or mesh.parent
+    if obj is not None and getattr(obj, "type", "") == "ARMATURE":
+        root = obj
+    if root is None:
+        return [mesh]
+    found = _shape_meshes(root.children_recursive)
+    return found if mesh in found else [mesh, *found]
+
+
+def detect_rig(obj, user_map_path: str = "", flame_map_path: str = "") -> RigTarget:
+    """Inspect ``obj`` (an object or a collection) and return its ``RigTarget`` (see the module docstring)."""
     if obj is None:
         raise RigError("no target: select the face mesh (or its armature) and make it active")
-    if not _is_editable(obj):
-        raise RigError(f"'{obj.name}' is linked from a library and cannot be edited; make it local or override it")
-    if obj.type == "ARMATURE":
-        kids = [c for c in obj.children_recursive if c.type == "MESH" and c.data.shape_keys is not None]
-        if not kids:
+    if isinstance(obj, bpy.types.Collection):
+        if not _is_editable(obj) and not _is_override(obj):
+            raise _linked_error(obj)
+        meshes = _shape_meshes(obj.all_objects)
+        if not meshes:
+            raise RigError(f"collection '{obj.name}' has no mesh with shape keys")
+        arms = [o for o in obj.all_objects if o.type == "ARMATURE"]
+        holder = arms[0] if len(arms) == 1 else None
+    elif not _is_editable(obj) and not _is_override(obj):
+        raise _linked_error(obj)
+    elif obj.type == "ARMATURE":
+        meshes = _shape_meshes(obj.children_recursive)
+        if not meshes:
             raise RigError(f"armature '{obj.name}' has no child mesh with shape keys")
-        mesh = max(kids, key=lambda c: (len(build_mapping(_key_names(c)).targets), len(_key_names(c)), c.name))
+        holder = obj
     elif obj.type == "MESH":
-        mesh = obj
+        key = obj.data.shape_keys
+        if key is None or len(key.key_blocks) < 2:
+            raise RigError(f"'{obj.name}' has no shape keys to animate")
+        meshes = _character_meshes(obj, obj)
+        holder = obj
+    elif obj.type == "EMPTY" and obj.instance_type == "COLLECTION" and obj.instance_collection is not None:
+        raise RigError(f"'{obj.name}' is an empty that instances the collection "
+                       f"'{obj.instance_collection.name}', whose objects cannot be animated: {OVERRIDE_HOWTO}")
     else:
-        raise RigError(f"'{obj.name}' is a {obj.type.lower()}; choose a mesh with shape keys")
-    key = mesh.data.shape_keys
-    if key is None or len(key.key_blocks) < 2:
-        raise RigError(f"'{mesh.name}' has no shape keys to animate")
-    if not (_is_editable(mesh) and _is_editable(mesh.data) and _is_editable(key)):
-        raise RigError(f"'{mesh.name}' (or its shape keys) is linked from a library and cannot be edited")
-    names = _key_names(mesh)
+        raise RigError(f"'{obj.name}' is {_a(obj.type.lower())}; choose a mesh with shape keys (or its armature)")
     try:
         user = load_user_map(bpy.path.abspath(user_map_path)) if user_map_path else None
     except MappingError as exc:
         raise RigError(str(exc)) from None
+    linked = [m for m in meshes if not _is_override(m)
+              and not (_is_editable(m) and _is_editable(m.data) and _is_editable(m.data.shape_keys))]
+    meshes = [m for m in meshes if m not in linked]
+    if not meshes:
+        raise _linked_error(linked[0])
+
+    def score(m):
+        return (len(build_mapping(_key_names(m)).targets), len(_key_names(m)), m.name)
+
+    candidates = sorted(meshes, key=score, reverse=True)  # the main mesh first, whichever mesh was picked
+    driven = [m for m in candidates if _drive(m)]
+    if not driven:
+        raise RigError("no mesh of this character is checked under 'Driven meshes'")
+    mesh = driven[0]
+    if holder is None:
+        holder = mesh
+    names = _key_names(mesh)
     arm = _armature_of(mesh)
-    if arm is not None and not _is_editable(arm):
+    if arm is not None and not (_is_editable(arm) or _is_override(arm)):
         arm = None
     jaw = _find_bone(arm, "jaw") if arm is not None else None
     head = _find_bone(arm, "head", "neck") if arm is not None else None
     flame = None
-    notes: list[str] = []
+    notes: list[str] = [f"Not driven: '{m.name}' is linked; {OVERRIDE_HOWTO}" for m in linked]
     if flame_expression_keys(names) and jaw is not None:
         path = bpy.path.abspath(flame_map_path) if flame_map_path else EXAMPLE_FLAME_MAP
         try:
@@ -160,4 +265,32 @@ def detect_rig(obj: bpy.types.Object | None, user_map_path: str = "", flame_map_
     if not mapping.targets and jaw is None:
         raise RigError(f"none of the shape keys of '{mesh.name}' match ARKit, viseme or VRM names; "
                        "add a mapping file in the THUNDER panel")
-    return RigTarget(obj, mesh, mapping, arm, jaw if flame is not None else None, head, flame, notes)
+    extra, shown = [], [mesh]
+    for m in candidates:
+        mm = build_mapping(_key_names(m), user_map=user, flame_map=flame)
+        if not mm.targets or m is mesh:
+            continue
+        shown.append(m)
+        if m in driven:
+            extra.append(MeshPart(m, mm))
+    candidates = [m for m in candidates if m in shown]
+    return RigTarget(holder, mesh, mapping, arm, jaw if flame is not None else None, head, flame, notes,
+                     extra, candidates)
+
+
+def needs_data_override(mesh: bpy.types.Object) -> bool:
+    """True for an overridden mesh object whose mesh data (and so its shape keys) is still linked."""
+    return _is_override(mesh) and not _is_editable(mesh.data.shape_keys)
+
+
+def ensure_writable(rig: RigTarget) -> list[str]:
+    """Make the shape keys of every driven mesh animatable; returns notes about what was overridden.
+
+    On a library override, the mesh data (with its shape keys) is overridden too: an override's shape keys
+    and actions are saved with this file, linked ones are not."""
+    notes = []
+    for part in rig.parts:
+        if needs_data_override(part.mesh):
+            part.mesh.data.override_create(remap_local_usages=True)
+            notes.append(f"made a library override of mesh '{part.mesh.data.name}' so its shape keys can be keyed")
+    return notes

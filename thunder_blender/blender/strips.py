@@ -21,6 +21,7 @@ import numpy as np
 
 from ..core import resample
 from ..core.features import SAMPLE_RATE, SILENCE_PEAK
+from ..runtime.generate import format_duration
 
 
 class AudioError(ValueError):
@@ -80,12 +81,27 @@ def find_strip(scene: bpy.types.Scene, name: str):
     return next((s for s in sound_strips(scene) if s.name == name), None)
 
 
+# The add-on keys every frame of every take into the scene; longer audio belongs to the command line
+# (``thunder generate --format csv,json`` handles an hour).
+MAX_SECONDS = 600.0
+
+
+def _check_length(seconds: float, what: str) -> None:
+    if seconds > MAX_SECONDS:
+        raise AudioError(f"{what} is {format_duration(seconds)} long; the add-on's limit is "
+                         f"{format_duration(MAX_SECONDS)} (split it, or use the thunder command line)")
+
+
 def _decode(path: str) -> np.ndarray:
     import aud
 
     try:
-        snd = aud.Sound(path).rechannel(1).resample(SAMPLE_RATE, True)
+        src = aud.Sound(path)
+        _check_length(src.length / float(src.specs[0]), f"audio {os.path.basename(path)}")  # before decoding
+        snd = src.rechannel(1).resample(SAMPLE_RATE, True)
         data = np.asarray(snd.data(), dtype=np.float32)
+    except AudioError:
+        raise
     except Exception as exc:  # noqa: BLE001 - aud raises its own error types
         raise AudioError(f"cannot decode audio {os.path.basename(path)}: {exc}") from None
     if data.ndim == 2:
@@ -148,6 +164,7 @@ def strip_audio(scene: bpy.types.Scene, strip) -> AudioClip:
     n_frames = int(strip.frame_final_end) - start
     if n_frames <= 0:
         raise AudioError(f"strip {strip.name!r} has no length")
+    _check_length(n_frames / fps, f"strip {strip.name!r}")
     pcm = decode_sound(strip.sound)
     t0 = (start - float(strip.frame_start)) / fps + float(getattr(strip, "sound_offset", 0.0))
     clip = _cut(pcm, t0, int(round(n_frames / fps * SAMPLE_RATE)))

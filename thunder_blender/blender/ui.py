@@ -8,25 +8,39 @@ from .ops_generate import STATUS
 _RIG_CACHE: dict = {}
 
 
-def _rig_summary(context) -> tuple[list[str], str]:
-    """Detected rig lines for the active object, or ([], error). Cached on the object's key names."""
-    obj = context.active_object
-    if obj is None:
-        return [], "Select the face mesh (or its armature)"
-    from .props import mapping_paths
+def _signature(target, paths: dict) -> tuple:
+    """What rig detection depends on: names, key names, hierarchy, checkboxes, override state."""
+    objs = list(getattr(target, "all_objects", ())) if isinstance(target, bpy.types.Collection) else [target]
+    if not isinstance(target, bpy.types.Collection):
+        root = target.parent or target
+        objs += [root, *root.children_recursive]
+    out = [type(target).__name__, target.name, tuple(sorted(paths.items()))]
+    for o in objs:
+        key = getattr(getattr(o, "data", None), "shape_keys", None) if o.type == "MESH" else None
+        drive = getattr(getattr(o, "thunder", None), "drive", True)
+        out.append((o.name, o.type, o.parent.name if o.parent else "", drive, o.library is None,
+                    o.override_library is None, tuple(kb.name for kb in key.key_blocks) if key else ()))
+    return tuple(out)
 
+
+def _rig_summary(context) -> tuple[list[str], str, str, list[str]]:
+    """(detected rig lines, error, name of the object holding the takes list, meshes that can be driven)
+    for the current target. Cached on what detection depends on."""
+    from .props import mapping_paths, target_of
+
+    target = target_of(context)
+    if target is None:
+        return [], "Select the face mesh (or its armature)", "", []
     paths = mapping_paths(context)
-    key = getattr(getattr(obj, "data", None), "shape_keys", None)
-    names = tuple(kb.name for kb in key.key_blocks) if key is not None else ()
-    sig = (obj.name, obj.type, names, tuple(sorted(paths.items())),
-           tuple(c.name for c in obj.children), obj.parent.name if obj.parent else "")
+    sig = _signature(target, paths)
     if sig not in _RIG_CACHE:
         from .rig import RigError, detect_rig
 
         try:
-            _RIG_CACHE[sig] = (detect_rig(obj, **paths).summary_lines(), "")
+            rig = detect_rig(target, **paths)
+            _RIG_CACHE[sig] = (rig.summary_lines(), "", rig.obj.name, [m.name for m in rig.candidates])
         except RigError as exc:
-            _RIG_CACHE[sig] = ([], str(exc))
+            _RIG_CACHE[sig] = ([], str(exc), "", [])
         if len(_RIG_CACHE) > 32:
             _RIG_CACHE.pop(next(iter(_RIG_CACHE)))
     return _RIG_CACHE[sig]
@@ -63,13 +77,23 @@ def draw_thunder(layout, context) -> None:
             col.label(text=f"{strip.name}: frames {strip.frame_final_start}-{strip.frame_final_end - 1}",
                       icon="SOUND")
     box = layout.box()
-    lines, err = _rig_summary(context)
-    obj = context.active_object
-    box.label(text=f"Target: {obj.name}" if obj else "Target: none", icon="OBJECT_DATA")
+    lines, err, holder_name, meshes = _rig_summary(context)
+    from .props import target_of
+
+    target = target_of(context)
+    box.prop(s, "character")
+    box.label(text=f"Target: {target.name}" if target else "Target: none", icon="OBJECT_DATA")
     if err:
         box.label(text=err, icon="ERROR")
     for line in lines:
         box.label(text=line)
+    if len(meshes) > 1:
+        sub = box.column(align=True)
+        sub.label(text="Driven meshes")
+        for name in meshes:
+            m = bpy.data.objects.get(name)
+            if m is not None:
+                sub.prop(m.thunder, "drive", text=name)
     box.prop(s, "mapping_file", text="Map")
     col = layout.column(align=True)
     col.prop(s, "n_takes")
@@ -84,7 +108,8 @@ def draw_thunder(layout, context) -> None:
         frac = STATUS["done"] / STATUS["total"] if STATUS["total"] else 0.0
         layout.progress(factor=frac, type="BAR", text=f"{STATUS['text']} (Esc cancels)")
     layout.operator("thunder.generate", icon="PLAY")
-    props = getattr(obj, "thunder", None) if obj else None
+    holder = bpy.data.objects.get(holder_name) if holder_name else None
+    props = getattr(holder, "thunder", None) if holder else None
     if props is not None and len(props.takes):
         layout.label(text="Takes")
         layout.template_list("THUNDER_UL_takes", "", props, "takes", props, "active_take", rows=3)
@@ -92,6 +117,19 @@ def draw_thunder(layout, context) -> None:
         row.operator("thunder.take_keep", text="Keep", icon="CHECKMARK")
         row.operator("thunder.take_reroll", text="Re-roll", icon="FILE_REFRESH")
         row.operator("thunder.takes_clear", text="Clear", icon="TRASH")
+        if 0 <= props.active_take < len(props.takes) and props.takes[props.active_take].action is not None:
+            from .ops_generate import take_notes
+
+            for note in take_notes(props.takes[props.active_take].action):
+                layout.label(text=note, icon="INFO")
+        row = layout.row(align=True)
+        row.operator("thunder.takes_export", text="Export Takes...", icon="EXPORT")
+        row.operator("thunder.take_bake", text="Bake to Active Action", icon="ACTION")
+        from .grid import find_grid
+
+        on = find_grid() is not None
+        layout.operator("thunder.preview_grid", text="Remove Preview Grid" if on else "Preview Grid",
+                        icon="LIGHTPROBE_GRID", depress=on)
 
 
 def draw_shaping(layout, s) -> None:

@@ -101,7 +101,7 @@ def log_mel(audio: np.ndarray, cfg: MelConfig = MEL, chunk: int = 4096) -> np.nd
     audio: (S,) float in [-1, 1] at ``cfg.sample_rate``.
     Returns (1 + S // hop, n_mels) float32.
     """
-    x = np.asarray(audio, dtype=np.float64).reshape(-1)
+    x = np.asarray(audio, dtype=np.float32).reshape(-1)  # float64 per chunk below: an hour stays small
     pad = cfg.n_fft // 2
     x = np.pad(x, (pad, pad), mode="constant")
     n = 1 + (len(x) - cfg.n_fft) // cfg.hop_length
@@ -111,7 +111,7 @@ def log_mel(audio: np.ndarray, cfg: MelConfig = MEL, chunk: int = 4096) -> np.nd
     idx = np.arange(cfg.n_fft)[None, :]
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
-        frames = x[(np.arange(start, stop)[:, None] * cfg.hop_length) + idx] * win
+        frames = x[(np.arange(start, stop)[:, None] * cfg.hop_length) + idx].astype(np.float64) * win
         spec = np.abs(np.fft.rfft(frames, axis=1)) ** cfg.power
         out[start:stop] = np.log(np.maximum(spec @ fb.T, cfg.log_floor))
     return out
@@ -155,18 +155,23 @@ def _polyphase_filter(up: int, down: int, half_taps: int) -> np.ndarray:
     return h
 
 
+RESAMPLE_BLOCK = 1 << 18  # output samples per block (times the up factor): memory stays per block
+
+
 def resample(audio: np.ndarray, sr_in: int, sr_out: int = SAMPLE_RATE, half_taps: int = 32) -> np.ndarray:
     """Band-limited rational resampling (polyphase Kaiser-windowed sinc), numpy only.
 
     audio: (S,) float mono. Returns (round(S * sr_out / sr_in),) float32. Output sample n sits at
     input time n * sr_in / sr_out (no delay); the anti-alias cut-off is the lower Nyquist rate.
+    Works through the output in blocks (float64 inside a block only), so an hour of 48 kHz audio needs
+    little more memory than its input and output.
     """
-    x = np.asarray(audio, dtype=np.float64).reshape(-1)
+    x = np.asarray(audio, dtype=np.float32).reshape(-1)
     sr_in, sr_out = int(sr_in), int(sr_out)
     if sr_in <= 0 or sr_out <= 0:
         raise ValueError(f"sample rates must be positive, got {sr_in} -> {sr_out}")
     if sr_in == sr_out:
-        return x.astype(np.float32)
+        return x.copy()
     g = math.gcd(sr_in, sr_out)
     up, down = sr_out // g, sr_in // g
     # decimating: widen the filter (in input samples) so the transition band keeps its relative width
@@ -174,16 +179,25 @@ def resample(audio: np.ndarray, sr_in: int, sr_out: int = SAMPLE_RATE, half_taps
     h = _polyphase_filter(up, down, half)
     n_out = int(round(len(x) * sr_out / sr_in))
     taps = 2 * half
-    xp = np.pad(x, (half, half + taps + down + 1))
-    frames = np.lib.stride_tricks.sliding_window_view(xp, taps)  # frames[i] = xp[i : i + taps]
-    out = np.zeros(n_out, dtype=np.float64)
-    # outputs n = n0 + j * up share the phase (n0 * down) % up and start at input (n0 * down) // up + j * down
-    for n0 in range(min(up, n_out)):
-        count = len(range(n0, n_out, up))
-        b0 = (n0 * down) // up + 1  # + 1: the padding offset (base - half + 1 + half)
-        rows = frames[b0: b0 + count * down: down]
-        out[n0::up] = rows @ h[(n0 * down) % up]
-    return out.astype(np.float32)
+    out = np.empty(n_out, dtype=np.float32)
+    step = up * max(1, RESAMPLE_BLOCK // up)  # a multiple of up: every block starts at phase 0
+    for o0 in range(0, n_out, step):
+        o1 = min(n_out, o0 + step)
+        # output n reads xp[b(n) : b(n) + taps] with b(n) = (n * down) // up + 1, where xp is x padded by
+        # ``half`` zeros in front (and enough behind)
+        k0 = (o0 * down) // up + 1
+        k1 = ((o1 - 1) * down) // up + 1 + taps
+        seg = np.zeros(k1 - k0, dtype=np.float64)
+        lo, hi = max(k0 - half, 0), min(k1 - half, len(x))
+        if hi > lo:
+            seg[lo + half - k0: hi + half - k0] = x[lo:hi]
+        frames = np.lib.stride_tricks.sliding_window_view(seg, taps)
+        for n0 in range(min(up, o1 - o0)):
+            count = len(range(o0 + n0, o1, up))
+            b0 = ((o0 + n0) * down) // up + 1 - k0
+            rows = frames[b0: b0 + count * down: down]
+            out[o0 + n0: o1: up] = rows @ h[(n0 * down) % up]
+    return out
 
 
 def to_model_audio(pcm: np.ndarray, sample_rate: int) -> np.ndarray:

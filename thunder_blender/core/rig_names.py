@@ -22,6 +22,7 @@ Precedence for a key: user map > FLAME > ARKit > visemes > VRM. Each shape key i
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,6 +155,10 @@ class MappingError(ValueError):
     """A mapping file is unreadable or names unknown channels. The message is user-facing."""
 
 
+MAX_MAP_WEIGHT = 10.0   # a channel weight in a user or FLAME map (1 = the channel as is)
+MAX_JAW_RADIANS = 1.0   # about 57 degrees; FLAME's jaw opens about 0.35
+
+
 def _check_sources(where: str, combo: object) -> dict[str, float]:
     if not isinstance(combo, dict) or not combo:
         raise MappingError(f"{where}: expected a non-empty object of channel weights")
@@ -162,6 +167,8 @@ def _check_sources(where: str, combo: object) -> dict[str, float]:
             raise MappingError(f"{where}: unknown channel {src!r} (use ARKit names or viseme_*)")
         if not isinstance(w, (int, float)) or isinstance(w, bool):
             raise MappingError(f"{where}: weight of {src!r} must be a number")
+        if not math.isfinite(w) or abs(w) > MAX_MAP_WEIGHT:
+            raise MappingError(f"{where}: weight of {src!r} must be a finite number within +-{MAX_MAP_WEIGHT:g}")
     return {k: float(v) for k, v in combo.items()}
 
 
@@ -170,6 +177,8 @@ def _read_json(path: str | Path, what: str) -> dict:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MappingError(f"cannot read {what} {path}: {exc}") from None
+    except RecursionError:
+        raise MappingError(f"cannot read {what} {path}: nested too deeply") from None
     if not isinstance(data, dict):
         raise MappingError(f"{what} {path}: top level must be a JSON object")
     return data
@@ -207,10 +216,13 @@ def load_flame_map(path: str | Path) -> FlameMap:
         raise MappingError(f"FLAME map {path}: expression keys must look like Exp<n>, got {bad[0]!r}")
     jaw = data.get("jaw", {})
     try:
-        return FlameMap(parsed, float(jaw.get("open_radians", 0.35)), float(jaw.get("lateral_radians", 0.08)),
-                        float(jaw.get("forward", 0.0)), str(data.get("description", "")))
+        angles = (float(jaw.get("open_radians", 0.35)), float(jaw.get("lateral_radians", 0.08)),
+                  float(jaw.get("forward", 0.0)))
     except (TypeError, ValueError, AttributeError):
         raise MappingError(f"FLAME map {path}: jaw angles must be numbers") from None
+    if not all(math.isfinite(a) and abs(a) <= MAX_JAW_RADIANS for a in angles):
+        raise MappingError(f"FLAME map {path}: jaw angles must be finite and within +-{MAX_JAW_RADIANS:g} radians")
+    return FlameMap(parsed, *angles, str(data.get("description", "")))
 
 
 @dataclass(frozen=True)

@@ -51,10 +51,31 @@ def to_dict(weights: np.ndarray, fps: float, seeds: tuple[int, ...], *, model: d
     }
 
 
-def write(path: str | os.PathLike, weights: np.ndarray, fps: float, seeds: tuple[int, ...], **meta) -> None:
-    """Write ``to_dict(...)`` as compact JSON (one line per take would not help readers; keep it small)."""
-    Path(path).write_text(json.dumps(to_dict(weights, fps, seeds, **meta), separators=(",", ":")),
-                          encoding="utf-8")
+def write(path: str | os.PathLike, weights: np.ndarray, fps: float, seeds: tuple[int, ...], *,
+          decimals: int = 6, **meta) -> None:
+    """Write ``to_dict(...)`` as compact JSON, streamed: the frames are formatted a block at a time, so an
+    hour of takes never exists as one Python object (the file is identical to ``json.dumps(to_dict(...))``
+    up to float formatting)."""
+    weights = np.asarray(weights)
+    head = to_dict(weights[:, :0], fps, seeds, decimals=decimals, **meta)
+    head["n_frames"] = int(weights.shape[1])
+    takes = head.pop("takes")
+    text = json.dumps(head, separators=(",", ":"))
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text[:-1] + ',"takes":[')
+        for k, (w, take) in enumerate(zip(weights, takes, strict=True)):
+            f.write(("," if k else "") + f'{{"index":{take["index"]},"seed":{take["seed"]},"frames":[')
+            for start in range(0, len(w), 2048):
+                block = np.round(np.asarray(w[start:start + 2048], np.float64), decimals)
+                rows = ("[" + ",".join(map(_number, r)) + "]" for r in block)
+                f.write(("," if start else "") + ",".join(rows))
+            f.write("]}")
+        f.write("]}")
+
+
+def _number(x: float) -> str:
+    """A JSON number as ``json.dumps`` writes a float (repr), integers without the ``.0`` kept as floats."""
+    return repr(float(x))
 
 
 def read(path: str | os.PathLike) -> tuple[np.ndarray, float, tuple[int, ...], dict]:

@@ -8,6 +8,7 @@ cannot be created, or a run on it fails, the model falls back to CPU (``Model.pr
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,16 +45,22 @@ def find_model_dir(model_dir: str | Path | None = None) -> Path:
                      + ", ".join(str(d) for d in candidate_dirs()) + "); reinstall the extension")
 
 
-def _import_ort():
+def import_onnxruntime():
+    # onnxruntime's telemetry writes a device id and an event queue under ~/.cache/Microsoft as soon as it is
+    # imported, unless ORT_DISABLE_TELEMETRY is set first; this project stores and sends nothing about its
+    # users. If something imported onnxruntime before us, its events are at least switched off.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     try:
         import onnxruntime as ort
     except ImportError as exc:  # pragma: no cover - depends on the installation
         raise ModelError("onnxruntime is not installed; install the extension build that bundles it") from exc
+    if hasattr(ort, "disable_telemetry_events"):
+        ort.disable_telemetry_events()
     return ort
 
 
 def choose_providers(providers: str | list[str] = "auto") -> list[str]:
-    ort = _import_ort()
+    ort = import_onnxruntime()
     available = ort.get_available_providers()
     if providers == "auto":
         gpu = [p for p in GPU_PROVIDERS if p in available]
@@ -125,7 +132,7 @@ class Model:
 
 
 def _open_sessions(directory: Path, card: ModelCard, providers: list[str]) -> dict:
-    ort = _import_ort()
+    ort = import_onnxruntime()
     so = ort.SessionOptions()
     so.intra_op_num_threads = INTRA_OP_THREADS
     so.inter_op_num_threads = 1

@@ -114,6 +114,14 @@ def rows(results: dict, targets: Targets = Targets()) -> list[tuple[str, str, st
     if (cl := section("cli")) is not None:
         out.append(("CLI: thunder generate 10 s, 4 takes, glb+fbx+csv", f"{_fmt_s(cl['median_s'])} "
                     f"(n={cl['runs']}, {len(cl['files_written'])} files)", ""))
+    if (la := section("long_audio")) is not None:
+        for key, r in la.items():
+            if is_na(r):
+                out.append((f"CLI: {key}", f"n/a: {r['reason']}", ""))
+                continue
+            out.append((f"CLI: {r['audio_s'] / 60:g} min audio, 4 takes, {r['formats']}",
+                        f"{_fmt_s(r['wall_s'])}, peak RSS {r['peak_rss_mb']:.0f} MB",
+                        f"<= 2048 MB: {_verdict(r['peak_rss_mb'], 2048.0)}"))
     return out
 
 

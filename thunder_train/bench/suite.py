@@ -34,6 +34,8 @@ class SuiteConfig:
     keyframe_takes: int = 8
     keyframe_seconds: float = 10.0
     only: tuple[str, ...] = ()  # empty: all parts
+    # (seconds, formats): the default formats at the Blender formats' limit, an hour of the numpy formats
+    long_audio: tuple[tuple[float, str], ...] = ((600.0, "glb,csv,json,png"), (3600.0, "csv,json,png"))
 
 
 def quick_config() -> SuiteConfig:
@@ -41,7 +43,7 @@ def quick_config() -> SuiteConfig:
     t = TimingConfig(warmup=1, min_runs=2, max_runs=3, budget_s=1.0)
     return SuiteConfig(runtime=RuntimeBenchConfig(durations_s=(10.0,), n_takes=(1, 4), timing=t),
                        reference=ReferenceConfig(ddpm_steps=(50,)), enable_runs=2, keyframe_takes=2,
-                       keyframe_seconds=3.0)
+                       keyframe_seconds=3.0, long_audio=((120.0, "glb,csv,json,png"),))
 
 
 def bench_enable(runs: int) -> dict:
@@ -106,6 +108,36 @@ def bench_cli(wav: Path, runs: int = 2) -> dict:
             "command": "thunder generate <10 s wav> --takes 4 --target demo --format glb,fbx,csv"}
 
 
+_PEAK_RSS = ("import resource, subprocess, sys\n"
+             "r = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+             "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+             "sys.stderr.write(r.stderr[-2000:])\n")
+
+
+def bench_long_audio(work: Path, cases: tuple[tuple[float, str], ...]) -> dict:
+    """``thunder generate`` on long speech (4 takes, demo head): wall time and the process's peak RSS."""
+    cmd = _thunder_cmd()
+    if cmd is None:
+        return na("thunder CLI not built yet (thunder_cli/cli.py missing)")
+    out: dict = {}
+    for seconds, formats in cases:
+        wav = speech_clip(seconds, work)
+        with tempfile.TemporaryDirectory(prefix="thunder-bench-long-") as tmp:
+            args = [*cmd, "generate", str(wav), "--takes", "4", "--target", "demo", "--format", formats,
+                    "--out", str(Path(tmp) / "out")]
+            t0 = time.perf_counter()
+            res = subprocess.run([sys.executable, "-c", _PEAK_RSS, *args], capture_output=True, text=True,
+                                 cwd=ROOT, timeout=3600)
+            wall = time.perf_counter() - t0
+        code, peak_kb = (int(v) for v in res.stdout.split()[-2:])
+        key = f"{seconds / 60:g} min {formats}"
+        if code != 0:
+            out[key] = na(f"exited {code}: {(res.stderr.strip().splitlines() or ['no message'])[-1]}")
+        else:
+            out[key] = {"audio_s": seconds, "formats": formats, "wall_s": wall, "peak_rss_mb": peak_kb / 1024}
+    return out
+
+
 def run_suite(cfg: SuiteConfig, log=print) -> dict:
     work = Path(tempfile.mkdtemp(prefix="thunder-bench-"))
     results: dict = {"created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -124,6 +156,7 @@ def run_suite(cfg: SuiteConfig, log=print) -> dict:
             "model_size": bench_model_size,
             "head_load": lambda: run_probe(["head_load"]),
             "cli": lambda: bench_cli(clip10),
+            "long_audio": lambda: bench_long_audio(work, cfg.long_audio),
         }
         for name, fn in parts.items():
             if cfg.only and name not in cfg.only:

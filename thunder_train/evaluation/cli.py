@@ -38,9 +38,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", action="append", default=[], metavar="NAME=MODEL_DIR",
                    help="exported model directory to evaluate under NAME (repeatable)")
     p.add_argument("--no-references", action="store_true", help="skip the ground_truth and mean_pose rows")
-    p.add_argument("--splits", nargs="+", default=["test", "real_val"])
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    p.add_argument("--max-utts", type=int, default=40, help="utterances per split (random subset)")
+    p.add_argument("--recipe", default=None, help="recipe whose [evaluation] settings are the defaults")
+    p.add_argument("--splits", nargs="+", default=None, help="default: the recipe's")
+    p.add_argument("--seeds", nargs="+", type=int, default=None, help="take seeds (default: the recipe's)")
+    p.add_argument("--max-utts", type=int, default=None, help="utterances per split, random subset (default: the recipe's)")
     p.add_argument("--out", default="models/metrics.json")
     p.add_argument("--markdown", default=None, help="also write the Markdown tables here")
 
@@ -56,7 +57,18 @@ def run(args: argparse.Namespace) -> int:
     if not (Path(args.corpus) / "meta.json").exists():
         print(f"error: {args.corpus} is not a corpus (no meta.json)", file=sys.stderr)
         return 2
-    cfg = EvalConfig(seeds=tuple(args.seeds), max_utts=args.max_utts, splits=tuple(args.splits))
+    from dataclasses import replace
+
+    from thunder_train.recipe import Recipe, RecipeError
+
+    try:
+        cfg: EvalConfig = Recipe.load(args.recipe).eval_config()
+    except RecipeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    given = {"seeds": args.seeds and tuple(args.seeds), "max_utts": args.max_utts,
+             "splits": args.splits and tuple(args.splits)}
+    cfg = replace(cfg, **{k: v for k, v in given.items() if v is not None})
     result = evaluate(variants, args.corpus, args.judges, cfg, references=not args.no_references)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -23,17 +23,18 @@ from .nets import TemporalNet, fit, load_judge, save_judge
 
 @dataclass
 class LipReaderConfig:
-    hidden: int = 64
-    kernel: int = 3
-    dilations: tuple[int, ...] = (1, 2, 4)   # receptive field 1 + 2 * 7 = 15 frames
-    dropout: float = 0.1
-    crop: int = 100
-    batch: int = 16
-    steps: int = 1500
-    lr: float = 2e-3
-    max_seconds: float = 300.0
-    max_items: int | None = 6000
-    seed: int = 2
+    """Values: ``thunder_train/recipe.toml`` [judges.lipreader] (``Recipe.lipreader_config``)."""
+
+    hidden: int
+    kernel: int
+    dilations: tuple[int, ...]   # (1, 2, 4): receptive field 1 + 2 * 7 = 15 frames
+    dropout: float
+    crop: int
+    batch: int
+    steps: int
+    lr: float
+    max_items: int | None
+    seed: int
 
 
 class LipReader(nn.Module):
@@ -73,7 +74,7 @@ def accuracy(model: LipReader, items: list[Item]) -> dict:
             "majority_rate": float(counts.max() / max(counts.sum(), 1)), "n_frames": n}
 
 
-def train_lipreader_items(train: list[Item], val: list[Item], cfg: LipReaderConfig, log=_log
+def train_lipreader_items(train: list[Item], val: list[Item], cfg: LipReaderConfig, log=_log, deadline: float | None = None
                           ) -> tuple[LipReader, dict]:
     torch.manual_seed(cfg.seed)
     model = LipReader(cfg)
@@ -85,7 +86,7 @@ def train_lipreader_items(train: list[Item], val: list[Item], cfg: LipReaderConf
         m = mask.reshape(-1).float()
         return (ce * m).sum() / m.sum().clamp_min(1.0), ""
 
-    metrics = fit(model, cfg, step_loss, "lipreader", log, clip=None)
+    metrics = fit(model, cfg, step_loss, "lipreader", log, clip=None, deadline=deadline)
     if val:
         metrics["val"] = accuracy(model, val)
     return model, metrics
@@ -102,7 +103,10 @@ def load_lipreader(path: str | Path) -> LipReader:
 def train_lipreader(corpus_root: str | Path, out_path: str | Path, cfg: LipReaderConfig | None = None,
                     items: tuple[list[Item], list[Item]] | None = None, log=_log) -> Path:
     """Train on ground-truth train (+ real_train) performances, validate on val; save to ``out_path``."""
-    cfg = cfg or LipReaderConfig()
+    if cfg is None:
+        from thunder_train.recipe import Recipe
+
+        cfg = Recipe.load().lipreader_config()
     torch.set_num_threads(THREADS)
     if items is None:
         train = load_items(corpus_root, ("train", "real_train"), cfg.max_items, cfg.seed)

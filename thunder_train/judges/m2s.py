@@ -23,18 +23,19 @@ from .nets import TemporalNet, fit, load_judge, save_judge
 
 @dataclass
 class M2SConfig:
-    inputs: str = "mouth"        # "mouth" (MOUTH_INDEX channels) or "all" (55 channels)
-    hidden: int = 96
-    kernel: int = 5
-    dilations: tuple[int, ...] = (1, 2, 4, 8, 1)
-    dropout: float = 0.1
-    crop: int = 100              # training crop, frames at 50 fps
-    batch: int = 16
-    steps: int = 2000
-    lr: float = 2e-3
-    max_seconds: float = 420.0   # clock cap; the LR schedule follows whichever of steps/clock is further
-    max_items: int | None = 6000
-    seed: int = 0
+    """Values: ``thunder_train/recipe.toml`` [judges.m2s] (``Recipe.m2s_config``)."""
+
+    inputs: str                  # "mouth" (MOUTH_INDEX channels) or "all" (55 channels)
+    hidden: int
+    kernel: int
+    dilations: tuple[int, ...]
+    dropout: float
+    crop: int                    # training crop, frames at 50 fps
+    batch: int
+    steps: int                   # optimiser steps (warm-up then cosine over exactly these)
+    lr: float
+    max_items: int | None
+    seed: int
 
 
 class M2S(nn.Module):
@@ -102,7 +103,7 @@ def _eval_loss(model: M2S, items: list[Item], shuffle: bool = False, seed: int =
     return tot / max(n, 1)
 
 
-def train_m2s_items(train: list[Item], val: list[Item], cfg: M2SConfig, log=_log) -> tuple[M2S, dict]:
+def train_m2s_items(train: list[Item], val: list[Item], cfg: M2SConfig, log=_log, deadline: float | None = None) -> tuple[M2S, dict]:
     """Train an M2S on prepared items; returns the frozen model and its validation numbers."""
     torch.manual_seed(cfg.seed)
     model = M2S(cfg)
@@ -111,7 +112,7 @@ def train_m2s_items(train: list[Item], val: list[Item], cfg: M2SConfig, log=_log
         perf, mel, _, mask = crop_batch(train, rng, cfg.batch, cfg.crop)
         return m2s_loss(model, perf, mel, mask), ""
 
-    metrics = fit(model, cfg, step_loss, f"m2s[{cfg.inputs}]", log)
+    metrics = fit(model, cfg, step_loss, f"m2s[{cfg.inputs}]", log, deadline=deadline)
     if val:
         # Target variance is ~1 per bin after normalisation (pair averaging lowers it a little), so
         # 1 - mse is roughly the explained variance; the shuffled-frame loss is the chance level.
@@ -138,8 +139,11 @@ def train_m2s(corpus_root: str | Path, out_path: str | Path, cfg: M2SConfig | No
 
     inputs: "mouth" | "all" overrides ``cfg.inputs``. ``items`` = (train, val) reuses prepared data.
     """
-    cfg = cfg or M2SConfig()
-    if inputs is not None:
+    if cfg is None:
+        from thunder_train.recipe import Recipe
+
+        cfg = Recipe.load().m2s_config(inputs or "mouth")
+    elif inputs is not None:
         cfg = M2SConfig(**{**asdict(cfg), "inputs": inputs})
     torch.set_num_threads(THREADS)
     if items is None:

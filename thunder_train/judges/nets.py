@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
@@ -50,10 +50,9 @@ def freeze(module: nn.Module) -> nn.Module:
     return module
 
 
-def progress(step: int, steps: int, elapsed: float, max_seconds: float) -> float:
-    """Training progress 0..1 by steps or by the clock, whichever is further along (the clock cap then
-    still ends with an annealed learning rate)."""
-    return max(step / steps, elapsed / max_seconds)
+def lr_fraction(step: int, steps: int) -> float:
+    """Training progress 0..1 of optimiser step ``step`` (1-based) of ``steps``: the step count alone."""
+    return (step - 1) / max(1, steps)
 
 
 def set_lr(opt: torch.optim.Optimizer, peak: float, frac: float, warmup: float = 0.05) -> None:
@@ -66,24 +65,23 @@ def set_lr(opt: torch.optim.Optimizer, peak: float, frac: float, warmup: float =
         g["lr"] = lr
 
 
-def fit(model: nn.Module, cfg, step_loss, name: str, log, clip: float | None = 1.0) -> dict:
+def fit(model: nn.Module, cfg, step_loss, name: str, log, clip: float | None = 1.0,
+        deadline: float | None = None) -> dict:
     """The judges' shared training loop; returns {"steps", "seconds"} and leaves ``model`` frozen.
 
-    cfg: any judge config with ``seed``, ``lr``, ``steps`` and ``max_seconds`` (AdamW, warm-up then cosine
-    over whichever of the step and clock budgets runs out first). ``step_loss(model, rng) -> (loss, note)``
-    draws one batch with the numpy ``rng`` and returns the scalar loss and a short text for the log.
+    cfg: any judge config with ``seed``, ``lr`` and ``steps`` (AdamW, warm-up then cosine over exactly
+    ``cfg.steps`` steps). ``step_loss(model, rng) -> (loss, note)`` draws one batch with the numpy ``rng``
+    and returns the scalar loss and a short text for the log. ``deadline`` (a ``time.monotonic()`` value):
+    past it the loop raises ``TimeLimitReached``; a judge trains in minutes, so it is retrained from its
+    start rather than checkpointed.
     """
+    from thunder_train.checkpoint import TimeLimitReached
+
     rng = np.random.default_rng(cfg.seed)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     t0 = time.monotonic()
-    step = 0
     for step in range(1, cfg.steps + 1):
-        frac = progress(step - 1, cfg.steps, time.monotonic() - t0, cfg.max_seconds)
-        if frac >= 1.0:
-            log(f"{name} clock cap reached after {step - 1} steps")
-            step -= 1
-            break
-        set_lr(opt, cfg.lr, frac)
+        set_lr(opt, cfg.lr, lr_fraction(step, cfg.steps))
         model.train()
         loss, note = step_loss(model, rng)
         opt.zero_grad()
@@ -93,8 +91,11 @@ def fit(model: nn.Module, cfg, step_loss, name: str, log, clip: float | None = 1
         opt.step()
         if step % 200 == 0:
             log(f"{name} step {step} loss {loss.item():.4f}{note} ({time.monotonic() - t0:.0f}s)")
+        if deadline is not None and time.monotonic() > deadline and step < cfg.steps:
+            raise TimeLimitReached(f"judge {name}", step, cfg.steps, None,
+                                   "judges are not checkpointed: this one retrains from its first step")
     freeze(model)
-    return {"steps": step, "seconds": round(time.monotonic() - t0, 1)}
+    return {"steps": cfg.steps, "seconds": round(time.monotonic() - t0, 1)}
 
 
 def save_judge(kind: str, model: nn.Module, path, metrics: dict | None = None):
@@ -110,7 +111,9 @@ def load_judge(path, kind: str, what: str, model_cls, cfg_cls) -> nn.Module:
     ck = torch.load(Path(path), map_location="cpu", weights_only=False)
     if ck.get("kind") != kind:
         raise ValueError(f"{path} is not {what} checkpoint")
-    cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in ck["cfg"].items()}
+    known = {f.name for f in fields(cfg_cls)}
+    # settings dropped since the checkpoint was written (e.g. the old clock cap max_seconds) are ignored
+    cfg = {k: tuple(v) if isinstance(v, list) else v for k, v in ck["cfg"].items() if k in known}
     model = model_cls(cfg_cls(**cfg))
     model.load_state_dict(ck["state"])
     model.metrics = ck.get("metrics", {})

@@ -33,16 +33,17 @@ WINDOW = 10  # frames at 50 fps (0.2 s)
 
 @dataclass
 class SyncConfig:
-    hidden: int = 96
-    emb: int = 64
-    max_shift: int = 8         # training negatives: same-clip shifts of +-max_shift frames
-    temperature: float = 0.1
-    crop: int = 80
-    batch: int = 16
-    steps: int = 2000
-    lr: float = 2e-3
-    max_seconds: float = 420.0
-    seed: int = 0
+    """Values: ``thunder_train/recipe.toml`` [judges.sync] (``Recipe.sync_config``)."""
+
+    hidden: int
+    emb: int
+    max_shift: int             # training negatives: same-clip shifts of +-max_shift frames
+    temperature: float
+    crop: int
+    batch: int
+    steps: int
+    lr: float
+    seed: int
 
 
 def _stack(c_in: int, hidden: int, emb: int, first: nn.Module) -> nn.Sequential:
@@ -151,7 +152,7 @@ def offset_distances(expert: SyncExpert, perf: np.ndarray, mel_norm: np.ndarray,
     return torch.stack(d).numpy().astype(np.float64)
 
 
-def train_sync_items(train: list[Item], val: list[Item], cfg: SyncConfig, log=_log) -> tuple[SyncExpert, dict]:
+def train_sync_items(train: list[Item], val: list[Item], cfg: SyncConfig, log=_log, deadline: float | None = None) -> tuple[SyncExpert, dict]:
     torch.manual_seed(cfg.seed)
     model = SyncExpert(cfg)
 
@@ -161,7 +162,7 @@ def train_sync_items(train: list[Item], val: list[Item], cfg: SyncConfig, log=_l
         loss, acc = contrastive_loss(model, perf, mel, mask, cfg.max_shift, cfg.temperature)
         return loss, f" acc {acc.item():.3f}"
 
-    metrics = fit(model, cfg, step_loss, f"sync[seed {cfg.seed}]", log)
+    metrics = fit(model, cfg, step_loss, f"sync[seed {cfg.seed}]", log, deadline=deadline)
     if val:
         metrics.update(evaluate_sync(model, val))
     return model, metrics
