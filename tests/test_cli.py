@@ -143,6 +143,10 @@ def bad_inputs(tmp_path) -> dict[str, Path]:
     ("ok", ["--target", "missing.blend", "--format", "glb"], "target file not found"),
     ("ok", ["--fps", "0"], "--fps must be"),
     ("ok", ["--mouth-variation", "2"], "mouth variation (mouth temperature) must be between 0 and 1"),
+    ("ok", ["--strength", "brows=3"], "strength of brows must be between 0 and 2"),
+    ("ok", ["--smooth", "lips=2"], "--smooth: expected REGION=VALUE"),
+    ("ok", ["--offset-ms", "5000"], "offset must be between"),
+    ("ok", ["--reduce-keys", "--key-tolerance", "0"], "key tolerance must be above 0"),
 ])
 def test_bad_input_exits_with_one_line_and_writes_nothing(case, extra, message, bad_inputs, tmp_path):
     audio = {"missing": tmp_path / "nope.wav", "ok": DEMO_WAV}.get(case) or bad_inputs[case]
@@ -227,6 +231,28 @@ def test_json_file_layout(model, short_wav, tmp_path):
     assert [t["index"] for t in doc["takes"]] == [1, 2]
     assert len(doc["takes"][0]["frames"]) == doc["n_frames"] == 80
     assert doc["settings"]["emotion"] == "happy" and doc["settings"]["intensity"] == 0.8
+
+
+def test_shaping_options_reach_the_numpy_outputs(model, short_wav, tmp_path):
+    """--mouth-only and --strength change the JSON/CSV values; the controls are recorded in the JSON."""
+    from thunder_blender.core.regions import REGION_INDEX
+
+    out = tmp_path / "o"
+    assert cli.main(["generate", str(short_wav), "--out", str(out), "--name", "r", "--format", "json,csv",
+                     "--takes", "2", "--mouth-only", "--strength", "mouth=2", "--smooth", "head=3",
+                     "--offset-ms", "-40", "--reduce-keys"]) == 0
+    weights, fps, _, doc = takes_json.read(out / "r.json")
+    expected = expected_takes(short_wav, model, 2, 0)
+    mouth = list(REGION_INDEX["mouth"])
+    rest = [i for i in range(N_CHANNELS) if i not in mouth]
+    assert np.all(weights[..., rest] == 0.0)
+    np.testing.assert_allclose(weights[..., mouth], np.clip(2 * expected.weights[..., mouth], 0, 1), atol=1e-5)
+    assert expected.weights[..., mouth].max() > 0.1
+    sh = doc["settings"]["shaping"]
+    assert sh["mouth_only"] is True and sh["strength"] == {"mouth": 2.0} and sh["smooth_hz"] == {"head": 3.0}
+    assert sh["offset_ms"] == -40.0 and sh["reduce_keys"] is True
+    perf, _, _ = livelink.read_csv(out / "r_take_1.csv", fps=30)
+    assert np.all(perf[:, rest] == 0.0)
 
 
 def test_convert_csv_to_json_without_blender(tmp_path, capsys):

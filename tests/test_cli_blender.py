@@ -5,6 +5,8 @@ to the scene rate.
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -255,3 +257,52 @@ def test_a_rig_with_a_failing_python_driver_does_not_hang_at_exit(bpy, tmp_path)
                          timeout=120, cwd=ROOT, env={**os.environ, "BLENDER_USER_RESOURCES": str(tmp_path / "u")})
     assert res.returncode == 0, res.stderr[-2000:]
     assert "jawOpen" in res.stdout and "52 shape keys" in res.stdout
+
+
+def test_shaping_options_in_blender_outputs(bpy, tmp_path, short_wav, model):  # noqa: F811
+    """--offset-ms moves the keys of the .blend by N ms at 24 fps, --reduce-keys thins them within the
+    tolerance, --strength brows=0 keeps the brows at rest; the glb stays valid and follows the offset."""
+    out = tmp_path / "o"
+    assert cli.main(["generate", str(short_wav), "--takes", "2", "--seed", "3", "--target", "demo", "--fps", "24",
+                     "--out", str(out), "--name", "s", "--format", "blend,glb", "--offset-ms", "-40",
+                     "--reduce-keys", "--strength", "brows=0"]) == 0
+    takes, _ = _expected(short_wav, model, 2, 3)
+    bpy.ops.wm.open_mainfile(filepath=str(out / "s.blend"), load_ui=False)
+    acts = sorted((a for a in bpy.data.actions if "thunder_take" in a), key=lambda a: a["thunder_take"])
+    assert len(acts) == 2
+    m = round(1.6 * 24)
+    for k, act in enumerate(acts):
+        info = json.loads(act["thunder_settings"])
+        assert info["shaping"]["offset_ms"] == -40.0 and info["shaping"]["reduce_keys"] is True
+        perf = resample(takes.weights[k], takes.fps, 24.0, m)
+        n_keys = 0
+        for layer in act.layers:
+            for bag in layer.strips[0].channelbags:
+                for fc in bag.fcurves:
+                    n = len(fc.keyframe_points)
+                    co = np.empty(2 * n, np.float32)
+                    fc.keyframe_points.foreach_get("co", co)
+                    n_keys += n
+                    assert co[0] == pytest.approx(1 - 0.96, abs=1e-4)  # first key 40 ms (0.96 frames) early
+                    name = fc.data_path.split('"')[1] if fc.data_path.startswith("key_blocks") else None
+                    if name in ARKIT_52:
+                        got = np.array([fc.evaluate(1 - 0.96 + f) for f in range(m)])
+                        want = 0.0 * perf[:, ARKIT_52.index(name)] if name.startswith("brow") else \
+                            perf[:, ARKIT_52.index(name)]
+                        assert np.abs(got - want).max() <= 0.01 + 1e-5, name
+        assert n_keys < 55 * m / 3  # the shipped model's takes reduce well (>= 5x on longer clips)
+    report = validate_gltf(out / "s.glb")
+    assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:5]
+    # glTF time 0 is still audio time 0; the face shows at time t what the take does at t + 40 ms
+    doc, blob = read_glb(out / "s.glb")
+    for k, anim in enumerate(sorted(doc["animations"], key=lambda a: a["name"])):
+        chan = next(c for c in anim["channels"] if c["target"]["path"] == "weights")
+        sampler = anim["samplers"][chan["sampler"]]
+        times = accessor(doc, blob, sampler["input"])[:, 0]
+        np.testing.assert_allclose(times, np.arange(m) / 24, atol=1e-5)
+        values = accessor(doc, blob, sampler["output"]).reshape(m, 52)
+        perf = resample(takes.weights[k], takes.fps, 24.0, m)
+        pos = np.arange(m) + 0.96
+        want = np.stack([np.interp(pos, np.arange(m), perf[:, c]) for c in range(52)], 1)
+        want[:, [i for i, n in enumerate(ARKIT_52) if n.startswith("brow")]] = 0.0
+        assert np.abs(values - want).max() <= 0.01 + 1e-4

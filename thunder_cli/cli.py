@@ -243,7 +243,8 @@ def _blender_job(args, formats: list[str], audio):
 
     print("opening the target in Blender ...", file=sys.stderr)
     job = BlenderJob(args.target, args.name, BLENDER_FORMATS & set(formats), args.fps, audio,
-                     audio_name=Path(args.audio).name if audio is not None and args.audio else None)
+                     audio_name=Path(args.audio).name if audio is not None and args.audio else None,
+                     shaping=getattr(args, "shaping", None))
     try:
         prepare(job)
     except (TargetError, RigError) as err:
@@ -278,6 +279,28 @@ def _names(args: argparse.Namespace) -> list[str]:
     return names
 
 
+def _shaping(args: argparse.Namespace):
+    """The write-time controls from the command line (``core.shaping.Shaping``). Raises CliError."""
+    from thunder_blender.core.shaping import Shaping, parse_region_values
+
+    try:
+        return Shaping(strength=parse_region_values(args.strength, "--strength"), mouth_only=args.mouth_only,
+                       smooth_hz=parse_region_values(args.smooth, "--smooth"), offset_ms=args.offset_ms,
+                       reduce_keys=args.reduce_keys, key_tolerance=args.key_tolerance)
+    except ValueError as err:
+        raise CliError(str(err)) from None
+
+
+def _shaped(takes, shaping):
+    """Takes with strength and smoothing applied at the model rate (for the CSV, JSON and PNG outputs)."""
+    import dataclasses
+
+    import numpy as np
+
+    w = np.stack([shaping.shape(t, takes.fps) for t in takes.weights])
+    return dataclasses.replace(takes, weights=w, settings={**takes.settings, "shaping": shaping.to_dict()})
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     """One or more speech files -> takes. Every input is read and checked before anything is generated;
     all outputs of the run appear together at the end, or none."""
@@ -294,6 +317,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from .audio_file import read_audio
 
     names = _names(args)
+    args.shaping = _shaping(args)
     jobs = []
     for audio, name in zip(args.audio, names, strict=True):
         one = argparse.Namespace(**{**vars(args), "audio": audio, "name": name})
@@ -335,8 +359,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
                           f"(seeds {', '.join(map(str, takes.seeds))}), generated in "
                           f"{time.perf_counter() - t_gen:.1f} s")
             takes.settings.update(seed=args.seed, audio=Path(one.audio).name)
-            files += _write_numpy_formats(staging, formats, one.name, takes, (pcm, rate), Path(one.audio).name,
-                                          _model_meta(model), one.fps)
+            files += _write_numpy_formats(staging, formats, one.name, _shaped(takes, args.shaping), (pcm, rate),
+                                          Path(one.audio).name, _model_meta(model), one.fps)
             _interrupt_point()
             files += _blender_outputs(staging, job, takes)
             _interrupt_point()
@@ -476,6 +500,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--mouth-variation", type=float, default=None,
                    help="0..1: how much the mouth may differ between takes (default: the model's, 0 for the "
                         "shipped model: the mouth follows the audio, the takes differ in the upper face)")
+    g.add_argument("--strength", default="", metavar="REGION=S,...",
+                   help="strength per region, 0..2 (0: at rest, 2: doubled), regions mouth, cheeks, brows, eyes, "
+                        "head; e.g. brows=0.5,head=1.5 (default 1)")
+    g.add_argument("--mouth-only", action="store_true", help="animate the jaw and mouth only (the rest at rest)")
+    g.add_argument("--smooth", default="", metavar="REGION=HZ,...",
+                   help="zero-phase smoothing per region, cut-off in Hz (lip closures are kept); e.g. head=2")
+    g.add_argument("--offset-ms", type=float, default=0.0,
+                   help="move every key by this many ms (negative: the face leads the audio); keyed formats "
+                        "(blend, glb, fbx)")
+    g.add_argument("--reduce-keys", action="store_true",
+                   help="bake each curve to the fewest keys within --key-tolerance (blend, glb, fbx)")
+    g.add_argument("--key-tolerance", type=float, default=0.01, help="max error of --reduce-keys (default 0.01)")
     g.add_argument("--fps", type=float, default=None,
                    help="frame rate of the CSV and Blender outputs (default 30; a .blend target keeps its own)")
     g.add_argument("--target", default="demo", help="demo | FILE.blend | FILE.glb | FILE.fbx (default demo)")

@@ -195,6 +195,7 @@ class BlenderJob:
     audio: tuple[np.ndarray, int] | None = None  # (pcm (S,), sample rate) to place on the sequencer
     audio_name: str | None = None     # the input audio's file name: names the sound (as "<stem>.wav")
     face: object | None = field(default=None, repr=False)  # set by prepare()
+    shaping: object | None = None     # core.shaping.Shaping applied by write_takes (None: defaults)
 
 
 @contextlib.contextmanager
@@ -246,7 +247,7 @@ def _write_outputs(job: BlenderJob, takes, staging: Path) -> list[Path]:
         wav = staging / f".{job.name}_speech.wav"  # temporary: the sound is packed into the .blend
         write_wav(wav, *job.audio)
         add_sound(scene, wav, start, name=f"{Path(job.audio_name or job.name + '_speech').stem}.wav")
-    actions = write_takes(face, takes, start, fps)
+    actions = write_takes(face, takes, start, fps, shaping=job.shaping)
     n_scene = int(round(takes.duration * fps))
     scene.frame_end = max(scene.frame_end if job.target.lower().endswith(".blend") else start,
                           start + n_scene - 1)

@@ -154,7 +154,9 @@ def write_model_card(out: Path, card: dict, metrics: dict, work: Path | None = N
         "recorded prompts; the target animation is produced by a rule-based articulation model, not captured "
         "from real faces, so the model reproduces that model's style.",
         "- Emotion guidance only has an effect when an emotion other than `auto` is chosen.",
-        "- Upper-face motion (blinks, brows, head) is not determined by the audio: it comes from the per-take noise.",
+        "- Upper-face motion (brows, head) is not determined by the audio: it comes from the per-take noise. "
+        "Blinks and gaze come from a seeded runtime layer (`core.blinks`, `core.gaze`), not from the network: "
+        "the sampler loses sparse, brief events (measured with `python -m thunder_train.evaluation.blinks`).",
         "",
     ]
     if notes:

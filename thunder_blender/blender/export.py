@@ -48,6 +48,13 @@ def key_range(action: bpy.types.Action) -> tuple[float, float]:
     return lo, hi
 
 
+def take_range(action: bpy.types.Action) -> tuple[float, float]:
+    """The frames a take covers: its manual frame range when set (keys moved by an offset), else its keys."""
+    if action.use_frame_range:
+        return float(action.frame_start), float(action.frame_end)
+    return key_range(action)
+
+
 def _shift_keys(action: bpy.types.Action, offset: float) -> None:
     import numpy as np
 
@@ -193,7 +200,7 @@ def export_glb(path: str | Path, obj: bpy.types.Object,
                 ad = idb.animation_data or idb.animation_data_create()
                 track = ad.nla_tracks.new()
                 track.name = act.name
-                strip = track.strips.new(act.name, int(key_range(act)[0]), act)
+                strip = track.strips.new(act.name, int(take_range(act)[0]), act)
                 strip.action_slot = slot
                 temp_tracks.append((ad, track))
         if GLTF_MISLABELS_SHAPE_KEY_TRACKS and sum(1 for t in key.animation_data.nla_tracks if len(t.strips)) > 1:
@@ -252,7 +259,7 @@ def export_fbx_take(path: str | Path, obj: bpy.types.Object, action: bpy.types.A
     key = obj.data.shape_keys
     if key is None:
         raise ValueError(f"{obj.name!r} has no shape keys")
-    start, end = key_range(action)
+    start, end = take_range(action)
     ids = [key] + [i for i in _anim_ids(obj)[1:] if _uses(i, action) and _slot_for(action, i) is not None]
     extra_keys = {m.data.shape_keys: m for m in extra if m.data.shape_keys is not None}
     saved = _SavedAnim(_anim_ids(obj) + list(extra_keys))

@@ -24,6 +24,13 @@ sits on its own muted NLA track named ``"THUNDER take <k>"`` on each ID it anima
 generation settings are stored on the action (``thunder_seed`` as a decimal string, ``thunder_take``, ``thunder_settings``
 JSON) so a take can be re-rolled.
 
+Write-time controls (``core.shaping.Shaping``: strength per region, mouth-only, smoothing, offset, key
+reduction) are applied to each take after resampling, and stored in ``thunder_settings["shaping"]`` so a
+re-roll (``replace_take``) writes the new take the same way. With key reduction, each curve keeps the fewest
+linear keys within the tolerance (``core.keyreduce``); frames with sealed lips (``core.closures``) stay keyed on
+every curve the lip seal drives. An offset moves the keys off the take's frames; the action's manual frame
+range stays on the take's frames, so NLA strips and exports keep audio time 0.
+
 Writing takes replaces the previous takes of the same target (never duplicates them). A take that was
 kept (``keep_take``) is not deleted by a later generation: it moves to a muted ``"THUNDER kept ..."`` track.
 An action the user had assigned before the first generation is moved to a muted ``"pre-THUNDER ..."`` track.
@@ -37,8 +44,11 @@ import bpy
 import numpy as np
 
 from ..core.channels import HEAD_CHANNELS, INDEX, N_CHANNELS
+from ..core.closures import SEAL_CHANNELS, sealed_frames
+from ..core.keyreduce import reduce_keys
 from ..core.resample import n_output_frames, resample
 from ..core.rig_names import ShapeKeyMapping
+from ..core.shaping import Shaping
 from .rig import RigTarget, detect_rig, ensure_writable
 from .takes import (  # noqa: F401 - re-exported: the take API is also reachable from here
     PROP_KEPT,
@@ -97,14 +107,32 @@ def _quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 class _Writer:
     """F-curve factory for one take's action: a channelbag per slot (4.4+) or the legacy action."""
 
-    def __init__(self, action: bpy.types.Action) -> None:
+    def __init__(self, action: bpy.types.Action, tol: float = 0.0, sealed: np.ndarray | None = None,
+                 closure_groups: frozenset[str] = frozenset()) -> None:
         self.action = action
         self.slots: dict[str, object] = {}
         self._bags: dict[str, object] = {}
         self._strip = action.layers.new("Layer").strips.new(type="KEYFRAME") if slotted_actions() else None
+        # key reduction: curves are collected and reduced together in flush_all (all curves share the frames)
+        self.tol, self.sealed, self.closure_groups = float(tol), sealed, closure_groups
+        self._pending: list[tuple] = []
 
     def curve(self, idb, path: str, index: int, frames: np.ndarray, values: np.ndarray, group: str,
-              slot_name: str | None = None) -> None:
+              slot_name: str | None = None, closure: bool = False) -> None:
+        """Key one curve; with key reduction on, it is written by ``flush_all``. ``closure``: keep sealed
+        frames keyed on it."""
+        if self.tol > 0:
+            self._pending.append((idb, path, index, frames, values, group, slot_name,
+                                  closure or group in self.closure_groups))
+            return
+        self._write(idb, path, index, frames, values, group, slot_name)
+
+    def flush(self) -> None:
+        """Reduce and write the collected curves (no-op without key reduction)."""
+        flush_all([self])
+
+    def _write(self, idb, path: str, index: int, frames: np.ndarray, values: np.ndarray, group: str,
+               slot_name: str | None = None) -> None:
         if self._strip is not None:
             slot_name = slot_name or idb.name
             key = (idb.id_type, slot_name)
@@ -123,6 +151,27 @@ class _Writer:
         fc.keyframe_points.foreach_set("co", co)
         fc.keyframe_points.foreach_set("interpolation", np.full(n, _LINEAR, dtype=np.int32))
         fc.update()
+
+
+def flush_all(writers: list[_Writer]) -> None:
+    """Reduce the collected curves of several writers (takes of the same length) in one pass, and write them.
+
+    One ``reduce_keys`` call over every curve of every take: the same keys as one call per take, with the
+    per-frame work shared."""
+    pending = [(w, p) for w in writers for p in w._pending]
+    if not pending:
+        return
+    vals = np.stack([np.asarray(p[4], dtype=np.float64) for _, p in pending], axis=1)
+    keep = np.zeros(vals.shape, dtype=bool)
+    for j, (w, p) in enumerate(pending):
+        if p[7] and w.sealed is not None:
+            keep[:, j] = w.sealed
+    mask = reduce_keys(vals, pending[0][0].tol, keep)
+    for j, (w, (idb, path, index, frames, values, group, slot_name, _)) in enumerate(pending):
+        m = mask[:, j]
+        w._write(idb, path, index, frames[m], np.asarray(values)[m], group, slot_name)
+    for w in writers:
+        w._pending.clear()
 
 
 def _write_rotation(w: _Writer, rig: RigTarget, perf: np.ndarray, frames: np.ndarray, head: bool,
@@ -198,15 +247,32 @@ def check_writable(rig: RigTarget, head_motion: bool) -> None:
             raise ValueError(f"bone '{b}' uses axis-angle rotation; switch it to quaternion or Euler")
 
 
+def _closure_targets(mapping: ShapeKeyMapping) -> np.ndarray:
+    """(K,) bool: shape keys driven by a channel of the lip seal (or by a viseme, which the mouth drives)."""
+    mat = np.asarray(mapping.matrix)
+    return (mat[:, list(SEAL_CHANNELS)] != 0).any(axis=1) | (mat[:, _N_ARKIT:] != 0).any(axis=1)
+
+
 def build_take_action(rig: RigTarget, perf: np.ndarray, start_frame: int, name: str,
-                      head_motion: bool = True, rest: dict | None = None) -> tuple[bpy.types.Action, list[str]]:
+                      head_motion: bool = True, rest: dict | None = None, shaping: Shaping | None = None,
+                      scene_fps: float = 0.0, writers: list | None = None) -> tuple[bpy.types.Action, list[str]]:
     """One take's Action from a scene-rate performance ``perf`` (M, 55): a KEY slot per driven mesh, plus
-    rotation relative to ``rest`` (``takes.capture_rest``). Returns (action, notes)."""
+    rotation relative to ``rest`` (``takes.capture_rest``). Returns (action, notes).
+
+    ``shaping`` (needs ``scene_fps``): strength and smoothing change the values, the offset moves every key by
+    ``offset_ms`` (fractional frames), key reduction thins the keys. With key reduction and ``writers`` given,
+    the curves are left pending on a writer appended to ``writers``, for one ``flush_all`` over all takes."""
     m = perf.shape[0]
-    frames = start_frame + np.arange(m, dtype=np.float32)
+    frames = start_frame + np.arange(m, dtype=np.float64)
+    tol, sealed = 0.0, None
+    if shaping is not None:
+        perf = shaping.shape(perf, scene_fps)
+        frames = frames + shaping.offset_frames(scene_fps)
+        tol = shaping.tolerance()
+        sealed = sealed_frames(perf) if tol > 0 else None
     rest = rest if rest is not None else stored_rest(rig)
     act = bpy.data.actions.new(name)
-    w = _Writer(act)
+    w = _Writer(act, tol, sealed, frozenset({rig.jaw_bone}) if rig.jaw_bone else frozenset())
     notes = []
     parts = rig.parts
     if not slotted_actions() and len(parts) > 1:  # a legacy action animates one ID only
@@ -214,11 +280,22 @@ def build_take_action(rig: RigTarget, perf: np.ndarray, start_frame: int, name: 
         notes.append(f"only '{rig.mesh.name}' keyed: keying several meshes needs Blender 4.4+")
     for part in parts:
         values = part.mapping.evaluate(perf)  # (M, K)
+        closure = _closure_targets(part.mapping) if tol > 0 else np.zeros(len(part.mapping.targets), bool)
         for i, kname in enumerate(part.mapping.targets):
             path = f'key_blocks["{bpy.utils.escape_identifier(kname)}"].value'
-            w.curve(part.key, path, 0, frames, values[:, i], "Shape Keys", slot_name=part.key.name)
+            w.curve(part.key, path, 0, frames, values[:, i], "Shape Keys", slot_name=part.key.name,
+                    closure=bool(closure[i]))
     if head_motion or (rig.jaw_bone and rig.flame is not None):
         notes += _write_rotation(w, rig, perf, frames, head_motion, rest)
+    if writers is not None and tol > 0:
+        writers.append(w)
+    else:
+        w.flush()
+    if shaping is not None and shaping.offset_ms:
+        # Moved keys sit off the take's frames; its frame range stays the take's frames, so NLA strips and
+        # exports (which start where the range starts) keep the audio's timing and carry the offset.
+        act.use_frame_range = True
+        act.frame_start, act.frame_end = float(start_frame), float(start_frame + max(m - 1, 1))
     return act, notes
 
 
@@ -240,9 +317,9 @@ def _add_tracks(rig: RigTarget, k: int, act) -> None:
 
 def write_takes(obj, takes, start_frame: int, scene_fps: float, mapping=None, names=None, *,
                 n_frames: int | None = None, active: int = 0, head_motion: bool | None = None,
-                settings: dict | None = None) -> list[bpy.types.Action]:
+                settings: dict | None = None, shaping: Shaping | None = None) -> list[bpy.types.Action]:
     """Key every take on ``obj``; see the module docstring. Raises ``RigError``/``ValueError`` on bad input
-    before anything is changed."""
+    before anything is changed. ``shaping`` defaults to ``settings["shaping"]`` (a ``Shaping.to_dict()``)."""
     rig = mapping if isinstance(mapping, RigTarget) else detect_rig(obj)
     if isinstance(mapping, ShapeKeyMapping):
         rig.mapping = mapping
@@ -259,6 +336,8 @@ def write_takes(obj, takes, start_frame: int, scene_fps: float, mapping=None, na
         head_motion = bool(base.get("head_motion", True))
     base.setdefault("model_fps", float(takes.fps))
     base.update(start_frame=int(start_frame), n_frames=m, scene_fps=float(scene_fps))
+    shaping = shaping if shaping is not None else Shaping.from_dict(base.get("shaping"))
+    base["shaping"] = shaping.to_dict()
     check_writable(rig, head_motion)
     pre_notes = ensure_writable(rig)
     rest = stored_rest(rig)  # before anything of this generation is written
@@ -266,14 +345,17 @@ def write_takes(obj, takes, start_frame: int, scene_fps: float, mapping=None, na
     for part in rig.parts:
         push_user_action(part.key)
     actions = []
+    writers: list[_Writer] = []  # with key reduction: every take's curves are reduced together below
     for k in range(n_takes):
         perf = resample(weights[k, :, :N_CHANNELS], takes.fps, scene_fps, m)
         name = names[k] if names is not None else f"{rig.obj.name}_take{k + 1}"
-        act, notes = build_take_action(rig, perf, int(start_frame), name, head_motion, rest)
+        act, notes = build_take_action(rig, perf, int(start_frame), name, head_motion, rest, shaping, scene_fps,
+                                       writers)
         seed = int(takes.seeds[k]) if k < len(takes.seeds) else 0
         _stamp(act, seed, k, {**base, "seed": seed, "take": k, "notes": pre_notes + notes,
                               "meshes": [p.mesh.name for p in rig.parts]}, rest)
         actions.append(act)
+    flush_all(writers)
     for k, act in enumerate(actions):
         _add_tracks(rig, k, act)
     active = min(max(int(active), 0), n_takes - 1)
@@ -302,7 +384,8 @@ def replace_take(rig: RigTarget, old: bpy.types.Action, perf_src: np.ndarray, sr
     rest = json.loads(old[PROP_REST]) if PROP_REST in old else stored_rest(rig)
     rest = capture_rest(rig, only_missing=rest)
     name = old.name
-    act, notes = build_take_action(rig, perf, start, name + "_reroll", head, rest)
+    shaping = Shaping.from_dict(info.get("shaping"))  # the take's own controls: a re-roll keeps them
+    act, notes = build_take_action(rig, perf, start, name + "_reroll", head, rest, shaping, fps)
     info.update(settings, seed=int(seed), take=k, notes=pre_notes + notes, start_frame=start, n_frames=m,
                 scene_fps=fps, meshes=[p.mesh.name for p in rig.parts])
     _stamp(act, seed, k, info, rest, kept=bool(old.get(PROP_KEPT)))

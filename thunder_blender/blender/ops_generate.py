@@ -71,7 +71,7 @@ class GenerationSession:
         from ..runtime.job import Job
         from . import strips
         from .prefs import providers
-        from .props import mapping_paths, target_of
+        from .props import mapping_paths, shaping_from_scene, target_of
         from .rig import RigError, detect_rig
         from .takes import PROP_SETTINGS, find_takes
 
@@ -122,7 +122,8 @@ class GenerationSession:
                 self.settings = {"emotion": settings.emotion, "intensity": float(settings.intensity),
                                  "guidance": float(settings.guidance), "head_motion": bool(settings.head_motion),
                                  "mouth_temperature": float(settings.mouth_variation),
-                                 "n_takes": int(settings.n_takes), "audio_source": clip.source}
+                                 "n_takes": int(settings.n_takes), "audio_source": clip.source,
+                                 "shaping": shaping_from_scene(settings)}
                 request = GenerateRequest(pcm=clip.pcm, sample_rate=clip.sample_rate,
                                           n_takes=int(settings.n_takes), seed=int(settings.seed),
                                           **{k: self.settings[k] for k in REQUEST_KEYS})

@@ -13,9 +13,36 @@ from bpy.props import (
 )
 
 from ..core.channels import EMOTIONS
+from ..core.keyreduce import DEFAULT_TOLERANCE
+from ..core.regions import REGION_LABELS, REGIONS, STRENGTH_RANGE
+from ..core.shaping import MAX_OFFSET_MS, MAX_TOLERANCE
+from ..core.smoothing import MAX_CUTOFF_HZ
 
 _EMOTION_ITEMS = [(e, e.capitalize(), "Let the model choose" if e == "auto" else f"{e.capitalize()} delivery")
                   for e in EMOTIONS]
+
+
+def _strength(region: str):
+    return FloatProperty(name=REGION_LABELS[region], default=1.0, min=STRENGTH_RANGE[0], max=STRENGTH_RANGE[1],
+                         description=f"{REGION_LABELS[region]}: 0 keeps it at rest, 1 as generated, 2 doubles "
+                                     "its motion")
+
+
+def _smooth(region: str):
+    return FloatProperty(name=REGION_LABELS[region], default=0.0, min=0.0, max=MAX_CUTOFF_HZ, soft_max=15.0,
+                         unit="NONE", description=f"Smoothing of {REGION_LABELS[region]}: cut-off in Hz "
+                                                  "(0: off; lower is smoother; lip closures are kept)")
+
+
+def shaping_from_scene(s) -> dict:
+    """The scene's write-time controls as ``core.shaping.Shaping.to_dict()`` (validated)."""
+    from ..core.shaping import Shaping
+
+    return Shaping(strength={r: float(getattr(s, f"strength_{r}")) for r in REGIONS},
+                   mouth_only=bool(s.mouth_only),
+                   smooth_hz={r: float(getattr(s, f"smooth_{r}")) for r in REGIONS},
+                   offset_ms=float(s.offset_ms), reduce_keys=bool(s.reduce_keys),
+                   key_tolerance=float(s.key_tolerance)).to_dict()
 
 
 class THUNDER_PG_take(bpy.types.PropertyGroup):
@@ -75,6 +102,29 @@ class THUNDER_PG_scene(bpy.types.PropertyGroup):
     character: PointerProperty(type=bpy.types.Collection, name="Character",
                                description="Animate every mesh of this collection (empty: the active object "
                                            "and the meshes that share its armature)")
+
+    # Write-time controls (core.shaping.Shaping), stored on each take; a re-roll keeps the take's own.
+    strength_mouth: _strength("mouth")
+    strength_cheeks: _strength("cheeks")
+    strength_brows: _strength("brows")
+    strength_eyes: _strength("eyes")
+    strength_head: _strength("head")
+    mouth_only: BoolProperty(name="Mouth Only", default=False,
+                             description="Key only the jaw and mouth: every other region stays at rest")
+    smooth_mouth: _smooth("mouth")
+    smooth_cheeks: _smooth("cheeks")
+    smooth_brows: _smooth("brows")
+    smooth_eyes: _smooth("eyes")
+    smooth_head: _smooth("head")
+    offset_ms: FloatProperty(name="Offset (ms)", default=0.0, min=-MAX_OFFSET_MS, max=MAX_OFFSET_MS,
+                             soft_min=-200.0, soft_max=200.0,
+                             description="Move every key by this many milliseconds (negative: the face leads "
+                                         "the audio)")
+    reduce_keys: BoolProperty(name="Reduce Keys", default=False,
+                              description="Bake each curve to the fewest linear keys within the tolerance "
+                                          "(lip closures keep their keys)")
+    key_tolerance: FloatProperty(name="Tolerance", default=DEFAULT_TOLERANCE, min=1e-4, max=MAX_TOLERANCE,
+                                 precision=3, description="Largest allowed difference from the unreduced curve")
 
 
 def target_of(context):

@@ -104,6 +104,7 @@ def draw_thunder(layout, context) -> None:
     col.prop(s, "guidance")
     col.prop(s, "head_motion")
     col.prop(s, "mouth_variation")
+    draw_shaping(layout, s)
     if STATUS["running"]:
         frac = STATUS["done"] / STATUS["total"] if STATUS["total"] else 0.0
         layout.progress(factor=frac, type="BAR", text=f"{STATUS['text']} (Esc cancels)")
@@ -130,6 +131,31 @@ def draw_thunder(layout, context) -> None:
         on = find_grid() is not None
         layout.operator("thunder.preview_grid", text="Remove Preview Grid" if on else "Preview Grid",
                         icon="LIGHTPROBE_GRID", depress=on)
+
+
+def draw_shaping(layout, s) -> None:
+    """Write-time controls: strength and smoothing per region, offset, key reduction."""
+    from ..core.regions import REGIONS
+
+    box = layout.box()
+    box.label(text="Shaping (applied when keys are written)")
+    box.prop(s, "mouth_only")
+    grid = box.grid_flow(row_major=True, columns=3, align=True)
+    grid.label(text="Region")
+    grid.label(text="Strength")
+    grid.label(text="Smooth Hz")
+    for r in REGIONS:
+        grid.label(text=s.bl_rna.properties[f"strength_{r}"].name)
+        row = grid.row()
+        row.active = not s.mouth_only or r == "mouth"
+        row.prop(s, f"strength_{r}", text="")
+        grid.prop(s, f"smooth_{r}", text="")
+    box.prop(s, "offset_ms")
+    row = box.row(align=True)
+    row.prop(s, "reduce_keys")
+    sub = row.row()
+    sub.active = s.reduce_keys
+    sub.prop(s, "key_tolerance")
 
 
 class _ThunderPanel:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..core import features, schedule
+from ..core import activity, blinks, features, gaze, schedule
 from ..core.channels import CHANNELS, EMOTION_INDEX, EMOTIONS, HEAD_INDEX, INDEX, N_ARKIT
 
 MAX_SECONDS = 3600.0  # one hour: generation and the numpy outputs stay within 2 GB (make bench)
@@ -63,6 +63,7 @@ class GenerateRequest:
     steps: int | None = None          # DDIM steps (default: the card's)
     seal_closures: bool | None = None  # seal lips where the closure head fires (default: the card's)
     mouth_temperature: float | None = None  # x_T scale on the mouth channels (default: the card's, else 1)
+    eye_layer: bool = True  # blinks and gaze from the seeded layers (core.blinks, core.gaze), see add_eye_layer
 
     def __post_init__(self) -> None:
         if self.emotion not in EMOTIONS:
@@ -190,6 +191,14 @@ def seal_closures(perf: np.ndarray, closed: np.ndarray) -> np.ndarray:
     return out
 
 
+def add_eye_layer(perf: np.ndarray, fps: float, pause: np.ndarray, seed: int) -> np.ndarray:
+    """Blinks and gaze drawn from the take's seed: fixations/saccades (core.gaze) replace the model's gaze
+    drift, then blinks clustered at pauses (core.blinks) replace its blinks. perf: (T, 55) -> (T, 55)."""
+    perf, _ = gaze.apply_gaze(perf, fps, blinks.take_rng(seed, gaze.GAZE_STREAM))
+    perf, _ = blinks.apply_blinks(perf, fps, pause, blinks.take_rng(seed, blinks.BLINK_STREAM))
+    return perf
+
+
 def _check_cancel(cancel: threading.Event | None) -> None:
     if cancel is not None and cancel.is_set():
         raise GenerationCancelled("generation cancelled")
@@ -226,6 +235,7 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
     _check_cancel(cancel)
     feats, closure_logit = model.run_encoder(mel[None, : 2 * n])
     closed = closure_logit[0] > card.closure_logit_threshold
+    pause = activity.pause_frames(audio, features.SAMPLE_RATE, model.fps, n) if request.eye_layer else None
     tick()
     mean, std = model.perf_mean, model.perf_std
     n_ch = len(CHANNELS)
@@ -253,11 +263,13 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
         perf[:, :N_ARKIT] = np.clip(perf[:, :N_ARKIT], 0.0, 1.0)
         if seal:
             perf = seal_closures(perf, closed)
+        if request.eye_layer:
+            perf = add_eye_layer(perf, float(model.fps), pause, seed)
         if not request.head_motion:
             perf[:, list(HEAD_INDEX)] = 0.0
         out[k] = perf
     settings = {"emotion": request.emotion, "intensity": inten, "guidance": float(request.guidance),
                 "head_motion": bool(request.head_motion), "steps": int(len(sampler.timesteps)), "seal_closures": bool(seal),
-                "mouth_temperature": tau,
+                "mouth_temperature": tau, "eye_layer": bool(request.eye_layer),
                 "windows": len(wins), "providers": list(getattr(model, "providers", []))}
     return Takes(weights=out, fps=float(model.fps), seeds=seeds, settings=settings)

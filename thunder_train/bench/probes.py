@@ -140,6 +140,7 @@ def probe_keyframes(n_takes: str = "8", seconds: str = "10", wav: str = "") -> d
         bulk_times.append(time.perf_counter() - t0)
         bulk_keys = _count_keys(actions)
     bulk_s = float(np.median(bulk_times[1:]))
+    reduced = _bench_reduced_write(bpy, pkg, write_takes, takes)
     # The part of it that is numpy (closure-preserving resampling to the scene rate), timed alone.
     t0 = time.perf_counter()
     for i in range(n):
@@ -176,7 +177,26 @@ def probe_keyframes(n_takes: str = "8", seconds: str = "10", wav: str = "") -> d
             "of_which_resample_s": resample_s,
             "bulk_runs_s": bulk_times, "bulk_keys": bulk_keys,
             "keyframe_insert_s": naive_s, "keyframe_insert_keys": n_inserts,
-            "speedup": naive_s / bulk_s if bulk_s > 0 else None}
+            "speedup": naive_s / bulk_s if bulk_s > 0 else None, **reduced}
+
+
+def _bench_reduced_write(bpy, pkg: str, write_takes, takes) -> dict:
+    """The same bulk write with key reduction at the default tolerance: time (median of 3 after a warm-up)
+    and key count."""
+    try:
+        shaping = importlib.import_module(f"{pkg}.core.shaping")
+    except ImportError as exc:
+        return {"reduced": na(f"no key reduction in this version ({exc})")}
+    cfg = shaping.Shaping(reduce_keys=True)
+    times, keys = [], 0
+    for _ in range(4):
+        obj, _ = _target(bpy, pkg)
+        t0 = time.perf_counter()
+        actions = write_takes(obj, takes, 1, 30.0, shaping=cfg)
+        times.append(time.perf_counter() - t0)
+        keys = _count_keys(actions)
+    return {"reduced_s": float(np.median(times[1:])), "reduced_runs_s": times, "reduced_keys": keys,
+            "reduced_tolerance": cfg.key_tolerance}
 
 
 def _count_keys(actions) -> int:

@@ -83,6 +83,13 @@ def rows(results: dict, targets: Targets = Targets()) -> list[tuple[str, str, st
                     if kf["takes"] == 8 else ""))
         out.append((lbl + " (keyframe_insert)", f"{_fmt_s(kf['keyframe_insert_s'])} "
                     f"(bulk is {kf['speedup']:.0f}x faster)", ""))
+        out.append((lbl + " keys, every frame", f"{kf['bulk_keys']}", ""))
+        if "reduced_s" in kf:
+            out.append((lbl + f" (bulk, key reduction {kf['reduced_tolerance']:g})",
+                        f"{_fmt_s(kf['reduced_s'])}, {kf['reduced_keys']} keys "
+                        f"({kf['bulk_keys'] / max(kf['reduced_keys'], 1):.1f}x fewer)",
+                        f"<= {targets.write_8_takes_s} s: {_verdict(kf['reduced_s'], targets.write_8_takes_s)}"
+                        if kf["takes"] == 8 else ""))
     if (en := section("enable")) is not None:
         out.append(("add-on enable (fresh process)", f"{_fmt_s(en['enable_median_s'])} (n={en['runs']})",
                     f"<= {targets.enable_s} s: {_verdict(en['enable_median_s'], targets.enable_s)}"))
