@@ -355,6 +355,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 raise CliError(f"{Path(one.audio).name}: {err}") from None
             finally:
                 bar.close()
+            for warning in takes.settings.get("warnings", []):
+                print(f"thunder: warning: {Path(one.audio).name}: {warning}", file=sys.stderr)
             report.append(f"{Path(one.audio).name}: {len(takes.seeds)} takes of {takes.duration:.2f} s "
                           f"(seeds {', '.join(map(str, takes.seeds))}), generated in "
                           f"{time.perf_counter() - t_gen:.1f} s")

@@ -255,3 +255,19 @@ def test_operator_on_viseme_and_flame_rigs(bpy, empty_scene, speech_wav):
     assert frames[0] == 1 and frames[-1] == addon_module("blender.compat").strip_span(strip)[1] - 1
     assert np.ptp(2 * np.arccos(np.clip(w, -1, 1))) > 0.02  # the jaw opens and closes (radians)
     assert arm.animation_data.action == act
+
+
+@needs_model
+def test_a_muted_strip_is_generated_from_with_a_notice(bpy, empty_scene, speech_wav, capfd):
+    scene = empty_scene
+    face = _demo_head(bpy)
+    strip = _sound_strip(scene, speech_wav, 1)
+    strip.mute = True
+    scene.thunder.n_takes = 1
+    bpy.context.view_layer.objects.active = face
+    capfd.readouterr()
+    assert bpy.ops.thunder.generate() == {"FINISHED"}
+    out = capfd.readouterr()
+    reported = [x for x in (out.out + out.err).splitlines() if "takes on" in x]
+    assert reported and "is muted" in reported[-1] and reported[-1].startswith("Warning"), reported
+    assert len(face.thunder.takes) == 1

@@ -219,13 +219,18 @@ class GenerationSession:
             act = replace_take(rig, old, takes.weights[0], takes.fps, self.seed, self.settings,
                                start_frame=clip.start_frame, n_frames=clip.n_frames, scene_fps=clip.scene_fps)
             return (f"Re-rolled {act.name} (seed {self.seed}), frames {clip.start_frame}-"
-                    f"{clip.start_frame + clip.n_frames - 1}" + _notes_text([act]))
+                    f"{clip.start_frame + clip.n_frames - 1}" + _notes_text([act], self._input_notes(takes, clip)))
         actions = write_takes(rig.obj, takes, clip.start_frame, clip.scene_fps, mapping=rig,
                               n_frames=clip.n_frames, settings=self.settings,
                               head_motion=bool(self.settings.get("head_motion", True)))
         meshes = ", ".join(p.mesh.name for p in rig.parts)
         return (f"{len(actions)} takes on {meshes}, frames {clip.start_frame}-"
-                f"{clip.start_frame + clip.n_frames - 1}" + _notes_text(actions))
+                f"{clip.start_frame + clip.n_frames - 1}" + _notes_text(actions, self._input_notes(takes, clip)))
+
+    @staticmethod
+    def _input_notes(takes, clip) -> list[str]:
+        """What the user should know about the input: a muted strip, audio that does not look like speech."""
+        return list(getattr(clip, "notes", ())) + list((takes.settings or {}).get("warnings", []))
 
 
 def take_notes(action) -> list[str]:
@@ -238,8 +243,8 @@ def take_notes(action) -> list[str]:
         return []
 
 
-def _notes_text(actions) -> str:
-    notes = list(dict.fromkeys(n for a in actions for n in take_notes(a)))
+def _notes_text(actions, extra: list[str] = ()) -> str:
+    notes = list(dict.fromkeys([*extra, *(n for a in actions for n in take_notes(a))]))
     return ("; notes: " + "; ".join(notes)) if notes else ""
 
 

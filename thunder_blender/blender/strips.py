@@ -43,6 +43,7 @@ class AudioClip:
     n_frames: int
     scene_fps: float
     source: str  # "strip:<name>" or "file:<path>"
+    notes: tuple[str, ...] = ()  # shown with the result, e.g. a muted strip
 
 
 def scene_fps(scene: bpy.types.Scene) -> float:
@@ -168,7 +169,8 @@ def strip_audio(scene: bpy.types.Scene, strip) -> AudioClip:
     t0 = (start - strip_content_start(strip)) / fps + float(getattr(strip, "sound_offset", 0.0))
     clip = _cut(pcm, t0, int(round(n_frames / fps * SAMPLE_RATE)))
     check_audible(clip, f"the audio of strip {strip.name!r}")
-    return AudioClip(clip, SAMPLE_RATE, start, n_frames, fps, f"strip:{strip.name}")
+    notes = (f"strip {strip.name!r} is muted: its takes were made from it anyway",) if strip.mute else ()
+    return AudioClip(clip, SAMPLE_RATE, start, n_frames, fps, f"strip:{strip.name}", notes)
 
 
 def file_audio(scene: bpy.types.Scene, path: str, start_frame: int) -> AudioClip:

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..core import activity, blinks, features, gaze, schedule
 from ..core.channels import CHANNELS, EMOTION_INDEX, EMOTIONS, HEAD_INDEX, INDEX, N_ARKIT
+from ..core.speech_check import nonspeech_reason
 
 MAX_SECONDS = 3600.0  # one hour: generation and the numpy outputs stay within 2 GB (make bench)
 MIN_SECONDS = 0.1
@@ -210,7 +211,10 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
     seeds = take_seeds(request)
     audio = prepare_audio(request.pcm, request.sample_rate)
     card = model.card
-    mel = features.normalise(features.log_mel(audio))
+    raw_mel = features.log_mel(audio)
+    not_speech = nonspeech_reason(raw_mel)
+    mel = features.normalise(raw_mel)
+    del raw_mel
     n = mel.shape[0] // 2
     if n < 2:
         raise InputError("the audio is too short")
@@ -272,4 +276,6 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
                 "head_motion": bool(request.head_motion), "steps": int(len(sampler.timesteps)), "seal_closures": bool(seal),
                 "mouth_temperature": tau, "eye_layer": bool(request.eye_layer),
                 "windows": len(wins), "providers": list(getattr(model, "providers", []))}
+    if not_speech:
+        settings["warnings"] = [f"the audio does not look like speech: {not_speech}; the mouth moves anyway"]
     return Takes(weights=out, fps=float(model.fps), seeds=seeds, settings=settings)
