@@ -237,3 +237,31 @@ def test_long_audio_is_refused_before_decoding_and_blender_formats_have_their_ow
     res = run_cli("generate", str(eleven), "--out", str(tmp_path / "o"), "--format", "glb,json")
     _assert_failed_cleanly(res, "too long for the Blender formats")
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"perf_mean": [0.0] * 54}, "perf_mean must hold 55"),
+    ({"schedule": "steps0"}, "steps 0 out of range"),
+    ({"fps": 0}, "fps do not match"),
+    ({"window": {"frames": 0, "overlap": 0}}, "window of 0 frames"),
+    ({"window": {"frames": 300, "overlap": 400}}, "window overlap 400"),
+    ({"files": "swapped"}, "is not the encoder graph"),
+])
+def test_a_bad_model_card_is_one_line(short_wav, tmp_path, change, message):  # noqa: F811
+    import json
+    import shutil
+
+    models = tmp_path / "m"
+    shutil.copytree(ROOT / "models", models, ignore=shutil.ignore_patterns("*.md", "metrics.json"))
+    card = json.loads((models / "model.json").read_text())
+    for k, v in change.items():
+        if v == "steps0":
+            card["schedule"]["steps"] = 0
+        elif v == "swapped":
+            card["files"] = {"encoder": card["files"]["denoiser"], "denoiser": card["files"]["encoder"]}
+        else:
+            card[k] = v
+    (models / "model.json").write_text(json.dumps(card))
+    res = run_cli("generate", str(short_wav), "--model", str(models), "--out", str(tmp_path / "o"), "--format", "json")
+    _assert_failed_cleanly(res, message)
+    assert res.returncode == 2 and not (tmp_path / "o").exists()
