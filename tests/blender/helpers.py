@@ -124,3 +124,10 @@ def move_strip(strip, to: float | None = None, by: float = 0.0) -> None:
     """Move a sound strip's content start (``content_start``; ``frame_start`` before Blender 5.1)."""
     name = addon_module("blender.compat").STRIP_CONTENT_START
     setattr(strip, name, (getattr(strip, name) if to is None else to) + by)
+
+
+def trim_strip_start(strip, to: float | None = None, by: float = 0.0) -> None:
+    """Set a sound strip's frames trimmed off its start (``left_handle_offset``; ``frame_offset_start``
+    before Blender 5.1)."""
+    name = addon_module("blender.compat").STRIP_LEFT_OFFSET
+    setattr(strip, name, (getattr(strip, name) if to is None else to) + by)

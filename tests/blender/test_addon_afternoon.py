@@ -34,6 +34,7 @@ from tests.blender.helpers import (
     model_available,
     move_strip,
     strip_frames,
+    trim_strip_start,
 )
 from tests.blender.test_addon_takes_safety import make_character, overridden_character
 from tests.blender.test_export import read_glb, validate_gltf
@@ -66,6 +67,8 @@ class Afternoon:
         self.rest0 = self.takes_mod.capture_rest(self.rig())
         self.state0 = self._evaluated()
         self.seen_same_seed = 0
+        # Several takes cannot go to glTF where Blender's exporter mislabels shape-key tracks (4.4): FBX only.
+        self.glb = not addon_module("blender.compat").GLTF_MISLABELS_SHAPE_KEY_TRACKS
 
     # -- helpers ------------------------------------------------------------------------------------------
     def rig(self):
@@ -131,7 +134,7 @@ class Afternoon:
             move_strip(self.strip, by=int(arg))
             self.fresh = set()
         elif name == "trim":
-            self.strip.frame_offset_start += int(arg)
+            trim_strip_start(self.strip, by=int(arg))
             self.fresh = set()
         elif name == "fps":
             scene.render.fps = int(arg)
@@ -147,13 +150,15 @@ class Afternoon:
             expect = [(int(a["thunder_take"]) + 1, {m.name: {fc.data_path: curve_values(fc) for fc in fcurves(a)
                                                              if self._slot_of(a, fc) == "KE" + m.data.shape_keys.name}
                                                     for m in self.driven()}) for a in takes]
-            assert bpy.ops.thunder.takes_export(directory=str(out), filename="takes") == {"FINISHED"}
-            report = validate_gltf(out / "takes.glb")
-            assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:3]
-            doc, _blob = read_glb(out / "takes.glb")
-            names = {a["name"] for a in doc["animations"]}
-            others = addon_module("blender.ops_output").other_layers(self.rig())
-            assert names == {f"THUNDER take {int(a['thunder_take']) + 1}" for a in takes} | set(others)
+            assert bpy.ops.thunder.takes_export(directory=str(out), filename="takes",
+                                                use_glb=self.glb) == {"FINISHED"}
+            if self.glb:
+                report = validate_gltf(out / "takes.glb")
+                assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:3]
+                doc, _blob = read_glb(out / "takes.glb")
+                names = {a["name"] for a in doc["animations"]}
+                others = addon_module("blender.ops_output").other_layers(self.rig())
+                assert names == {f"THUNDER take {int(a['thunder_take']) + 1}" for a in takes} | set(others)
             self.exports.append((out, expect, scene.render.fps))
         else:
             raise AssertionError(op)
@@ -233,7 +238,7 @@ class Afternoon:
         n = 0
         for out, expect, fps in self.exports:
             assert sorted(p.name for p in out.iterdir()) == sorted(
-                ["takes.glb"] + [f"takes_take_{number}.fbx" for number, _ in expect])
+                ["takes.glb"] * self.glb + [f"takes_take_{number}.fbx" for number, _ in expect])
             for number, per_mesh in expect:
                 bpy.ops.wm.read_homefile(use_empty=True)
                 bpy.context.scene.render.fps = fps
@@ -297,6 +302,9 @@ def _override(bpy, tmp_path):
     arm, meshes = overridden_character(bpy, tmp_path)
     scene = bpy.context.scene
     _common(scene)
+    # The user animates the rig, so made it editable (Library Override > Make Editable): Blender 5.3 refuses
+    # keys on a system override, as its UI always did.
+    arm.override_library.is_system_override = False
     act = _user_layer(bpy, arm)
     bpy.context.view_layer.objects.active = meshes[1]  # the teeth: the whole character is the target
     return Afternoon(bpy, scene, meshes[1], meshes, arm, {"actions": [act], "tracks": [(arm, "user sway")]},
@@ -314,3 +322,6 @@ def test_an_afternoon_of_takes(bpy, empty_scene, tmp_path, character):
     n_fbx = day.check_fbx()
     print(f"{character}: 25 operations, {day.seen_same_seed} same-seed repeats compared, {n_fbx} FBX re-imported")
     assert n_fbx == 3 + 1
+    if not day.glb:
+        pytest.skip(f"glTF part not checked: Blender {bpy.app.version_string}'s glTF exporter mislabels shape-key "
+                    "NLA tracks, so several takes are not exported to glTF there (FBX checked)")

@@ -59,13 +59,43 @@ def test_export_takes_from_the_panel(bpy, empty_scene, tmp_path):
     start, end = strip_frames(strip)
     n = end - start
     before = snapshot(bpy)
-    assert bpy.ops.thunder.takes_export(directory=str(tmp_path), filename="shot") == {"FINISHED"}
+    glb = not addon_module("blender.compat").GLTF_MISLABELS_SHAPE_KEY_TRACKS
+    if not glb:  # refused as a whole: nothing written, the scene untouched
+        with pytest.raises(RuntimeError, match="export several takes from Blender 4.5 or newer"):
+            bpy.ops.thunder.takes_export(directory=str(tmp_path), filename="shot")
+        assert not any(tmp_path.iterdir()) and snapshot(bpy) == before
+    assert bpy.ops.thunder.takes_export(directory=str(tmp_path), filename="shot", use_glb=glb) == {"FINISHED"}
     assert snapshot(bpy) == before  # exporting changes nothing in the scene
     files = sorted(p.name for p in tmp_path.iterdir())
-    assert files == ["shot.glb", "shot_take_1.fbx", "shot_take_2.fbx", "shot_take_3.fbx"]
-    report = validate_gltf(tmp_path / "shot.glb")
+    assert files == ["shot.glb"] * glb + ["shot_take_1.fbx", "shot_take_2.fbx", "shot_take_3.fbx"]
+    if glb:
+        _check_panel_glb(bpy, tmp_path / "shot.glb", meshes, expect, n)
+    # Each FBX re-imports with its take starting on frame 1 (= the strip start), every mesh keyed.
+    for k in range(3):
+        bpy.ops.wm.read_homefile(use_empty=True)
+        bpy.context.scene.render.fps = FPS
+        bpy.ops.import_scene.fbx(filepath=str(tmp_path / f"shot_take_{k + 1}.fbx"))
+        imported = {o.name: o for o in bpy.context.scene.objects if o.type == "MESH"}
+        for m in ("Char_Head", "Char_Teeth", "Char_Tongue"):
+            act = imported[m].data.shape_keys.animation_data.action
+            got = {fc.data_path.split('"')[1]: fc for fc in fcurves(act)}
+            for kname, (frames, values) in expect[(k, m)].items():
+                assert frames[0] == start
+                if kname not in got:  # the FBX exporter leaves constant curves out (export.FBX_SIMPLIFY)
+                    assert np.ptp(values) == 0.0, kname
+                    assert imported[m].data.shape_keys.key_blocks[kname].value == pytest.approx(values[0], abs=2e-4)
+                    continue
+                assert_reimported_curve(got[kname], frames, values)
+    if not glb:
+        pytest.skip(f"glTF part not checked: Blender {bpy.app.version_string}'s glTF exporter mislabels shape-key "
+                    "NLA tracks, so several takes are not exported to glTF there (refusal and FBX checked)")
+
+
+def _check_panel_glb(bpy, path, meshes, expect, n):
+    """The Export Takes glTF: valid, one animation per take, every driven mesh's weights = the take's keys."""
+    report = validate_gltf(path)
     assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:5]
-    doc, blob = read_glb(tmp_path / "shot.glb")
+    doc, blob = read_glb(path)
     print(f"glTF validator: {report['issues']['numErrors']} errors, {report['issues']['numWarnings']} warnings")
     node_of = {nd["name"]: i for i, nd in enumerate(doc["nodes"])}
     anims = {a["name"]: a for a in doc["animations"]}
@@ -87,22 +117,6 @@ def test_export_takes_from_the_panel(bpy, empty_scene, tmp_path):
             for j, kname in enumerate(names):
                 if kname in expect[(k, m.name)]:
                     np.testing.assert_allclose(vals[:, j], expect[(k, m.name)][kname][1], atol=1e-5)
-    # Each FBX re-imports with its take starting on frame 1 (= the strip start), every mesh keyed.
-    for k in range(3):
-        bpy.ops.wm.read_homefile(use_empty=True)
-        bpy.context.scene.render.fps = FPS
-        bpy.ops.import_scene.fbx(filepath=str(tmp_path / f"shot_take_{k + 1}.fbx"))
-        imported = {o.name: o for o in bpy.context.scene.objects if o.type == "MESH"}
-        for m in ("Char_Head", "Char_Teeth", "Char_Tongue"):
-            act = imported[m].data.shape_keys.animation_data.action
-            got = {fc.data_path.split('"')[1]: fc for fc in fcurves(act)}
-            for kname, (frames, values) in expect[(k, m)].items():
-                assert frames[0] == start
-                if kname not in got:  # the FBX exporter leaves constant curves out (export.FBX_SIMPLIFY)
-                    assert np.ptp(values) == 0.0, kname
-                    assert imported[m].data.shape_keys.key_blocks[kname].value == pytest.approx(values[0], abs=2e-4)
-                    continue
-                assert_reimported_curve(got[kname], frames, values)
 
 
 def test_export_refuses_without_folder_and_writes_nothing_on_error(bpy, empty_scene, tmp_path):

@@ -205,7 +205,7 @@ def _gltf_weight_curves(bpy, path: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def test_glb_is_compact_and_reads_back_within_1e5(bpy, keyed, tmp_path):
+def test_glb_is_compact_and_reads_back_within_1e5(bpy, glb_exporter, keyed, tmp_path):
     """The default export: weights as normalized uint16, no TEXCOORD_0 without a texture, a few bufferViews.
     Blender's importer and pygltflib read it; values match the uncompacted export within 1e-5."""
     import pygltflib
@@ -246,16 +246,18 @@ def test_glb_is_compact_and_reads_back_within_1e5(bpy, keyed, tmp_path):
 
 
 @pytest.mark.node
-def test_glb_keeps_texture_coordinates_for_a_textured_material(bpy, keyed, tmp_path):
+def test_glb_keeps_texture_coordinates_for_a_textured_material(bpy, glb_exporter, keyed, tmp_path):
     from thunder_blender.blender import export
 
     obj = keyed[0]
+    from thunder_blender.blender import compat
+
     mat = bpy.data.materials.new("Skin")
-    mat.use_nodes = True
-    tex = mat.node_tree.nodes.new("ShaderNodeTexImage")
+    tree = compat.node_tree(mat)
+    tex = tree.nodes.new("ShaderNodeTexImage")
     tex.image = bpy.data.images.new("skin", 8, 8)
     tex.image.pack()
-    mat.node_tree.links.new(tex.outputs["Color"], mat.node_tree.nodes["Principled BSDF"].inputs["Base Color"])
+    tree.links.new(tex.outputs["Color"], tree.nodes["Principled BSDF"].inputs["Base Color"])
     obj.data.materials.append(mat)
     path = tmp_path / "textured.glb"
     export.export_glb(path, obj)

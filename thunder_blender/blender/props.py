@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import bpy
+from bpy.app.handlers import persistent
 from bpy.props import (
     BoolProperty,
     CollectionProperty,
@@ -17,6 +18,7 @@ from ..core.keyreduce import DEFAULT_TOLERANCE
 from ..core.regions import REGION_LABELS, REGIONS, STRENGTH_RANGE
 from ..core.shaping import MAX_OFFSET_MS, MAX_TOLERANCE
 from ..core.smoothing import MAX_CUTOFF_HZ
+from .compat import fill_override_references
 
 _EMOTION_ITEMS = [(e, e.capitalize(), "Let the model choose" if e == "auto" else f"{e.capitalize()} delivery")
                   for e in EMOTIONS]
@@ -151,14 +153,26 @@ def mapping_paths(context) -> dict:
 _CLASSES = (THUNDER_PG_take, THUNDER_PG_object, THUNDER_PG_scene)
 
 
+@persistent
+def _fill_override_references(_file) -> None:
+    """Library overrides keep their takes list through saves on every Blender (see ``compat``): before a
+    save, and after a load (the linked references are read again without the group)."""
+    fill_override_references("thunder")
+
+
 def register() -> None:
     for cls in _CLASSES:
         bpy.utils.register_class(cls)
     bpy.types.Scene.thunder = PointerProperty(type=THUNDER_PG_scene)
     bpy.types.Object.thunder = PointerProperty(type=THUNDER_PG_object, override={"LIBRARY_OVERRIDABLE"})
+    bpy.app.handlers.save_pre.append(_fill_override_references)
+    bpy.app.handlers.load_post.append(_fill_override_references)
 
 
 def unregister() -> None:
+    for handlers in (bpy.app.handlers.save_pre, bpy.app.handlers.load_post):
+        if _fill_override_references in handlers:
+            handlers.remove(_fill_override_references)
     del bpy.types.Object.thunder
     del bpy.types.Scene.thunder
     for cls in reversed(_CLASSES):
