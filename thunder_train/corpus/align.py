@@ -86,12 +86,21 @@ class Aligner:
             raise RuntimeError("phone alignment failed")
         return al
 
+    def add_pronunciation(self, word: str, cmu: list[str]) -> None:
+        """Add (or keep) dictionary entry ``word`` -> CMU phones, in both decoders."""
+        if self.dec.lookup_word(word) is None:
+            self.dec.add_word(word, " ".join(cmu), True)
+            self.wide.add_word(word, " ".join(cmu), True)
+
     def align(self, audio: np.ndarray, text: str) -> list[tuple[str, float, float]]:
         """CMU phones ``[(phone, start_s, end_s)]`` of ``audio`` ``(S,)`` float in [-1, 1] at 16 kHz.
 
         Raises ``RuntimeError`` when pocketsphinx cannot align the text.
         """
-        words = [w for w in words_of(text) if self._ensure_word(w)]
+        return self.align_words(audio, [w for w in words_of(text) if self._ensure_word(w)])
+
+    def align_words(self, audio: np.ndarray, words: list[str]) -> list[tuple[str, float, float]]:
+        """As ``align`` for words that are all in the dictionary (see ``add_pronunciation``)."""
         if not words:
             raise RuntimeError("no alignable words")
         # light fixed dither: digitally silent pauses (exact zeros) derail pocketsphinx's feature normalisation
