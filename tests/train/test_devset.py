@@ -198,6 +198,29 @@ def test_builder_writes_shard_contract_with_styles(synth_clips, tmp_path):
     assert meta["missing_styles"] == [s for s in STYLES if s not in meta["by_style"]]
 
 
+def test_text_length_check_uses_the_group_median_and_skips_short_texts():
+    def res(i, speech, espeak, text="one two three four"):
+        return {"clip": cl.Clip(Path(f"{i}.wav"), text, "s/a", "fr", "read", "s"), "speech_s": speech,
+                "espeak_s": espeak}
+
+    rs = [res(i, 1.5, 1.0) for i in range(8)] + [res(8, 0.5, 1.0), res(9, 3.0, 1.0), res(10, 0.2, 1.0, "oui")]
+    assert db.text_ratio_ok(rs, 0.6, 1.7, 3) == [True] * 8 + [False, False, True]
+
+
+def test_fresh_aligner_does_not_depend_on_earlier_clips(synth_clips):
+    from thunder_train.corpus.align import Aligner
+
+    clips, results = synth_clips
+    ok = [r for r in results if r["phones"] and r["clip"].lang == "en"]
+    if len(ok) < 2:
+        pytest.skip("fewer than two synthesised English clips aligned")
+    a, b = ok[0], ok[1]
+    alone = Aligner(fresh=True).align(b["audio"], b["clip"].text)
+    al = Aligner(fresh=True)
+    al.align(a["audio"], a["clip"].text)
+    assert al.align(b["audio"], b["clip"].text) == alone
+
+
 def test_shards_without_style_read_as_empty(tmp_path):
     rec = Record(audio=np.zeros(640, np.int16), perf=np.zeros((2, N_CHANNELS), np.float32),
                  phone_class=np.zeros(2, np.int8), closure=np.zeros(2, bool), emotion=1, intensity=0.0,

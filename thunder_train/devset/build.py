@@ -12,7 +12,8 @@ Checks, in order (a clip failing one is dropped and counted):
 - ``short``: under ``min_seconds`` of audio.
 - ``text_length``: trimmed recording length / espeak-ng reading of the transcript outside
   [``ratio_lo``, ``ratio_hi``] x the median of its source and language (language median for groups of
-  fewer than 8 clips). Catches transcripts that are not what was recorded.
+  fewer than 8 clips). Catches transcripts that are not what was recorded. Transcripts under
+  ``ratio_min_words`` words are not checked (one drawn-out word says nothing about the text).
 - ``align``: pocketsphinx (en-us model; CMU dictionary for English, espeak-ng pronunciations mapped to
   CMU phones for other languages) cannot align the transcript.
 - ``squeezed``: more than ``max_floor_share`` of the phones sit at pocketsphinx's 30 ms minimum.
@@ -49,9 +50,10 @@ class DevsetConfig:
     min_seconds: float = 0.3
     ratio_lo: float = 0.6
     ratio_hi: float = 1.7
+    ratio_min_words: int = 3
     max_floor_share: float = 0.25
     caps: dict[str, int] = field(default_factory=lambda: {
-        "warzone": 40, "fillets-nl": 40, "tuxpaint": 30, "asterisk": 40})
+        "warzone": 40, "fillets-nl": 80, "tuxpaint": 30, "asterisk": 40})
     shard_seconds: float = 900.0
 
 
@@ -111,7 +113,7 @@ def align_clip(audio: np.ndarray, text: str, lang: str) -> list[tuple[str, float
     from .xlang import spell, words
 
     if _ALIGNER is None:
-        _ALIGNER = Aligner()
+        _ALIGNER = Aligner(fresh=True)  # each clip's alignment independent of the others
     if lang == "en":
         return _ALIGNER.align(audio, text)
     toks = []
@@ -146,11 +148,14 @@ def process(clip: cl.Clip) -> dict:
     return out
 
 
-def text_ratio_ok(results: list[dict], lo: float, hi: float) -> list[bool]:
+def text_ratio_ok(results: list[dict], lo: float, hi: float, min_words: int = 3) -> list[bool]:
     """Transcript-length check per result: speech/espeak ratio within [lo, hi] x its group's median.
 
-    The group is (source, language) with >= 8 clips, else the language over all sources.
+    The group is (source, language) with >= 8 clips, else the language over all sources. Transcripts of
+    fewer than ``min_words`` words pass.
     """
+    from .xlang import words
+
     ratio = np.array([r["speech_s"] / max(r["espeak_s"], 1e-3) for r in results])
     by_group: dict[tuple[str, str], list[int]] = {}
     by_lang: dict[str, list[int]] = {}
@@ -162,7 +167,7 @@ def text_ratio_ok(results: list[dict], lo: float, hi: float) -> list[bool]:
         g = by_group[(r["clip"].source, r["clip"].lang)]
         ref = g if len(g) >= 8 else by_lang[r["clip"].lang]
         med = float(np.median(ratio[ref]))
-        ok.append(bool(lo * med <= ratio[i] <= hi * med))
+        ok.append(len(words(r["clip"].text)) < min_words or bool(lo * med <= ratio[i] <= hi * med))
     return ok
 
 
@@ -170,7 +175,7 @@ def select(results: list[dict], cfg: DevsetConfig) -> tuple[list[dict], list[dic
     """(kept, dropped with ``reason``) after the checks in the module docstring."""
     from .xlang import floor_share
 
-    ratio_ok = text_ratio_ok(results, cfg.ratio_lo, cfg.ratio_hi)
+    ratio_ok = text_ratio_ok(results, cfg.ratio_lo, cfg.ratio_hi, cfg.ratio_min_words)
     kept, dropped = [], []
     for r, rok in zip(results, ratio_ok, strict=True):
         reason = ""
@@ -242,12 +247,16 @@ def summarise(recs: list, dropped: list[dict], n_candidates: int) -> dict:
 
 def build(cfg: DevsetConfig, log=print) -> dict:
     """Build the development set under ``cfg.out`` (staged, then swapped in); returns meta.json's dict."""
+    import resource
+
     from thunder_train.corpus.build import _write_split
     from thunder_train.corpus.synth import synth_pool
 
     from .card import write_card
 
     t0 = time.time()
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu0 = ru.ru_utime + ru.ru_stime
     dirs = fetch_all(cfg.src, log=log)
     clips = catalogue(cfg, dirs)
     log(f"devset: {len(clips)} candidate clips from {len(dirs)} packages ({time.time() - t0:.0f} s)")
@@ -267,7 +276,9 @@ def build(cfg: DevsetConfig, log=print) -> dict:
     meta = {"split": "dev", "sample_rate": SR, "fps": 50, "config": {k: str(v) if isinstance(v, Path) else v
                                                                      for k, v in asdict(cfg).items()},
             "sources": [asdict(s) for s in SOURCES], "summary": summarise(recs, dropped, len(clips)),
-            "dropped": dropped, "build_wall_s": round(time.time() - t0, 1)}
+            "dropped": dropped, "build_wall_s": round(time.time() - t0, 1),
+            "worker_cpu_s": round(sum(getattr(resource.getrusage(resource.RUSAGE_CHILDREN), f)
+                                      for f in ("ru_utime", "ru_stime")) - cpu0, 1)}
     (root / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
     write_card(root / "DEVSET_CARD.md", meta, cfg.card)
     if final.exists():

@@ -74,7 +74,8 @@ def render_card(meta: dict) -> str:
         "dictionary (espeak-ng en-us for missing words); other languages are spelled with espeak-ng IPA mapped to "
         "CMU phones (thunder_train/devset/xlang.py). Cross-language boundary accuracy has no reference yet.",
         f"- Dropped: recordings under {c['min_seconds']} s; transcript-length outliers (trimmed speech / "
-        f"espeak-ng reading outside [{c['ratio_lo']}, {c['ratio_hi']}] x the median of their source and language); "
+        f"espeak-ng reading outside [{c['ratio_lo']}, {c['ratio_hi']}] x the median of their source and language; "
+        f"transcripts of {c.get('ratio_min_words', 3)} words or more); "
         f"clips that fail alignment; clips with more than {100 * c['max_floor_share']:.0f} % of phones at the "
         "30 ms alignment minimum.",
         f"- Per-speaker caps (seed {c['seed']}): {c['caps']}.",

@@ -111,9 +111,10 @@ TUX_SKIP = re.compile(r"^(asl_|.*_outline$|.*_filled$)")
 
 
 def tuxpaint_clips(stamps: Path, lang: str, min_words: int, style: str, speaker: str) -> list[Clip]:
-    """Tux Paint stamp descriptions ``<stem>_desc_<lang>.ogg`` with ``<lang>.utf8=`` text from ``<stem>.txt``."""
+    """Tux Paint stamp descriptions ``<stem>_desc_<lang>.ogg`` (or .wav) with ``<lang>.utf8=`` text from ``<stem>.txt``."""
     out = []
-    for ogg in sorted(stamps.rglob(f"*_desc_{lang}.ogg")):
+    found = sorted(stamps.rglob(f"*_desc_{lang}.ogg")) + sorted(stamps.rglob(f"*_desc_{lang}.wav"))
+    for ogg in found:
         stem = ogg.name[: -len(f"_desc_{lang}.ogg")]
         txt = ogg.with_name(stem + ".txt")
         if TUX_SKIP.match(stem) or not txt.exists():
