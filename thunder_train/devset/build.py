@@ -247,16 +247,12 @@ def summarise(recs: list, dropped: list[dict], n_candidates: int) -> dict:
 
 def build(cfg: DevsetConfig, log=print) -> dict:
     """Build the development set under ``cfg.out`` (staged, then swapped in); returns meta.json's dict."""
-    import resource
-
     from thunder_train.corpus.build import _write_split
     from thunder_train.corpus.synth import synth_pool
 
     from .card import write_card
 
     t0 = time.time()
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu0 = ru.ru_utime + ru.ru_stime
     dirs = fetch_all(cfg.src, log=log)
     clips = catalogue(cfg, dirs)
     log(f"devset: {len(clips)} candidate clips from {len(dirs)} packages ({time.time() - t0:.0f} s)")
@@ -276,9 +272,7 @@ def build(cfg: DevsetConfig, log=print) -> dict:
     meta = {"split": "dev", "sample_rate": SR, "fps": 50, "config": {k: str(v) if isinstance(v, Path) else v
                                                                      for k, v in asdict(cfg).items()},
             "sources": [asdict(s) for s in SOURCES], "summary": summarise(recs, dropped, len(clips)),
-            "dropped": dropped, "build_wall_s": round(time.time() - t0, 1),
-            "worker_cpu_s": round(sum(getattr(resource.getrusage(resource.RUSAGE_CHILDREN), f)
-                                      for f in ("ru_utime", "ru_stime")) - cpu0, 1)}
+            "dropped": dropped, "build_wall_s": round(time.time() - t0, 1)}
     (root / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
     write_card(root / "DEVSET_CARD.md", meta, cfg.card)
     if final.exists():
