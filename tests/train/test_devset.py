@@ -283,3 +283,13 @@ def test_devset_evaluation_separates_target_from_a_frozen_mouth(synth_clips, tmp
     assert set(res["groups"]["frozen"]) == {r["clip"].style for r in kept} | {"overall"}
     md = to_markdown(res)
     assert "arkit.rounded_lips" in md and "mesh.bilabial_sealed" in md
+
+
+def test_devset_eval_cli_reports_a_missing_devset(tmp_path, capsys):
+    from thunder_train.cli import main
+
+    out = tmp_path / "m.json"
+    code = main(["devset-eval", "--devset", str(tmp_path / "nothing"), "--variant", f"shipped={ROOT / 'models'}",
+                 "--out", str(out), "--markdown", ""])
+    assert code == 2 and not out.exists()
+    assert "thunder-train devset" in capsys.readouterr().err

@@ -96,6 +96,11 @@ def _summary(accs: list[_Acc]) -> dict:
         out[f"peak_ratio.{k}"] = mt.mean_std([float(np.median(a.ratios[k])) if a.ratios.get(k) else None
                                               for a in accs])
         out[f"peak_ratio.{k}"]["items"] = len(accs[0].ratios.get(k, []))
+        # the distributions can be bimodal (an articulator used or not): also the mean and the share in range
+        out[f"peak_ratio_mean.{k}"] = mt.mean_std([float(np.mean(a.ratios[k])) if a.ratios.get(k) else None
+                                                   for a in accs])
+        out[f"peak_ratio_in_range.{k}"] = mt.mean_std(
+            [float(np.mean([0.85 <= x <= 1.15 for x in a.ratios[k]])) if a.ratios.get(k) else None for a in accs])
     out["lip_pcc_vs_target"] = mt.mean_std([float(np.mean(a.pcc)) if a.pcc else None for a in accs])
     return out
 
@@ -149,6 +154,8 @@ def definitions(cfg: DevEvalConfig) -> dict[str, str]:
         "arkit.rounded_lips": f"rounded intervals with max(mouthFunnel, mouthPucker) > {a.round} in some frame (+-{a.tol})",
         "arkit.open_jaw": f"open-vowel intervals with jawOpen - mouthClose > {a.open} in some frame (+-{a.tol})",
         "arkit.silent_closed": f"silence frames >= {a.guard} frames from speech with jawOpen - mouthClose < {a.seal}",
+        "peak_ratio_mean.*, peak_ratio_in_range.*": "mean of the same ratios, and the share of intervals with a ratio "
+                                                    "in 0.85-1.15",
         "peak_ratio.*": "median over intervals of generated / articulation-target peak: jaw = jawOpen on open vowels, "
                         f"round = max(funnel, pucker) on rounded phones, close = mouthClose on /p b m/ "
                         f"(intervals with target peak >= {a.min_peak})",
@@ -166,7 +173,8 @@ def to_markdown(result: dict) -> str:
             f"{g} ({result['counts'][g]['clips']} clips, {result['counts'][g]['speakers']} spk)" for g in groups)
             + " | target |", "|---" * (len(groups) + 2) + "|"]
         keys = [f"{d}.{k}" for k, _ in RATES for d in ("mesh", "arkit")]
-        keys += [f"peak_ratio.{k}" for k in ak.ARTICULATORS] + ["lip_pcc_vs_target"]
+        keys += [f"peak_ratio{m}.{k}" for k in ak.ARTICULATORS for m in ("", "_mean", "_in_range")]
+        keys += ["lip_pcc_vs_target"]
         for k in keys:
             cells = []
             for g in groups:
@@ -177,7 +185,7 @@ def to_markdown(result: dict) -> str:
                 n = f" /{v['items']}" if "items" in v else ""
                 std = f" ± {v['std']:.2f}" if v["n"] > 1 else ""
                 cells.append(f"{v['mean']:.2f}{std}{n}")
-            tgt = TARGETS.get(k.split(".", 1)[-1], TARGETS["peak_ratio"] if k.startswith("peak") else "")
+            tgt = TARGETS.get(k.split(".", 1)[-1], TARGETS["peak_ratio"] if k.startswith("peak_ratio.") else "")
             lines.append(f"| {k} | " + " | ".join(cells) + f" | {tgt} |")
         lines.append("")
     lines.append("Cells: mean ± std over take seeds, then /number of scored intervals (frames for silence) per seed.")
