@@ -17,6 +17,8 @@ SUBCOMMANDS: dict[str, str] = {
     "export": "thunder_train.export_cli",
     "all": "thunder_train.pipeline",
     "session": "thunder_train.session",
+    "devset": "thunder_train.devset.cli",
+    "devset-eval": "thunder_train.devset.evaluate_cli",
 }
 
 

@@ -48,13 +48,40 @@ def words_of(text: str) -> list[str]:
 class Aligner:
     """pocketsphinx forced aligner for 16 kHz English speech."""
 
-    def __init__(self) -> None:
-        from pocketsphinx import Decoder
-
-        self.dec = Decoder(samprate=16000, loglevel="FATAL")
-        # second try with much wider beams (slower) when the default search loses the path
-        self.wide = Decoder(samprate=16000, loglevel="FATAL", beam=1e-60, wbeam=1e-40, pbeam=1e-60)
+    def __init__(self, fresh: bool = False) -> None:
+        """``fresh``: new decoders for every clip (slower by about 0.4 s per clip, but a clip's alignment
+        then never depends on the clips aligned before it)."""
+        self.fresh = fresh
+        self._added: dict[str, str] = {}  # words added to the dictionary -> CMU phones
         self._espeak = None
+        self._decoders: dict[bool, object] = {}
+
+    def _decoder(self, wide: bool):  # noqa: ANN202 (pocketsphinx Decoder)
+        """The default decoder, or the one with much wider beams (slower) for when the default search loses
+        the path; created on first use with every added word."""
+        if wide not in self._decoders:
+            from pocketsphinx import Decoder
+
+            beams = {"beam": 1e-60, "wbeam": 1e-40, "pbeam": 1e-60} if wide else {}
+            dec = Decoder(samprate=16000, loglevel="FATAL", **beams)
+            items = list(self._added.items())
+            for i, (w, pron) in enumerate(items):
+                dec.add_word(w, pron, i == len(items) - 1)  # rebuild the search once, after the last
+            self._decoders[wide] = dec
+        return self._decoders[wide]
+
+    @property
+    def dec(self):  # noqa: ANN201 (pocketsphinx Decoder)
+        return self._decoder(False)
+
+    def _new_decoders(self) -> None:
+        """Drop both decoders (recreated on next use).
+
+        Decoder state carries over between utterances: a failed alignment leaves a decoder unusable
+        ("Failed to set up sub-word alignment", then "Failed to stop utterance processing" on every later
+        clip), and even after a successful one the next clip can fail where a fresh decoder aligns it.
+        """
+        self._decoders.clear()
 
     def _ensure_word(self, w: str) -> bool:
         if self.dec.lookup_word(w) is not None:
@@ -67,8 +94,7 @@ class Aligner:
         cmu = ipa_to_cmu([p for p, _, _ in phones if p not in ("", "_")])
         if not cmu:
             return False
-        self.dec.add_word(w, " ".join(cmu), True)
-        self.wide.add_word(w, " ".join(cmu), True)
+        self.add_pronunciation(w, cmu)
         return True
 
     @staticmethod
@@ -86,23 +112,36 @@ class Aligner:
             raise RuntimeError("phone alignment failed")
         return al
 
+    def add_pronunciation(self, word: str, cmu: list[str]) -> None:
+        """Add (or keep) dictionary entry ``word`` -> CMU phones, in both decoders."""
+        if word not in self._added and self.dec.lookup_word(word) is None:
+            self._added[word] = " ".join(cmu)
+            for dec in self._decoders.values():
+                dec.add_word(word, " ".join(cmu), True)
+
     def align(self, audio: np.ndarray, text: str) -> list[tuple[str, float, float]]:
         """CMU phones ``[(phone, start_s, end_s)]`` of ``audio`` ``(S,)`` float in [-1, 1] at 16 kHz.
 
         Raises ``RuntimeError`` when pocketsphinx cannot align the text.
         """
-        words = [w for w in words_of(text) if self._ensure_word(w)]
+        return self.align_words(audio, [w for w in words_of(text) if self._ensure_word(w)])
+
+    def align_words(self, audio: np.ndarray, words: list[str]) -> list[tuple[str, float, float]]:
+        """As ``align`` for words that are all in the dictionary (see ``add_pronunciation``)."""
         if not words:
             raise RuntimeError("no alignable words")
         # light fixed dither: digitally silent pauses (exact zeros) derail pocketsphinx's feature normalisation
         dither = np.random.default_rng(0).standard_normal(len(audio)) * 1e-4
         pcm = (np.clip(audio + dither, -1, 1) * 32767).astype(np.int16).tobytes()
-        for dec in (self.dec, self.wide):
+        if self.fresh:
+            self._new_decoders()
+        al = None
+        for wide in (False, True):
             try:
-                al = self._run(dec, pcm, " ".join(words))
+                al = self._run(self._decoder(wide), pcm, " ".join(words))
                 break
             except RuntimeError:
-                al = None
+                self._new_decoders()
         if al is None:
             raise RuntimeError("phone alignment failed")
         out = []

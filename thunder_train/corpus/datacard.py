@@ -100,7 +100,10 @@ def render_card(meta: dict) -> str:
             "prompts (line above, when present).",
             "- The real splits have one speaker per language (same speaker in real_train and real_val, "
             "split by prompt). Their performances are rendered from the alignments with the same "
-            "articulation model; emotion is labelled neutral with intensity 0 (not annotated).", ""]
+            "articulation model; emotion is labelled neutral with intensity 0 (not annotated).",
+            "- Voices held out for development: real_val shares its speakers with real_train, so it measures new "
+            "prompts, not new voices. The development set (`thunder-train devset`, docs/DEVSET_CARD.md) holds "
+            "recorded speakers that no split of this corpus uses.", ""]
     lines += ["## Sources and licences", ""]
     lines += _table({**ENGINE_LICENCES, **meta.get("text_sources", {})}, ("source", "licence / origin"))
     lines += ["", "## Articulation model", "", ARTICULATION_DOC.strip(), ""]

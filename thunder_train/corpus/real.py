@@ -127,10 +127,7 @@ def build_real(root: Path, seed: int, stats: dict, log=print, workers: int = 2,
     from .articulation import ArticulationStyle
     from .build import _write_split
     from .expression import ExpressionStyle
-    from .phonemap import expand
-    from .render import render
     from .shards import Record
-    from .synth import FPS, _merge_sil
 
     cache = cache or Path("data/cache")
     recs: dict[str, list[Record]] = {"real_train": [], "real_val": []}
@@ -151,19 +148,8 @@ def build_real(root: Path, seed: int, stats: dict, log=print, workers: int = 2,
         for p in prompts:
             if not p["phones"]:
                 continue
-            audio = p["audio"]
-            hop = SR // FPS
-            audio = np.concatenate([audio, np.zeros((-len(audio)) % hop, np.float32)])
-            dur = len(audio) / SR
-            phones = [(n, s, min(e, dur)) for n, s, e in p["phones"] if s < dur]
-            segs = expand(phones, p["kind"])
-            if segs and segs[0][2] > 0:
-                segs.insert(0, ("sil", 0, 0.0, segs[0][2]))
-            if segs and segs[-1][3] < dur:
-                segs.append(("sil", 0, segs[-1][3], dur))
-            segs = _merge_sil(segs)
             rng = np.random.default_rng([seed, zlib.crc32(p["name"].encode()), len(lang)])
-            r = render(audio, SR, segs, FPS, neutral, 0.0, art, expr, rng)
+            audio, segs, r = render_aligned(p["audio"], p["phones"], p["kind"], art, expr, rng)
             pcm = np.clip(np.round(audio * 32767), -32768, 32767).astype(np.int16)
             split = prompt_split(f"{lang}:{p['name']}", seed)
             recs[split].append(Record(
@@ -175,6 +161,30 @@ def build_real(root: Path, seed: int, stats: dict, log=print, workers: int = 2,
         stats.setdefault("_notes", []).append(dtw_check(load_or_align("en", cache, workers, log), seed))
     for split, rs in recs.items():
         _write_split(root, split, iter(rs), 900.0, stats)
+
+
+def render_aligned(audio: np.ndarray, phones: list[tuple[str, float, float]], kind: str, art, expr,
+                   rng: np.random.Generator, emotion: str = "neutral"):  # noqa: ANN001 (style dataclasses)
+    """Articulation-model performance of aligned recorded speech (neutral expression).
+
+    ``audio`` ``(S,)`` float 16 kHz, ``phones`` ``[(name, start_s, end_s)]`` of ``kind`` "cmu" or "ipa".
+    Returns (audio padded to whole frames ``(S',)``, segments, ``render.Rendered``).
+    """
+    from .phonemap import expand
+    from .render import render
+    from .synth import FPS, _merge_sil
+
+    hop = SR // FPS
+    audio = np.concatenate([audio, np.zeros((-len(audio)) % hop, np.float32)])
+    dur = len(audio) / SR
+    phones = [(n, s, min(e, dur)) for n, s, e in phones if s < dur]
+    segs = expand(phones, kind)
+    if segs and segs[0][2] > 0:
+        segs.insert(0, ("sil", 0, 0.0, segs[0][2]))
+    if segs and segs[-1][3] < dur:
+        segs.append(("sil", 0, segs[-1][3], dur))
+    segs = _merge_sil(segs)
+    return audio, segs, render(audio, SR, segs, FPS, EMOTIONS.index(emotion), 0.0, art, expr, rng)
 
 
 def dtw_check(prompts: list[dict], seed: int, n: int = 24) -> str:

@@ -25,6 +25,7 @@ class Record:
     text: str
     segments: list[tuple[str, int, float, float]] = field(default_factory=list)  # (pose, class, start, end)
     unmapped: dict[str, int] = field(default_factory=dict)  # phone names with no mapping (not stored)
+    style: str = ""          # style group of a development-set clip ("" elsewhere)
 
 
 def write_shard(path: Path, recs: list[Record]) -> None:
@@ -46,6 +47,7 @@ def write_shard(path: Path, recs: list[Record]) -> None:
         intensity=np.array([r.intensity for r in recs], np.float32),
         voice=np.array([r.voice for r in recs]), lang=np.array([r.lang for r in recs]),
         source=np.array([r.source for r in recs]), text=np.array([r.text for r in recs]),
+        style=np.array([r.style for r in recs]),
         seg_offsets=offsets([len(r.segments) for r in recs]),
         seg_pose=np.array([s[0] for s in segs] or [""]),
         seg_class=np.array([s[1] for s in segs], np.int8),
@@ -69,5 +71,6 @@ def read_shard(path: Path) -> list[Record]:
             audio=z["audio"][ao[i]:ao[i + 1]], perf=z["perf"][po[i]:po[i + 1]],
             phone_class=z["phone_class"][po[i]:po[i + 1]], closure=z["closure"][po[i]:po[i + 1]],
             emotion=int(z["emotion"][i]), intensity=float(z["intensity"][i]), voice=str(z["voice"][i]),
-            lang=str(z["lang"][i]), source=str(z["source"][i]), text=str(z["text"][i]), segments=segs))
+            lang=str(z["lang"][i]), source=str(z["source"][i]), text=str(z["text"][i]), segments=segs,
+            style=str(z["style"][i]) if "style" in z else ""))
     return out

@@ -1,0 +1,302 @@
+"""Development set: catalogue parsers, the decode/check/align/render path on synthesised clips, the shard
+contract with style labels, ARKit-weight metrics, and disjointness from training and from held-out material."""
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from thunder_blender.core.channels import INDEX, N_CHANNELS
+from thunder_train.corpus import real
+from thunder_train.corpus.build import _write_split
+from thunder_train.corpus.shards import Record, read_shard, write_shard
+from thunder_train.devset import build as db
+from thunder_train.devset import clips as cl
+from thunder_train.devset.fetch import FetchError, fetch
+from thunder_train.devset.sources import (
+    HELD_OUT_PACKAGES,
+    SOURCES,
+    STYLES,
+    TEXT_ONLY_PACKAGES,
+    TRAINING_PACKAGES,
+    Source,
+    is_held_out,
+)
+from thunder_train.devset.xlang import ipa_phones_to_cmu, trimmed_seconds
+from thunder_train.evaluation import arkit as ak
+from thunder_train.phones import CLASS_INDEX
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _espeak_wav(path: Path, text: str, voice: str, rate: int = 175) -> Path:
+    subprocess.run(["espeak-ng", "-v", voice, "-s", str(rate), "-w", str(path), text], check=True)
+    return path
+
+
+# --- sources: disjoint from training, nothing held out ---------------------------------------------------
+
+def test_sources_never_touch_held_out_material():
+    for s in SOURCES:
+        assert not is_held_out(s.package), s.package
+    for p in HELD_OUT_PACKAGES:
+        assert is_held_out(p)
+    with pytest.raises(FetchError, match="held out"):
+        fetch(Source("x", "deb", "hedgewars-data", "", "", ""), Path("/nonexistent"))
+    with pytest.raises(FetchError, match="held out"):
+        fetch(Source("x", "pypi", "pysptk", "1.0", "", ""), Path("/nonexistent"))
+
+
+def test_dev_sources_disjoint_from_training_recordings():
+    dev_packages = {s.package for s in SOURCES}
+    # recordings the training corpus uses (thunder_train.corpus.real): the Asterisk core-sound voices
+    assert not dev_packages & set(TRAINING_PACKAGES)
+    assert not set(TEXT_ONLY_PACKAGES) - dev_packages - set(TRAINING_PACKAGES)  # only their text files are read
+    train_voices = {f"asterisk/{v}" for v in real.SETS.values()}
+    dev_speaker_prefixes = {s.key for s in SOURCES}
+    assert not any(v.split("/")[0] in dev_speaker_prefixes for v in train_voices)
+
+
+def test_built_devset_shares_no_speaker_or_source_with_training():
+    dev_meta = ROOT / "data" / "devset" / "meta.json"
+    if not dev_meta.exists():
+        pytest.skip("needs a built development set under data/devset (thunder-train devset)")
+    dev = json.loads(dev_meta.read_text())["summary"]
+    assert set(dev["by_style"]) <= set(STYLES)
+    # the voice ids and source names build_real gives the training corpus's recorded speech
+    train_voices = {f"asterisk/{v}" for v in real.SETS.values()}
+    train_sources = {"asterisk-pocketsphinx", "asterisk-dtw-espeak"}
+    corpus_meta = ROOT / "data" / "corpus" / "meta.json"
+    if corpus_meta.exists():  # and whatever a built corpus actually holds
+        corpus = json.loads(corpus_meta.read_text())["splits"]
+        for k in ("real_train", "real_val"):
+            train_voices |= set(corpus.get(k, {}).get("voices", []))
+            train_sources |= set(corpus.get(k, {}).get("hours_by_source", {}))
+    assert dev["speakers"] and not set(dev["speakers"]) & train_voices
+    assert not set(dev["by_source"]) & train_sources
+    assert not any(is_held_out(s) for s in [*dev["speakers"], *dev["by_source"]])
+
+
+# --- catalogue parsers -------------------------------------------------------------------------------
+
+def test_warzone_labels_and_speakers(tmp_path):
+    audio = tmp_path / "audio"
+    (audio / "memressp" / "x").mkdir(parents=True)
+    (audio / "vtoltalk").mkdir()
+    (audio / "audio.cfg").write_text(
+        '/*Structures*/\n\taudio\t"pcv335.ogg" \toneshot\t100 1800  /*Construction Started*/\n'
+        '\taudio "v-eloc2.ogg"   oneshot\t100 1800  /*Enemy located*/\n'
+        '\taudio "t-grnli4.ogg"  oneshot\t100 1800  /*4*/\n\taudio\t"beep1.ogg"\toneshot 30 1800\t/*Close Window*/\n')
+    for p in ("memressp/x/pcv335.ogg", "vtoltalk/v-eloc2.ogg", "beep1.ogg"):
+        (audio / p).write_bytes(b"")
+    got = {(c.path.name, c.text, c.speaker, c.style) for c in cl.warzone_clips(audio)}
+    assert got == {("pcv335.ogg", "Construction Started", "warzone/computer", "command"),
+                   ("v-eloc2.ogg", "Enemy located", "warzone/vtol2", "processed")}
+
+
+def test_fillets_and_tuxpaint_and_core_sounds(tmp_path):
+    script, sound = tmp_path / "script", tmp_path / "sound"
+    (script / "city").mkdir(parents=True)
+    (sound / "city" / "nl").mkdir(parents=True)
+    (script / "city" / "dialogs_nl.lua").write_text(
+        'dialogId("a-m-1", "font_small", "Hello there.")\ndialogStr("Hallo daar.")\n\n'
+        'dialogId("a-v-2", "font_big", "Yes.")\ndialogStr("Ja.")\n\n'
+        'dialogId("a-x-3", "font_statue", "Welcome.")\ndialogStr("Welkom in de stad.")\n', encoding="utf-8")
+    for n in ("a-m-1", "a-v-2", "a-x-3"):
+        (sound / "city" / "nl" / f"{n}.ogg").write_bytes(b"")
+    f = cl.fillets_clips(script, sound)
+    assert [(c.text, c.speaker, c.lang, c.style) for c in f] == [("Hallo daar.", "fillets-nl/small_fish", "nl", "acted")]
+
+    st = tmp_path / "stamps" / "animals"
+    st.mkdir(parents=True)
+    (st / "cat.txt").write_text("A cat.\nfr.utf8=Un chat qui dort au soleil.\nes.utf8=Un gato.\n", encoding="utf-8")
+    (st / "cat_desc_fr.ogg").write_bytes(b"")
+    (st / "cat_desc_es.ogg").write_bytes(b"")
+    (st / "asl_b.txt").write_text("B\nfr.utf8=La lettre B en langue des signes.\n", encoding="utf-8")
+    (st / "asl_b_desc_fr.ogg").write_bytes(b"")
+    fr = cl.tuxpaint_clips(tmp_path / "stamps", "fr", 4, "read", "fr")
+    assert [c.text for c in fr] == ["Un chat qui dort au soleil."]
+    assert cl.tuxpaint_clips(tmp_path / "stamps", "es", 4, "read", "es") == []  # too short
+
+    gz = tmp_path / "core.txt.gz"
+    with gzip.open(gz, "wt", encoding="utf-8") as fh:
+        fh.write("; header\ndigits/1: uno\ndigits/1: otro\nbeep: [tone]\nvm-intro: Por favor deje su mensaje\n")
+    assert cl.core_sounds_text(gz) == {"digits/1": "uno", "vm-intro": "Por favor deje su mensaje"}
+
+
+def test_cap_is_per_speaker_and_seeded():
+    cs = [cl.Clip(Path(f"{i}.ogg"), "t", f"s/{i % 2}", "en", "read", "s") for i in range(20)]
+    a, b = cl.cap(cs, 3, 0), cl.cap(cs, 3, 0)
+    assert a == b and len(a) == 6
+    assert sorted(c.speaker for c in a) == ["s/0"] * 3 + ["s/1"] * 3
+    assert cl.cap(cs, 3, 1) != a
+
+
+def test_ipa_mapping():
+    assert ipa_phones_to_cmu("b_ˈɔ̃_ʒ_u_ʁ") == ["B", "AO", "ZH", "UW", "R"]
+    assert ipa_phones_to_cmu("tʃ_a_ts") == ["CH", "AA", "T", "S"]
+    sr = 16000
+    a = np.zeros(sr * 2, np.float32)
+    a[sr // 2: sr] = 0.5 * np.sin(np.arange(sr // 2) * 0.3)
+    assert abs(trimmed_seconds(a, sr) - 0.5) < 0.05
+
+
+# --- the builder's path on synthesised clips ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def synth_clips(tmp_path_factory):
+    d = tmp_path_factory.mktemp("devclips")
+    en = ["The big brown bear moved through the room.", "Please open the map now.",
+          "Bob made a boat of paper.", "Go slow, old crow."]
+    fr = ["Bonjour, je voudrais un peu de pain.", "La maison est au bord de la mer.",
+          "Il pleut beaucoup ce matin."]
+    clips = [cl.Clip(_espeak_wav(d / f"en{i}.wav", t, "en-us"), t, "synth/en", "en", s, "synth")
+             for i, (t, s) in enumerate(zip(en, ("read", "command", "acted", "noisy"), strict=True))]
+    clips += [cl.Clip(_espeak_wav(d / f"fr{i}.wav", t, "fr"), t, "synth/fr", "fr", "telephone", "synth")
+              for i, t in enumerate(fr)]
+    # a transcript far longer than what was said: the text-length check must drop it
+    wrong = "Il pleut."
+    clips.append(cl.Clip(_espeak_wav(d / "fr_wrong.wav", wrong, "fr"),
+                         "Il pleut beaucoup ce matin et les enfants restent dans la maison avec leurs parents.",
+                         "synth/fr", "fr", "telephone", "synth"))
+    # a span of a longer file (start/end), as the sonnet lines are cut
+    long = _espeak_wav(d / "long.wav", "Make me a map. And then go home.", "en-us")
+    clips.append(cl.Clip(long, "Make me a map", "synth/en2", "en", "high_pitched", "synth", 0.0, 1.2))
+    results = [db.process(c) for c in clips]
+    return clips, results
+
+
+def test_builder_checks_align_and_drop(synth_clips):
+    clips, results = synth_clips
+    cfg = db.DevsetConfig(max_floor_share=0.5)
+    kept, dropped = db.select(results, cfg)
+    reasons = {d["clip"]: d["reason"] for d in dropped}
+    assert reasons.get(clips[-2].clip_id) == "text_length"
+    assert len(kept) >= len(clips) - 3, reasons
+    for r in kept:
+        assert r["phones"] and r["phones"][-1][2] <= len(r["audio"]) / 16000 + 0.02
+    span = next(r for r in results if r["clip"].end is not None)
+    assert abs(len(span["audio"]) / 16000 - 1.2) < 0.05
+
+
+def test_builder_writes_shard_contract_with_styles(synth_clips, tmp_path):
+    clips, results = synth_clips
+    kept, _ = db.select(results, db.DevsetConfig(max_floor_share=0.5))
+    recs = db.to_records(kept, seed=0)
+    _write_split(tmp_path, "dev", iter(recs), 900.0, {})
+    back = read_shard(tmp_path / "dev" / "shard_00000.npz")
+    assert len(back) == len(kept)
+    for r, k in zip(back, kept, strict=True):
+        assert r.audio.dtype == np.int16
+        n = int(np.ceil(len(r.audio) / 320 - 1e-9))
+        assert r.perf.shape == (n, N_CHANNELS) and len(r.phone_class) == n and len(r.closure) == n
+        assert len(r.audio) % 320 == 0
+        assert r.style == k["clip"].style and r.style in STYLES
+        assert r.voice == k["clip"].speaker and r.lang == k["clip"].lang
+        if r.text.startswith(("Bob", "Make")):
+            assert (r.phone_class == CLASS_INDEX["bilabial"]).any()
+    assert len({r.style for r in back}) >= 3
+    meta = db.summarise(back, [], len(clips))
+    assert set(meta["by_style"]) == {r.style for r in back}
+    assert meta["missing_styles"] == [s for s in STYLES if s not in meta["by_style"]]
+
+
+def test_text_length_check_uses_the_group_median_and_skips_short_texts():
+    def res(i, speech, espeak, text="one two three four"):
+        return {"clip": cl.Clip(Path(f"{i}.wav"), text, "s/a", "fr", "read", "s"), "speech_s": speech,
+                "espeak_s": espeak}
+
+    rs = [res(i, 1.5, 1.0) for i in range(8)] + [res(8, 0.5, 1.0), res(9, 3.0, 1.0), res(10, 0.2, 1.0, "oui")]
+    assert db.text_ratio_ok(rs, 0.6, 1.7, 3) == [True] * 8 + [False, False, True]
+
+
+def test_fresh_aligner_does_not_depend_on_earlier_clips(synth_clips):
+    from thunder_train.corpus.align import Aligner
+
+    clips, results = synth_clips
+    ok = [r for r in results if r["phones"] and r["clip"].lang == "en"]
+    if len(ok) < 2:
+        pytest.skip("fewer than two synthesised English clips aligned")
+    a, b = ok[0], ok[1]
+    alone = Aligner(fresh=True).align(b["audio"], b["clip"].text)
+    al = Aligner(fresh=True)
+    al.align(a["audio"], a["clip"].text)
+    assert al.align(b["audio"], b["clip"].text) == alone
+
+
+def test_shards_without_style_read_as_empty(tmp_path):
+    rec = Record(audio=np.zeros(640, np.int16), perf=np.zeros((2, N_CHANNELS), np.float32),
+                 phone_class=np.zeros(2, np.int8), closure=np.zeros(2, bool), emotion=1, intensity=0.0,
+                 voice="v", lang="en", source="s", text="t", style="acted")
+    write_shard(tmp_path / "a.npz", [rec])
+    assert read_shard(tmp_path / "a.npz")[0].style == "acted"
+    with np.load(tmp_path / "a.npz") as z:
+        old = {k: z[k] for k in z.files if k != "style"}
+    np.savez_compressed(tmp_path / "b.npz", **old)
+    assert read_shard(tmp_path / "b.npz")[0].style == ""
+
+
+# --- ARKit-weight metrics ----------------------------------------------------------------------------
+
+def _perf(t: int) -> np.ndarray:
+    return np.zeros((t, N_CHANNELS), np.float32)
+
+
+def test_arkit_definitions():
+    labels = np.array([0] * 6 + [1] * 3 + [4] * 3 + [3] * 3 + [0] * 6, np.int8)
+    p = _perf(len(labels))
+    p[:, INDEX["jawOpen"]] = 0.3                          # open everywhere ...
+    p[6:9, INDEX["mouthClose"]] = 0.25                     # ... but sealed on the bilabial: aperture 0.05
+    p[12:15, INDEX["mouthPucker"]] = 0.5
+    assert ak.bilabial_sealed(p, labels) == [True]
+    assert ak.open_jaw(p, labels) == [True]
+    assert ak.rounded_lips(p, labels) == [True]
+    assert ak.silent_closed(p, labels) == [False] * 6     # frames >= 3 from speech: 0-2 and 18-20
+    q = p.copy()
+    q[6:9, INDEX["mouthClose"]] = 0.0
+    q[12:15, INDEX["mouthPucker"]] = 0.1
+    q[:, INDEX["jawOpen"]] = 0.05
+    assert ak.bilabial_sealed(q, labels) == [True]        # jaw nearly shut also seals
+    assert ak.open_jaw(q, labels) == [False]
+    assert ak.rounded_lips(q, labels) == [False]
+    assert all(ak.silent_closed(q, labels))
+    r = ak.peak_ratios(q, p, labels)
+    assert r["round"] == [pytest.approx(0.2)] and r["jaw"] == [pytest.approx(0.05 / 0.3)]
+    assert ak.peak_ratios(p, p, labels)["close"] == [pytest.approx(1.0)]
+
+
+def test_devset_evaluation_separates_target_from_a_frozen_mouth(synth_clips, tmp_path):
+    from thunder_train.devset.evaluate import evaluate_devset, to_markdown
+
+    _, results = synth_clips
+    kept, _ = db.select(results, db.DevsetConfig(max_floor_share=0.5))
+    _write_split(tmp_path, "dev", iter(db.to_records(kept, seed=0)), 900.0, {})
+    open_pose = _perf(1)[0]
+    open_pose[INDEX["jawOpen"]] = 0.5
+
+    def frozen(audio, seed, emotion):
+        return np.repeat(open_pose[None], int(np.ceil(len(audio) / 320)), axis=0)
+
+    res = evaluate_devset({"frozen": frozen}, tmp_path, log=lambda *_: None)
+    tgt, fz = res["groups"]["target"]["overall"], res["groups"]["frozen"]["overall"]
+    assert tgt["arkit.bilabial_sealed"]["mean"] == 1.0 and fz["arkit.bilabial_sealed"]["mean"] == 0.0
+    assert fz["arkit.silent_closed"]["mean"] == 0.0 and fz["arkit.open_jaw"]["mean"] == 1.0
+    assert tgt["peak_ratio.jaw"]["mean"] == pytest.approx(1.0)
+    assert fz["peak_ratio.round"]["mean"] == 0.0
+    assert set(res["groups"]["frozen"]) == {r["clip"].style for r in kept} | {"overall"}
+    md = to_markdown(res)
+    assert "arkit.rounded_lips" in md and "mesh.bilabial_sealed" in md
+
+
+def test_devset_eval_cli_reports_a_missing_devset(tmp_path, capsys):
+    from thunder_train.cli import main
+
+    out = tmp_path / "m.json"
+    code = main(["devset-eval", "--devset", str(tmp_path / "nothing"), "--variant", f"shipped={ROOT / 'models'}",
+                 "--out", str(out), "--markdown", ""])
+    assert code == 2 and not out.exists()
+    assert "thunder-train devset" in capsys.readouterr().err

@@ -1,0 +1,1 @@
+"""Real-speech development set: voices never used in training, per style group (issue 13)."""
