@@ -18,18 +18,28 @@ class ActivityConfig:
     min_pause_s: float = 0.15   # shorter silent gaps inside speech are not pauses
 
 
+_FRAMES_PER_BLOCK = 1 << 15
+
+
 def frame_level_db(audio: np.ndarray, sample_rate: int, fps: float, n_frames: int) -> np.ndarray:
     """RMS level in dBFS of the audio around each animation frame.
 
     audio: (S,) float in [-1, 1]. Frame ``f`` covers samples ``[f, f + 1) * sample_rate / fps``.
     Returns (n_frames,) float64 (frames past the end of the audio read as -120 dB).
     """
-    x = np.asarray(audio, dtype=np.float64).reshape(-1)
+    x = np.asarray(audio).reshape(-1)
     edges = np.round(np.arange(n_frames + 1) * float(sample_rate) / float(fps)).astype(np.int64)
     edges = np.clip(edges, 0, x.size)
-    csum = np.concatenate([[0.0], np.cumsum(x * x)])
+    power = np.zeros(n_frames)
+    for f0 in range(0, n_frames, _FRAMES_PER_BLOCK):  # float64 per block only: an hour of audio stays small
+        f1 = min(n_frames, f0 + _FRAMES_PER_BLOCK)
+        seg = np.asarray(x[edges[f0]:edges[f1]], dtype=np.float64)
+        starts = edges[f0:f1] - edges[f0]
+        full = starts < seg.size
+        if full.any():
+            power[f0:f1][full] = np.add.reduceat(seg * seg, starts[full]) if seg.size else 0.0
     count = np.maximum(edges[1:] - edges[:-1], 1)
-    power = (csum[edges[1:]] - csum[edges[:-1]]) / count
+    power = np.where(edges[1:] > edges[:-1], power / count, 0.0)
     return 10.0 * np.log10(np.maximum(power, 1e-12))
 
 

@@ -98,6 +98,8 @@ class ModelCard:
     channels: tuple[str, ...] = CHANNELS
     emotions: tuple[str, ...] = EMOTIONS
     null_emotion: int = EMOTION_INDEX["auto"]
+    # frames of context each output frame sees: the encoder is run in windows with this much margin
+    receptive_field_frames: dict = field(default_factory=lambda: {"encoder": 39, "denoiser_per_step": 38})
     card_version: int = CARD_VERSION
     info: dict = field(default_factory=dict)
 
@@ -142,6 +144,10 @@ class ModelCard:
             raise CardError("perf_std must be positive")
         self.schedule.check()
         self.window.check()
+        rf = self.receptive_field_frames
+        if not (isinstance(rf, dict) and all(isinstance(rf.get(k), int) and 0 < rf[k] < 10_000
+                                             for k in ("encoder", "denoiser_per_step"))):
+            raise CardError("receptive_field_frames must give the encoder's and denoiser's context in frames")
         if not 0.0 < self.closure_seal_threshold < 1.0:
             raise CardError(f"closure_seal_threshold {self.closure_seal_threshold} must be in (0, 1)")
         if not 0.0 <= self.mouth_temperature <= 1.0:

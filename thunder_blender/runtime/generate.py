@@ -200,6 +200,26 @@ def add_eye_layer(perf: np.ndarray, fps: float, pause: np.ndarray, seed: int) ->
     return perf
 
 
+def encode(model, mel: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The encoder over ``n`` model frames of normalised log-mel ``mel`` (>= 2n, 80): (1, n, E), (1, n).
+
+    The encoder is convolutional with per-frame norms, so it runs in windows of the card's window length
+    with its receptive field as margin on both sides: the same features as one pass (to float rounding),
+    and an hour of audio never becomes one huge activation.
+    """
+    size, margin = model.card.window.frames, model.card.receptive_field_frames["encoder"]
+    if n <= size + 2 * margin:
+        return model.run_encoder(mel[None, : 2 * n])
+    feats, closure = [], []
+    for s in range(0, n, size):
+        e = min(n, s + size)
+        a, b = max(0, s - margin), min(n, e + margin)
+        f, c = model.run_encoder(mel[None, 2 * a: 2 * b])
+        feats.append(f[:, s - a: s - a + e - s])
+        closure.append(c[:, s - a: s - a + e - s])
+    return np.concatenate(feats, axis=1), np.concatenate(closure, axis=1)
+
+
 def _check_cancel(cancel: threading.Event | None) -> None:
     if cancel is not None and cancel.is_set():
         raise GenerationCancelled("generation cancelled")
@@ -237,7 +257,8 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
             progress(done, total)
 
     _check_cancel(cancel)
-    feats, closure_logit = model.run_encoder(mel[None, : 2 * n])
+    feats, closure_logit = encode(model, mel, n)
+    del mel
     closed = closure_logit[0] > card.closure_logit_threshold
     pause = activity.pause_frames(audio, features.SAMPLE_RATE, model.fps, n) if request.eye_layer else None
     tick()
