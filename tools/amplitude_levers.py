@@ -1,0 +1,161 @@
+"""Where the under-articulation comes from: targets, loss normalisation, model (hand-run measurement).
+
+    .venv/bin/python tools/amplitude_levers.py --corpus data/corpus_mid --model models --out out/amplitude.json
+
+(a) targets: peak of the stored training target over each phone against the pose value the articulation
+    model aims at (POSES), and the same for a re-render with the neutral style (no speaker scaling, no
+    expression layer): the coarticulation damping alone. Anticipatory rounding: pucker at the centre of the
+    consonant right before a rounded vowel, as a share of that vowel's peak.
+(b) loss: per-channel std of the training targets (the x0 loss is MSE in units of perf_std) and the
+    effective weight of each articulator channel.
+(c) model: generated peak / target peak (thunder_train.evaluation.amplitude) for an exported model
+    (onnxruntime, mouth temperature 0 and 1) and/or generator checkpoints (torch, DDIM).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from thunder_blender.core.channels import INDEX, MOUTH_INDEX
+from thunder_train.corpus.articulation import POSES, ArticulationStyle, articulate, enforce_closures
+from thunder_train.corpus.dataset import load_split
+from thunder_train.evaluation import amplitude as amp
+
+FPS = 50.0
+POSE_CHANNEL = {"jaw": ("jawOpen",), "funnel": ("mouthFunnel",), "pucker": ("mouthPucker",),
+                "spread": ("mouthStretchLeft", "mouthStretchRight", "mouthSmileLeft", "mouthSmileRight")}
+ROUND_V = ("u", "ʊ", "w", "o")
+CONSONANT_POSES = ("alveolar", "dorsal", "postalveolar", "dental", "labiodental", "bilabial")
+
+
+def pose_value(pose: str, name: str) -> float:
+    return float(np.mean([POSES.get(pose, {}).get(c, 0.0) for c in POSE_CHANNEL[name]]))
+
+
+def target_vs_pose(utts: list, neutral: bool) -> dict:
+    """Peak of the target over each phone / the pose value (articulation damping)."""
+    rows: dict[str, list[tuple[float, float]]] = {k: [] for k in POSE_CHANNEL}
+    for u in utts:
+        if neutral:
+            perf = articulate(u.segments, len(u.perf), FPS, ArticulationStyle())
+            enforce_closures(perf, u.segments, FPS)
+        else:
+            perf = u.perf
+        for pose, _, s, e in u.segments:
+            for name, (poses, value, kind) in amp.ARTICULATORS.items():
+                if kind != "max" or pose not in poses:
+                    continue
+                a, b = amp.segment_frames(s, e, len(perf), FPS, 0)
+                pv = pose_value(pose, name)
+                if pv >= 0.05 and b > a:
+                    rows[name].append((float(value(perf)[a:b].max()), pv))
+    return amp.summary(rows)
+
+
+def anticipation(utts: list, neutral: bool) -> dict:
+    """Pucker at the centre of consonants right before (and right after) a rounded vowel / the vowel's peak."""
+    before, after, dur = [], [], []
+    for u in utts:
+        if neutral:
+            perf = articulate(u.segments, len(u.perf), FPS, ArticulationStyle())
+            enforce_closures(perf, u.segments, FPS)
+        else:
+            perf = u.perf
+        puck = perf[:, INDEX["mouthPucker"]]
+        segs = u.segments
+        for k, (pose, _, s, e) in enumerate(segs):
+            if pose not in ROUND_V:
+                continue
+            a, b = amp.segment_frames(s, e, len(perf), FPS, 0)
+            vpk = puck[a:b].max() if b > a else 0.0
+            if vpk < 0.05:
+                continue
+            for j, out in ((k - 1, before), (k + 1, after)):
+                if 0 <= j < len(segs) and segs[j][0] in CONSONANT_POSES and segs[j][0] != "bilabial":
+                    c = int(0.5 * (segs[j][2] + segs[j][3]) * FPS)
+                    if 0 <= c < len(perf):
+                        out.append(float(puck[c] / vpk))
+                        if j == k - 1:
+                            dur.append(segs[j][3] - segs[j][2])
+    q = lambda v: {"n": len(v), "median": round(float(np.median(v)), 3),   # noqa: E731
+                   "p25": round(float(np.percentile(v, 25)), 3)} if v else None
+    return {"consonant_before": q(before), "consonant_after": q(after),
+            "median_consonant_s": round(float(np.median(dur)), 3) if dur else None}
+
+
+def loss_scales(utts: list) -> dict:
+    from thunder_train.data import perf_stats
+
+    _, std = perf_stats(utts)
+    mouth = set(MOUTH_INDEX)
+    names = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthStretchLeft", "mouthSmileLeft",
+             "browInnerUp")
+    return {n: {"perf_std": round(float(std[INDEX[n]]), 4), "mouth_weighted": INDEX[n] in mouth,
+                "loss_per_unit2": round(float(1 / std[INDEX[n]] ** 2), 1)} for n in names}
+
+
+def model_peaks(sample, utts: list) -> dict:
+    peaks: dict[str, list] = {}
+    for u in utts:
+        gen = sample(u.audio, len(u.perf))
+        amp.merge(peaks, amp.segment_peaks(gen, u.perf, u.segments, FPS))
+    return amp.summary(peaks)
+
+
+def onnx_sampler(model_dir: str, temperature: float, seed: int = 0):
+    from thunder_blender.runtime.generate import GenerateRequest, generate
+    from thunder_blender.runtime.model import load_model
+
+    model = load_model(model_dir)
+
+    def sample(audio: np.ndarray, n: int) -> np.ndarray:
+        req = GenerateRequest(pcm=audio, sample_rate=16000, n_takes=1, take_seeds=(seed,),
+                              mouth_temperature=temperature)
+        w = generate(req, model).weights[0]
+        return w[:n] if len(w) >= n else np.concatenate([w, np.repeat(w[-1:], n - len(w), 0)])
+
+    return sample
+
+
+def torch_sampler(path: str, temperature: float, seed: int = 0):
+    from thunder_train.infer import sample_takes
+    from thunder_train.train import load_checkpoint
+
+    gen, _ = load_checkpoint(path)
+    return lambda audio, n: sample_takes(gen, audio, [seed], n_frames=n, mouth_temperature=temperature)[0]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--corpus", required=True)
+    p.add_argument("--split", default="test")
+    p.add_argument("--model", action="append", default=[], help="exported model directory (onnxruntime)")
+    p.add_argument("--checkpoint", action="append", default=[], help="NAME=generator checkpoint (torch)")
+    p.add_argument("--temperatures", default="0,1")
+    p.add_argument("--out", type=Path, required=True)
+    a = p.parse_args()
+    utts = load_split(a.corpus, a.split)
+    res: dict = {"corpus": a.corpus, "split": a.split, "utterances": len(utts),
+                 "minutes": round(sum(len(u.perf) for u in utts) / FPS / 60, 2)}
+    res["targets_vs_pose"] = {"stored": target_vs_pose(utts, False), "neutral_style": target_vs_pose(utts, True)}
+    res["anticipatory_rounding"] = {"stored": anticipation(utts, False), "neutral_style": anticipation(utts, True)}
+    res["loss_scales"] = loss_scales(load_split(a.corpus, "train"))
+    temps = [float(t) for t in a.temperatures.split(",")]
+    for m in a.model:
+        for t in temps:
+            res[f"model {m} T={t:g}"] = model_peaks(onnx_sampler(m, t), utts)
+    for item in a.checkpoint:
+        name, path = item.split("=", 1)
+        for t in temps:
+            res[f"checkpoint {name} T={t:g}"] = model_peaks(torch_sampler(path, t), utts)
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(res, indent=1, ensure_ascii=False))
+    print(json.dumps(res, indent=1, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
