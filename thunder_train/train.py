@@ -8,7 +8,7 @@ Variants (``TrainConfig.variant``):
   diffusion_m2s_sync   + Learn2Talk-style 3D sync-expert loss on the same x0 estimate
 
 Losses (all masked to valid frames), in the normalised performance space:
-  x0 MSE (mouth channels weighted ``w_mouth``, and by ``1 + w_extremum * max(target z-score, 0)``)
+  x0 MSE (mouth channels weighted ``w_mouth``; lip-shape channels also by ``1 + w_extremum * max(target z-score, 0)``)
   + ``w_vel`` * velocity MSE (same weights)
   + ``w_closure`` * BCE(closure head) + ``w_phone`` * CE(phone head)       (encoder auxiliary heads)
   + ``w_m2s`` * judges.m2s.m2s_loss + ``w_sync`` * judges.sync.sync_loss      (on the denormalised x0)
@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from thunder_blender.core.channels import EMOTIONS, MOUTH_INDEX, N_CHANNELS, UPPER_INDEX
+from thunder_blender.core.channels import EMOTIONS, INDEX, MOUTH_INDEX, N_CHANNELS, UPPER_INDEX
 from thunder_train.checkpoint import RunDir, TimeLimitReached, atomic_save, capture, restore
 from thunder_train.data import BatchConfig, Batcher, perf_stats
 from thunder_train.diffusion import Diffusion
@@ -95,8 +95,14 @@ def _masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, w:
     return (((pred - target) ** 2) * wt).sum() / wt.sum().clamp_min(1.0)
 
 
+# channels whose peaks the plain loss under-shoots (lip shape: rounding and spreading); jaw and closure
+# reach their targets without help and overshoot with it (docs/TRAINING.md, "Levers measured ...")
+EXTREMUM_CHANNELS = ("mouthFunnel", "mouthPucker", "mouthStretchLeft", "mouthStretchRight", "mouthSmileLeft",
+                     "mouthSmileRight")
+
+
 def extremum_weights(x0: torch.Tensor, w_extremum: float) -> torch.Tensor:
-    """(B, T, C) per-element loss weights ``1 + w_extremum * max(x0, 0)`` on the mouth channels, 1 elsewhere.
+    """(B, T, C) loss weights ``1 + w_extremum * max(x0, 0)`` on ``EXTREMUM_CHANNELS``, 1 elsewhere.
 
     ``x0`` is the normalised target (std units above the channel mean), so a rounded /u/ with pucker two
     std above the mean weighs ``1 + 2 w_extremum``: the MSE minimiser, a weighted conditional mean, moves
@@ -104,8 +110,8 @@ def extremum_weights(x0: torch.Tensor, w_extremum: float) -> torch.Tensor:
     """
     w = torch.ones_like(x0)
     if w_extremum > 0:
-        mouth = list(MOUTH_INDEX)
-        w[..., mouth] = 1.0 + w_extremum * x0[..., mouth].clamp_min(0.0)
+        idx = [INDEX[n] for n in EXTREMUM_CHANNELS]
+        w[..., idx] = 1.0 + w_extremum * x0[..., idx].clamp_min(0.0)
     return w
 
 

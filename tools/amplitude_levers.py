@@ -128,6 +128,46 @@ def torch_sampler(path: str, temperature: float, seed: int = 0):
     return lambda audio, n: sample_takes(gen, audio, [seed], n_frames=n, mouth_temperature=temperature)[0]
 
 
+def phone_head(model_dir: str, utts: list) -> dict:
+    """The exported encoder's phone-class head on rounded frames: does the encoder hear the rounding?
+
+    recall / precision of the "rounded" class (argmax), the mean P(rounded) on rounded frames, and on
+    frames where the head is confident (P >= 0.5) the generated pucker (mouth temperature 0) against
+    the target's.
+    """
+    import onnxruntime as ort
+
+    from thunder_train.infer import mel_input
+    from thunder_train.phones import CLASS_INDEX
+
+    sess = ort.InferenceSession(str(Path(model_dir) / "encoder.onnx"), providers=["CPUExecutionProvider"])
+    sample = onnx_sampler(model_dir, 0.0)
+    r = CLASS_INDEX["rounded"]
+    tp = fp = fn = 0
+    p_on, gen_conf, tgt_conf = [], [], []
+    for u in utts:
+        logits = sess.run(["phone_logits"], {"mel": mel_input(u.audio)})[0][0]
+        n = min(len(logits), len(u.perf))
+        pr = np.exp(logits[:n] - logits[:n].max(1, keepdims=True))
+        pr = pr / pr.sum(1, keepdims=True)
+        truth = np.asarray(u.phone_class[:n]) == r
+        guess = pr.argmax(1) == r
+        tp += int((truth & guess).sum())
+        fp += int((~truth & guess).sum())
+        fn += int((truth & ~guess).sum())
+        p_on += list(pr[truth, r])
+        conf = truth & (pr[:, r] >= 0.5)
+        if conf.any():
+            g = sample(u.audio, len(u.perf))[:n]
+            gen_conf += list(g[conf, INDEX["mouthPucker"]])
+            tgt_conf += list(u.perf[:n][conf, INDEX["mouthPucker"]])
+    return {"rounded_frames": tp + fn, "recall": round(tp / max(tp + fn, 1), 3),
+            "precision": round(tp / max(tp + fp, 1), 3), "mean_p_rounded_on_rounded": round(float(np.mean(p_on)), 3),
+            "confident_frames": len(gen_conf),
+            "pucker_generated_on_confident": round(float(np.mean(gen_conf)), 3) if gen_conf else None,
+            "pucker_target_on_confident": round(float(np.mean(tgt_conf)), 3) if tgt_conf else None}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--corpus", required=True)
@@ -145,6 +185,7 @@ def main() -> int:
     res["loss_scales"] = loss_scales(load_split(a.corpus, "train"))
     temps = [float(t) for t in a.temperatures.split(",")]
     for m in a.model:
+        res[f"phone head {m}"] = phone_head(m, utts)
         for t in temps:
             res[f"model {m} T={t:g}"] = model_peaks(onnx_sampler(m, t), utts)
     for item in a.checkpoint:

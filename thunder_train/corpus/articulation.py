@@ -197,7 +197,7 @@ def articulate(segs: list[Segment], n_frames: int, fps: float, style: Articulati
     half = np.maximum(0.5 * (e - s), 0.015)
     names = [_CLASS_NAMES[cid] for _, cid, _, _ in segs]
     dom = np.array([DOMINANCE[n] for n in names])                    # (N, 3)
-    dom[:, 2] = [SHAPE_DOMINANCE_POSE.get(p, d) for (p, _, _, _), d in zip(segs, dom[:, 2])]
+    dom[:, 2] = [SHAPE_DOMINANCE_POSE.get(p, d) for (p, _, _, _), d in zip(segs, dom[:, 2], strict=True)]
     sub = max(1, int(round(grid_hz / fps)))
     t = (np.arange(n_frames * sub) + 0.5) / (fps * sub)              # (T,)
     d = t[:, None] - c[None, :]                                      # (T, N)
