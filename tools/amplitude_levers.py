@@ -98,11 +98,59 @@ def loss_scales(utts: list) -> dict:
 
 
 def model_peaks(sample, utts: list) -> dict:
+    """Generated peaks against the stored targets, and (lip shape and jaw) against the articulation poses."""
     peaks: dict[str, list] = {}
+    vs_pose: dict[str, list] = {}
     for u in utts:
         gen = sample(u.audio, len(u.perf))
-        amp.merge(peaks, amp.segment_peaks(gen, u.perf, u.segments, FPS))
-    return amp.summary(peaks)
+        got = amp.segment_peaks(gen, u.perf, u.segments, FPS)
+        amp.merge(peaks, got)
+        n = min(len(gen), len(u.perf))
+        for name, (poses, value, kind) in amp.ARTICULATORS.items():
+            if kind != "max":
+                continue
+            for pose, _, s, e in u.segments:
+                a, b = amp.segment_frames(s, e, n, FPS, 1)      # the window segment_peaks uses
+                pv = pose_value(pose, name) if pose in poses else 0.0
+                if pv >= 0.05 and b > a:
+                    vs_pose.setdefault(name, []).append((float(value(gen[:n])[a:b].max()), pv))
+    return {"vs_target": amp.summary(peaks), "vs_pose": amp.summary(vs_pose)}
+
+
+SENTENCE = "Who knew you would move through the room to the blue moon, so go slow, old crow"
+SENTENCE_VOICES = (("espeak-ng", "en-us"), ("espeak-ng", "en-us+f3"), ("flite", "slt"))
+
+
+def sentence_audio() -> dict[str, np.ndarray]:
+    """The issue's rounding sentence from espeak-ng (en-us, en-us+f3) and flite slt, 16 kHz float32."""
+    import subprocess
+    import tempfile
+
+    from scipy.io import wavfile
+    from scipy.signal import resample_poly
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for engine, voice in SENTENCE_VOICES:
+            wav = Path(tmp) / "s.wav"
+            cmd = ([engine, "-v", voice, "-w", str(wav), SENTENCE] if engine == "espeak-ng"
+                   else [engine, "-voice", voice, "-t", SENTENCE, "-o", str(wav)])
+            subprocess.run(cmd, check=True, capture_output=True)
+            sr, x = wavfile.read(wav)
+            x = x.astype(np.float32) / 32768.0
+            g = np.gcd(sr, 16000)
+            out[f"{engine} {voice}"] = resample_poly(x, 16000 // g, sr // g).astype(np.float32)
+    return out
+
+
+def sentence_peaks(sample) -> dict[str, dict[str, float]]:
+    """Highest mouthPucker and mouthFunnel over the sentence, per voice."""
+    res = {}
+    for name, audio in sentence_audio().items():
+        w = sample(audio, len(audio) // 320)
+        res[name] = {"pucker": round(float(w[:, INDEX["mouthPucker"]].max()), 3),
+                     "funnel": round(float(w[:, INDEX["mouthFunnel"]].max()), 3)}
+    return res
 
 
 def onnx_sampler(model_dir: str, temperature: float, seed: int = 0):
@@ -186,10 +234,12 @@ def main() -> int:
     temps = [float(t) for t in a.temperatures.split(",")]
     for m in a.model:
         res[f"phone head {m}"] = phone_head(m, utts)
+        res[f"sentence {m} T=0"] = sentence_peaks(onnx_sampler(m, 0.0))
         for t in temps:
             res[f"model {m} T={t:g}"] = model_peaks(onnx_sampler(m, t), utts)
     for item in a.checkpoint:
         name, path = item.split("=", 1)
+        res[f"sentence {name} T=0"] = sentence_peaks(torch_sampler(path, 0.0))
         for t in temps:
             res[f"checkpoint {name} T={t:g}"] = model_peaks(torch_sampler(path, t), utts)
     a.out.parent.mkdir(parents=True, exist_ok=True)

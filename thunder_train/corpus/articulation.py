@@ -1,7 +1,7 @@
 """Articulation model: phone segments -> mouth/jaw channels (ARKit-52), with guaranteed lip closures.
 
 Model (documented in docs/DATA_CARD.md):
-1. Each segment has a target pose (``POSES``; ARKit weights) and, per channel group (jaw, lips), a
+1. Each segment has a target pose (``POSES``; ARKit weights) and, per channel group (see below), a
    dominance strength (``DOMINANCE``), in the spirit of Cohen & Massaro's coarticulation model:
    ``D_i(t) = a_i * exp(-|t - c_i| / w_i)`` with ``w_i`` wider before the segment centre
    (anticipation) than after it. A channel's value is the dominance-weighted mean of the targets.
