@@ -108,7 +108,7 @@ class Batcher:
 
     def next(self) -> dict[str, torch.Tensor]:
         c, rng = self.cfg, self.rng
-        augment = self._augment is not None and self.drawn >= c.augment_from
+        augmenting = self._augment is not None and self.drawn >= c.augment_from
         self.drawn += 1
         B, L = c.batch, c.crop
         mel = np.zeros((B, 2 * L, features.MEL.n_mels), np.float32)
@@ -123,7 +123,7 @@ class Batcher:
             u = self.utts[int(rng.choice(len(self.utts), p=self.p))]
             n_all = frames_of(u)
             rate = 1.0
-            if augment and rng.random() < self._aug_cfg.p_tempo:
+            if augmenting and rng.random() < self._aug_cfg.p_tempo:
                 rate = float(rng.uniform(*self._aug_cfg.tempo_rate))
             src_len = int(round(L * rate))   # source frames that play in L output frames
             s = int(rng.integers(0, max(1, n_all - src_len + 1)))
@@ -138,7 +138,7 @@ class Batcher:
                 u_perf, u_phone, u_closure = retime_labels(u_perf, u_phone, u_closure, m / n, n)
             raw = features_for(clip, n)
             mel_clean[b, : 2 * n] = raw
-            if augment:
+            if augmenting:
                 aug = np.asarray(self._augment(clip, features.SAMPLE_RATE, rng, c.augmentation),
                                  np.float32)[: len(clip)]
                 if len(aug) < len(clip):
