@@ -14,6 +14,7 @@ import torch
 
 from thunder_blender.core import features
 from thunder_blender.core.channels import N_CHANNELS
+from thunder_train.corpus.augment import AugmentConfig, augment, retime_labels, time_stretch
 
 HOP = features.MEL.hop_length           # 160 samples = one mel frame
 SAMPLES_PER_FRAME = 2 * HOP             # 320 samples = one 50 fps frame
@@ -80,6 +81,10 @@ class Batcher:
     mel (B, 2L, 80) normalised log-mel of the (augmented) audio; mel_clean (B, 2L, 80) raw log-mel of
     the clean audio (the judges' target side); perf (B, L, 55); closure (B, L) bool; phone (B, L) int64;
     mask (B, L) bool; emotion (B,) int64; intensity (B,) float32.
+
+    With augmentation on, a crop is played at another tempo with probability ``p_tempo``: round(L * rate)
+    source frames are time-stretched (pitch kept) into L frames, and perf / closure / phone are re-timed on
+    the same map (``corpus.augment.retime_labels``), so mel frame 2j..2j+1 still belongs to label frame j.
     """
 
     def __init__(self, utts: list, cfg: BatchConfig, seed: int = 0):
@@ -90,15 +95,9 @@ class Batcher:
         self.p = draw_probabilities(self.utts, cfg.real_share)
         self.rng = np.random.default_rng(seed)
         self.drawn = 0  # batches drawn so far; with ``rng``'s state this is the sampler's whole state
-        self._augment = None
-        self.augmenting = False
-        if cfg.augment:
-            try:
-                from thunder_train.corpus.augment import augment
-            except ImportError:  # corpus package without its augmentation module: train on clean audio
-                augment = None
-            self._augment = augment
-            self.augmenting = augment is not None
+        self._augment = augment if cfg.augment else None
+        self.augmenting = cfg.augment
+        self._aug_cfg = cfg.augmentation or AugmentConfig()
 
     def state(self) -> dict:
         return {"drawn": self.drawn, "rng": self.rng.bit_generator.state}
@@ -109,7 +108,7 @@ class Batcher:
 
     def next(self) -> dict[str, torch.Tensor]:
         c, rng = self.cfg, self.rng
-        augment = self._augment is not None and self.drawn >= c.augment_from
+        augmenting = self._augment is not None and self.drawn >= c.augment_from
         self.drawn += 1
         B, L = c.batch, c.crop
         mel = np.zeros((B, 2 * L, features.MEL.n_mels), np.float32)
@@ -123,21 +122,32 @@ class Batcher:
         for b in range(B):
             u = self.utts[int(rng.choice(len(self.utts), p=self.p))]
             n_all = frames_of(u)
-            s = int(rng.integers(0, max(1, n_all - L + 1)))
-            n = min(L, n_all - s)
-            clip = np.asarray(u.audio[s * SAMPLES_PER_FRAME:(s + n) * SAMPLES_PER_FRAME], np.float32)
+            rate = 1.0
+            if augmenting and rng.random() < self._aug_cfg.p_tempo:
+                rate = float(rng.uniform(*self._aug_cfg.tempo_rate))
+            src_len = int(round(L * rate))   # source frames that play in L output frames
+            s = int(rng.integers(0, max(1, n_all - src_len + 1)))
+            m = min(src_len, n_all - s)
+            clip = np.asarray(u.audio[s * SAMPLES_PER_FRAME:(s + m) * SAMPLES_PER_FRAME], np.float32)
+            u_perf, u_closure, u_phone = u.perf[s:s + m], u.closure[s:s + m], u.phone_class[s:s + m]
+            n = m
+            if rate != 1.0:
+                # tempo: the m source frames play in n output frames; audio and labels on the same time map
+                n = max(1, min(L, int(round(m / rate))))
+                clip = time_stretch(clip, n * SAMPLES_PER_FRAME)
+                u_perf, u_phone, u_closure = retime_labels(u_perf, u_phone, u_closure, m / n, n)
             raw = features_for(clip, n)
             mel_clean[b, : 2 * n] = raw
-            if augment:
+            if augmenting:
                 aug = np.asarray(self._augment(clip, features.SAMPLE_RATE, rng, c.augmentation),
                                  np.float32)[: len(clip)]
                 if len(aug) < len(clip):
                     aug = np.pad(aug, (0, len(clip) - len(aug)))
                 raw = features_for(aug, n)
             mel[b, : 2 * n] = features.normalise(raw)
-            perf[b, :n] = u.perf[s:s + n]
-            closure[b, :n] = u.closure[s:s + n]
-            phone[b, :n] = u.phone_class[s:s + n]
+            perf[b, :n] = u_perf
+            closure[b, :n] = u_closure
+            phone[b, :n] = u_phone
             mask[b, :n] = True
             emotion[b] = int(u.emotion)
             intensity[b] = float(u.intensity)

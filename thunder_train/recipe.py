@@ -208,11 +208,15 @@ class Recipe:
         return NetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in net.items()})
 
     def batch_config(self):
+        from dataclasses import fields as dc_fields
+
         from thunder_train.corpus.augment import AugmentConfig
         from thunder_train.data import BatchConfig
 
+        AUGMENT_RANGES = tuple(f.name for f in dc_fields(AugmentConfig) if not f.name.startswith("p_"))
+
         g = self.data["generator"]
-        aug = _fill(AugmentConfig, g["augment"], "generator.augment", tuples=("snr_db", "gain_db"))
+        aug = _fill(AugmentConfig, g["augment"], "generator.augment", tuples=AUGMENT_RANGES)
         return _fill(BatchConfig, g["batch"], "generator.batch", given={"augmentation": aug})
 
     @property

@@ -8,7 +8,8 @@ Variants (``TrainConfig.variant``):
   diffusion_m2s_sync   + Learn2Talk-style 3D sync-expert loss on the same x0 estimate
 
 Losses (all masked to valid frames), in the normalised performance space:
-  x0 MSE (mouth channels weighted ``w_mouth``) + ``w_vel`` * velocity MSE
+  x0 MSE (mouth channels weighted ``w_mouth``; lip-shape channels also by ``1 + w_extremum * max(target z-score, 0)``)
+  + ``w_vel`` * velocity MSE (same weights)
   + ``w_closure`` * BCE(closure head) + ``w_phone`` * CE(phone head)       (encoder auxiliary heads)
   + ``w_m2s`` * judges.m2s.m2s_loss + ``w_sync`` * judges.sync.sync_loss      (on the denormalised x0)
   + ``w_anchor`` * upper-face MSE to the frozen ``init_from`` model's prediction    (judge variants only)
@@ -29,7 +30,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from thunder_blender.core.channels import EMOTIONS, MOUTH_INDEX, N_CHANNELS, UPPER_INDEX
+from thunder_blender.core.channels import EMOTIONS, INDEX, MOUTH_INDEX, N_CHANNELS, UPPER_INDEX
 from thunder_train.checkpoint import RunDir, TimeLimitReached, atomic_save, capture, restore
 from thunder_train.data import BatchConfig, Batcher, perf_stats
 from thunder_train.diffusion import Diffusion
@@ -53,6 +54,7 @@ class TrainConfig:
     w_closure: float
     closure_pos_weight: float        # closure frames are ~4% of frames: weight positives in the head's BCE
     closure_frame_weight: float      # x0 loss weight of closure frames (lip seals are short and matter)
+    w_extremum: float                # mouth x0/vel weight grows by w_extremum per target std above the mean
     w_phone: float
     w_m2s: float
     w_sync: float
@@ -81,10 +83,36 @@ def lr_at(cfg: TrainConfig, step: int) -> float:
     return cfg.lr * warm * 0.5 * (1 + np.cos(np.pi * min(1.0, step / cfg.steps)))
 
 
-def _masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """Weighted MSE; mask (B, T) bool or float frame weights, w (C,) channel weights."""
+def _masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, w: torch.Tensor,
+                elem: torch.Tensor | None = None) -> torch.Tensor:
+    """Weighted mean squared error; mask (B, T) bool or float frame weights, w (C,) channel weights,
+    elem (B, T, C) optional element weights. Divided by the total weight, so weights move emphasis
+    between elements without changing the loss's scale."""
     m = mask.to(pred.dtype).unsqueeze(-1)
-    return (((pred - target) ** 2) * w * m).sum() / (m.sum() * w.sum()).clamp_min(1.0)
+    if elem is None:
+        return (((pred - target) ** 2) * w * m).sum() / (m.sum() * w.sum()).clamp_min(1.0)
+    wt = elem * w * m
+    return (((pred - target) ** 2) * wt).sum() / wt.sum().clamp_min(1.0)
+
+
+# channels whose peaks the plain loss under-shoots (lip shape: rounding and spreading); jaw and closure
+# reach their targets without help and overshoot with it (docs/TRAINING.md, "Levers measured ...")
+EXTREMUM_CHANNELS = ("mouthFunnel", "mouthPucker", "mouthStretchLeft", "mouthStretchRight", "mouthSmileLeft",
+                     "mouthSmileRight")
+
+
+def extremum_weights(x0: torch.Tensor, w_extremum: float) -> torch.Tensor:
+    """(B, T, C) loss weights ``1 + w_extremum * max(x0, 0)`` on ``EXTREMUM_CHANNELS``, 1 elsewhere.
+
+    ``x0`` is the normalised target (std units above the channel mean), so a rounded /u/ with pucker two
+    std above the mean weighs ``1 + 2 w_extremum``: the MSE minimiser, a weighted conditional mean, moves
+    towards the articulation extremes instead of averaging them away.
+    """
+    w = torch.ones_like(x0)
+    if w_extremum > 0:
+        idx = [INDEX[n] for n in EXTREMUM_CHANNELS]
+        w[..., idx] = 1.0 + w_extremum * x0[..., idx].clamp_min(0.0)
+    return w
 
 
 def channel_weights(w_mouth: float) -> torch.Tensor:
@@ -129,9 +157,11 @@ def generator_loss(gen: Generator, diff: Diffusion, batch: dict, cfg: TrainConfi
     w = channel_weights(cfg.w_mouth)
     closure = batch["closure"][:, :T]
     fw = mask.to(torch.float32) * (1.0 + (cfg.closure_frame_weight - 1.0) * closure.to(torch.float32))
-    parts = {"x0": _masked_mse(pred, x0, fw, w)}
+    ew = extremum_weights(x0, cfg.w_extremum) if cfg.w_extremum > 0 else None
+    parts = {"x0": _masked_mse(pred, x0, fw, w, ew)}
     vmask = mask[:, 1:] & mask[:, :-1]
-    parts["vel"] = _masked_mse(pred[:, 1:] - pred[:, :-1], x0[:, 1:] - x0[:, :-1], vmask, w)
+    parts["vel"] = _masked_mse(pred[:, 1:] - pred[:, :-1], x0[:, 1:] - x0[:, :-1], vmask, w,
+                               None if ew is None else torch.maximum(ew[:, 1:], ew[:, :-1]))
     c_logit, p_logit = gen.encoder.heads(feats)
     m = mask.to(torch.float32)
     parts["closure"] = (F.binary_cross_entropy_with_logits(

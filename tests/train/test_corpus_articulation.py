@@ -95,3 +95,72 @@ def test_lips_sealed_criterion():
     perf[2, INDEX["jawOpen"]] = perf[2, INDEX["mouthClose"]] = 0.3    # lips held together: sealed
     perf[3, INDEX["mouthFunnel"]] = 0.4                               # funnel: open
     assert lips_sealed(perf).tolist() == [True, False, True, False]
+
+
+def _seq(phones: list[tuple[str, str, float]], lead: float = 0.3) -> list[tuple[str, int, float, float]]:
+    """(pose, class, duration) list -> segments between silences."""
+    segs, t = [("sil", 0, 0.0, lead)], lead
+    for pose, cls, d in phones:
+        segs.append((pose, CLASS_INDEX[cls], t, t + d))
+        t += d
+    segs.append(("sil", 0, t, t + 0.4))
+    return segs
+
+
+def _render_neutral(segs, fps=50.0):
+    n = int(np.ceil(segs[-1][3] * fps))
+    perf = articulate(segs, n, fps, ArticulationStyle())
+    return enforce_closures(perf, segs, fps)
+
+
+def _peak(perf, seg, channel, fps=50.0):
+    a, b = int(seg[2] * fps), max(int(np.ceil(seg[3] * fps)), int(seg[2] * fps) + 1)
+    return float(perf[a:b, INDEX[channel]].max())
+
+
+# "who knew you would move ... blue moon ... so go slow old crow" in short phones of connected speech
+CONNECTED = [
+    [("alveolar", "alveolar", 0.06), ("u", "rounded", 0.09), ("alveolar", "alveolar", 0.05)],        # "tuːt"
+    [("bilabial", "bilabial", 0.07), ("u", "rounded", 0.10), ("labiodental", "labiodental", 0.06)],  # "move"
+    [("bilabial", "bilabial", 0.06), ("alveolar", "alveolar", 0.05), ("u", "rounded", 0.12)],        # "blue"
+    [("dorsal", "dorsal", 0.06), ("alveolar", "alveolar", 0.05), ("o", "rounded", 0.13)],            # "crow"
+    [("alveolar", "alveolar", 0.08), ("o", "rounded", 0.14), ("alveolar", "alveolar", 0.06)],        # "so d"
+    [("w", "rounded", 0.06), ("ɪ", "mid", 0.08), ("alveolar", "alveolar", 0.05)],                    # "wit"
+]
+
+
+@pytest.mark.parametrize("phones", CONNECTED)
+def test_rounded_vowels_reach_their_targets_in_connected_speech(phones):
+    segs = _seq(phones)
+    perf = _render_neutral(segs)
+    for seg in segs:
+        if seg[0] in ("u", "o", "ʊ", "w"):
+            ch = "mouthFunnel" if seg[0] == "o" else "mouthPucker"
+            want = POSES[seg[0]][ch]
+            assert _peak(perf, seg, ch) >= 0.85 * want, (seg, _peak(perf, seg, ch), want)
+
+
+def test_rounding_spreads_to_consonants_and_more_before_the_vowel_than_after():
+    # "t u t": the /t/ before /u/ is rounded more than the one after it, both well above rest
+    segs = _seq([("alveolar", "alveolar", 0.07), ("u", "rounded", 0.10), ("alveolar", "alveolar", 0.07)])
+    perf = _render_neutral(segs)
+    vowel = _peak(perf, segs[2], "mouthPucker")
+    centre = lambda seg: perf[int(0.5 * (seg[2] + seg[3]) * 50), INDEX["mouthPucker"]]  # noqa: E731
+    before, after = centre(segs[1]), centre(segs[3])
+    assert before >= 0.75 * vowel, (before, vowel)
+    assert after >= 0.5 * vowel and before > after, (before, after)
+    # two consonants ahead ("s t u"): the first is rounded too
+    segs = _seq([("alveolar", "alveolar", 0.06), ("alveolar", "alveolar", 0.06), ("u", "rounded", 0.10)])
+    perf = _render_neutral(segs)
+    assert centre(segs[1]) >= 0.5 * _peak(perf, segs[3], "mouthPucker")
+    # an unrounded context stays unrounded
+    segs = _seq([("alveolar", "alveolar", 0.07), ("i", "mid", 0.10), ("alveolar", "alveolar", 0.07)])
+    assert _render_neutral(segs)[:, INDEX["mouthPucker"]].max() < 0.02
+
+
+def test_bilabial_before_a_rounded_vowel_is_sealed_and_rounded():
+    segs = _seq([("bilabial", "bilabial", 0.08), ("u", "rounded", 0.12)])
+    perf = _render_neutral(segs)
+    mask = closure_frames(segs, len(perf), 50.0)
+    assert mask.any() and lips_sealed(perf)[mask].all()
+    assert perf[mask, INDEX["mouthPucker"]].max() >= 0.5 * POSES["u"]["mouthPucker"]

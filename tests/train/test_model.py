@@ -168,3 +168,59 @@ def test_upper_face_anchor_is_zero_for_the_anchor_itself_and_ignores_the_mouth()
     with torch.no_grad():
         gen.denoiser.out.bias[list(UPPER_INDEX)] += 0.5   # the upper face may not
     assert abs(anchor_part() - 0.25) < 1e-5
+
+
+def test_extremum_weights_emphasise_articulation_peaks_and_move_the_minimiser():
+    from thunder_blender.core.channels import INDEX, MOUTH_INDEX
+    from thunder_train.train import _masked_mse, channel_weights, extremum_weights
+
+    x0 = torch.zeros(1, 10, 55)
+    x0[0, 0, INDEX["mouthPucker"]] = 3.0     # one frame 3 std above the mean, nine at the mean
+    x0[0, 1, INDEX["browInnerUp"]] = 3.0     # not a mouth channel: never re-weighted
+    x0[0, 2, INDEX["mouthFunnel"]] = -2.0    # below the mean: weight 1
+    x0[0, 3, INDEX["jawOpen"]] = 3.0         # jaw reaches its peaks without help: weight 1
+    ew = extremum_weights(x0, 1.5)
+    assert float(ew[0, 0, INDEX["mouthPucker"]]) == pytest.approx(5.5)
+    assert float(ew[0, 1, INDEX["browInnerUp"]]) == 1.0 and float(ew[0, 2, INDEX["mouthFunnel"]]) == 1.0
+    assert float(ew[0, 3, INDEX["jawOpen"]]) == 1.0
+    assert torch.equal(extremum_weights(x0, 0.0), torch.ones_like(x0))
+    assert INDEX["mouthPucker"] in MOUTH_INDEX
+    # the constant prediction minimising the loss on that channel: the plain mean (0.3) without, the
+    # weighted mean 3 * 5.5 / (9 + 5.5) = 1.14 with the weights
+    mask = torch.ones(1, 10, dtype=torch.bool)
+    w = channel_weights(2.0)
+    best = {}
+    for name, elem in (("plain", None), ("extremum", ew)):
+        c = torch.zeros(1, requires_grad=True)
+        opt = torch.optim.SGD([c], lr=20.0)
+        for _ in range(300):
+            pred = x0.clone()
+            pred[..., INDEX["mouthPucker"]] = c
+            loss = _masked_mse(pred, x0, mask, w, elem)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        best[name] = float(c)
+    assert best["plain"] == pytest.approx(0.3, abs=0.02)
+    assert best["extremum"] == pytest.approx(3 * 5.5 / 14.5, abs=0.03)
+
+
+def test_extremum_loss_term_is_wired_into_the_generator_loss():
+    from dataclasses import replace
+
+    from thunder_train.train import generator_loss
+
+    torch.manual_seed(0)
+    gen = Generator(SMALL).eval()   # no dropout: both calls see the same network
+    T, B = 40, 2
+    g = torch.Generator().manual_seed(1)
+    batch = {"mel": torch.randn(B, 2 * T, 80, generator=g), "mel_clean": torch.randn(B, 2 * T, 80, generator=g),
+             "perf": torch.rand(B, T, 55, generator=g), "closure": torch.rand(B, T, generator=g) > 0.8,
+             "phone": torch.randint(0, 10, (B, T), generator=g), "mask": torch.ones(B, T, dtype=torch.bool),
+             "emotion": torch.tensor([0, 1]), "intensity": torch.tensor([0.0, 0.5])}
+    parts = {}
+    for w in (0.0, 2.0):
+        cfg = replace(RECIPE.train_config("diffusion_base"), net=SMALL, w_extremum=w)
+        parts[w] = generator_loss(gen, Diffusion(), batch, cfg, torch.Generator().manual_seed(0), {})[1]
+    assert parts[0.0]["x0"] != pytest.approx(parts[2.0]["x0"])
+    assert parts[0.0]["phone"] == pytest.approx(parts[2.0]["phone"])   # heads untouched

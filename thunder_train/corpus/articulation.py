@@ -1,12 +1,15 @@
 """Articulation model: phone segments -> mouth/jaw channels (ARKit-52), with guaranteed lip closures.
 
 Model (documented in docs/DATA_CARD.md):
-1. Each segment has a target pose (``POSES``; ARKit weights) and, per channel group (jaw, lips), a
+1. Each segment has a target pose (``POSES``; ARKit weights) and, per channel group (see below), a
    dominance strength (``DOMINANCE``), in the spirit of Cohen & Massaro's coarticulation model:
    ``D_i(t) = a_i * exp(-|t - c_i| / w_i)`` with ``w_i`` wider before the segment centre
    (anticipation) than after it. A channel's value is the dominance-weighted mean of the targets.
-   Consonants that do not use the lips (t, k, ...) have weak lip dominance, so vowel rounding
-   spreads over them; bilabials and labiodentals dominate the lips.
+   Three channel groups have their own dominances: jaw; lips (closing, pressing, rolling, raising and
+   lowering the lips), where bilabials and labiodentals dominate; and lip shape (rounding and
+   spreading), which vowels, /w/ and postalveolars specify and other consonants (bilabials included)
+   barely do, so vowel rounding spreads over neighbouring consonants, earlier before the vowel than
+   after it (anticipatory rounding), and rounded vowels reach their targets in connected speech.
 2. The trajectory is evaluated on a 400 Hz grid and box-averaged into frames of ``1/fps`` s
    (frame f covers [f/fps, (f+1)/fps)).
 3. Vowel jaw opening is scaled by the segment's loudness relative to the utterance, and by the
@@ -77,17 +80,27 @@ POSES: dict[str, dict[str, float]] = {
 for _pose in POSES.values():
     assert all(k in INDEX for k in _pose), _pose
 
-# dominance strength per class: (jaw group, lips group)
-DOMINANCE: dict[str, tuple[float, float]] = {
-    "sil": (0.6, 0.6), "bilabial": (0.8, 3.0), "labiodental": (0.7, 2.5), "rounded": (1.2, 1.6),
-    "open": (1.6, 0.9), "mid": (1.2, 0.8), "dental": (0.6, 0.6), "alveolar": (0.5, 0.25),
-    "postalveolar": (0.6, 1.4), "dorsal": (0.5, 0.2),
+# dominance strength per class: (jaw group, lips group, lip-shape group)
+# The lip-shape group (rounding: funnel, pucker; spreading: stretch, smile) is specified by vowels, /w/ and
+# the English postalveolars; other consonants leave it to their neighbours (a /t/ or /m/ before /u/ is made
+# with rounded lips: anticipatory rounding), so their shape dominance is weak. Closing the lips (bilabial
+# dominance in the lips group) and rounding them are compatible: pucker is kept on sealed frames.
+DOMINANCE: dict[str, tuple[float, float, float]] = {
+    "sil": (0.6, 0.6, 0.3), "bilabial": (0.8, 3.0, 0.3), "labiodental": (0.7, 2.5, 0.4),
+    "rounded": (1.2, 1.6, 5.0), "open": (1.6, 0.9, 1.0), "mid": (1.2, 0.8, 2.0), "dental": (0.6, 0.6, 0.3),
+    "alveolar": (0.5, 0.25, 0.15), "postalveolar": (0.6, 1.4, 1.4), "dorsal": (0.5, 0.2, 0.15),
 }
+# per-pose overrides of the lip-shape dominance: schwa is the most coarticulated vowel; rounding is what
+# /w/ is made of, and it is short
+SHAPE_DOMINANCE_POSE: dict[str, float] = {"ə": 0.4, "w": 8.0}
 _CLASS_NAMES = {v: k for k, v in CLASS_INDEX.items()}
 _VOWELS = (CLASS_INDEX["open"], CLASS_INDEX["mid"], CLASS_INDEX["rounded"])
 _MOUTH_ARKIT = tuple(i for i, n in enumerate(ARKIT_52) if n.startswith(("jaw", "mouth")) or n in ("cheekPuff", "tongueOut"))
 _JAW_IDX = np.array([INDEX[n] for n in JAW])
-_LIP_IDX = np.array([i for i in _MOUTH_ARKIT if ARKIT_52[i] not in JAW])
+# lip shape: rounding and spreading
+SHAPE = ("mouthFunnel", "mouthPucker", "mouthStretchLeft", "mouthStretchRight", "mouthSmileLeft", "mouthSmileRight")
+_SHAPE_IDX = np.array([INDEX[n] for n in SHAPE])
+_LIP_IDX = np.array([i for i in _MOUTH_ARKIT if ARKIT_52[i] not in JAW + SHAPE])
 
 
 @dataclass
@@ -183,7 +196,8 @@ def articulate(segs: list[Segment], n_frames: int, fps: float, style: Articulati
     c = 0.5 * (s + e)
     half = np.maximum(0.5 * (e - s), 0.015)
     names = [_CLASS_NAMES[cid] for _, cid, _, _ in segs]
-    dom = np.array([DOMINANCE[n] for n in names])                    # (N, 2)
+    dom = np.array([DOMINANCE[n] for n in names])                    # (N, 3)
+    dom[:, 2] = [SHAPE_DOMINANCE_POSE.get(p, d) for (p, _, _, _), d in zip(segs, dom[:, 2], strict=True)]
     sub = max(1, int(round(grid_hz / fps)))
     t = (np.arange(n_frames * sub) + 0.5) / (fps * sub)              # (T,)
     d = t[:, None] - c[None, :]                                      # (T, N)
@@ -193,7 +207,7 @@ def articulate(segs: list[Segment], n_frames: int, fps: float, style: Articulati
     inside = np.abs(d) <= half[None, :]
     base = np.exp(-np.maximum(np.abs(d) - half[None, :], 0) / w) * np.where(inside, 1.0, 0.8)
     grid = np.zeros((len(t), N_CHANNELS), np.float64)
-    for g, idx in enumerate((_JAW_IDX, _LIP_IDX)):
+    for g, idx in enumerate((_JAW_IDX, _LIP_IDX, _SHAPE_IDX)):
         dw = base * dom[None, :, g] + 1e-9                           # (T, N)
         grid[:, idx] = (dw @ tgt[:, idx]) / dw.sum(1, keepdims=True)
     perf[:] = grid.reshape(n_frames, sub, N_CHANNELS).mean(1)

@@ -19,10 +19,15 @@ def lve_mm(pred: np.ndarray, gt: np.ndarray) -> float:
 
 
 def pcc(a: np.ndarray, b: np.ndarray) -> float:
-    """Pearson correlation of two (T,) signals; 0 when either is constant (no shared variation)."""
+    """Pearson correlation of two (T,) signals; 0 when either is constant (no shared variation).
+
+    Constant means a range within float32 rounding of the signal's magnitude (1e-6 relative): a constant
+    pose posed through the head mesh can differ in the last bits between frames, and the correlation of
+    that rounding noise means nothing.
+    """
     a = np.asarray(a, np.float64)
     b = np.asarray(b, np.float64)
-    if np.ptp(a) == 0 or np.ptp(b) == 0:
+    if any(np.ptp(x) <= 1e-6 * (np.abs(x).max() + 1e-12) for x in (a, b)):
         return 0.0
     a = a - a.mean()
     b = b - b.mean()
