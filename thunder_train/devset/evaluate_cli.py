@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..evaluation.report import write_result
 from .evaluate import DevEvalConfig, evaluate_devset, to_markdown
 
 
@@ -47,12 +48,5 @@ def run(args: argparse.Namespace) -> int:
         result["devset"] = {k: v for k, v in json.loads(meta.read_text())["summary"].items()
                             if k in ("clips", "hours", "speakers", "languages")}
     result["models"] = dict(s.partition("=")[::2] for s in specs)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1))
-    md = to_markdown(result)
-    if args.markdown:
-        Path(args.markdown).write_text(md)
-    print(md)
-    print(f"wrote {out}")
+    write_result(result, args.out, args.markdown, to_markdown)
     return 0

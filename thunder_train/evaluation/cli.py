@@ -6,13 +6,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from .report import to_markdown
+from .report import to_markdown, write_result
 from .run import EvalConfig, SampleFn, evaluate
 
 
@@ -73,12 +72,5 @@ def run(args: argparse.Namespace) -> int:
              "splits": args.splits and tuple(args.splits)}
     cfg = replace(cfg, **{k: v for k, v in given.items() if v is not None})
     result = evaluate(variants, args.corpus, args.judges, cfg, references=not args.no_references)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    md = to_markdown(result)
-    if args.markdown:
-        Path(args.markdown).write_text(md)
-    print(md)
-    print(f"wrote {out}")
+    write_result(result, args.out, args.markdown, to_markdown)
     return 0

@@ -1,6 +1,10 @@
 """Render metrics.json as Markdown tables for MODEL_CARD.md."""
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from pathlib import Path
+
 from .run import CLOSURE_METRICS, METRICS
 
 
@@ -57,3 +61,17 @@ def to_markdown(result: dict, digits: int = 3) -> str:
         lines += [f"- `{k}`: {v}" for k, v in defs.items()]
         lines.append("")
     return "\n".join(lines)
+
+
+def write_result(result: dict, out: str | Path, markdown: str | Path | None, render: Callable[[dict], str]) -> str:
+    """Write ``result`` as JSON to ``out`` and its Markdown table (``render``) to ``markdown`` if given;
+    print the table and where the JSON went. Returns the Markdown."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    md = render(result)
+    if markdown:
+        Path(markdown).write_text(md)
+    print(md)
+    print(f"wrote {out}")
+    return md
