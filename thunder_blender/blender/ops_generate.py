@@ -215,7 +215,8 @@ class GenerationSession:
             if old is None:
                 raise UserError("the take being re-rolled was removed; nothing was written")
             act = replace_take(rig, old, takes.weights[0], takes.fps, self.seed, self.settings,
-                               start_frame=clip.start_frame, n_frames=clip.n_frames, scene_fps=clip.scene_fps)
+                               start_frame=clip.start_frame, n_frames=clip.n_frames, scene_fps=clip.scene_fps,
+                               phone_probs=takes.phone_probs)
             return (f"Re-rolled {act.name} (seed {self.seed}), frames {clip.start_frame}-"
                     f"{clip.start_frame + clip.n_frames - 1}" + _notes_text([act]))
         actions = write_takes(rig.obj, takes, clip.start_frame, clip.scene_fps, mapping=rig,

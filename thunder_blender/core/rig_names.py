@@ -12,6 +12,11 @@ weights followed by the 15 Oculus viseme weights (``core.visemes``, derived from
   lookUp lookDown lookLeft lookRight``; VRM 0.x ``A I U E O Blink Blink_L Blink_R Joy Angry Sorrow``;
   VRoid ``Fcl_MTH_A ... Fcl_EYE_Close_L ... Fcl_ALL_Joy``). When a rig has both ``blinkLeft`` and
   ``blinkRight``, the combined ``blink`` key is left alone (driving all three would double the blink).
+  ``neutral`` (or ``relaxed`` when there is no ``neutral``) follows ``viseme_sil`` and ``Fcl_MTH_Close``
+  follows ``viseme_PP``, so the mouth rests in silence and closes on /p b m/.
+* Other tools' spellings of the ARKit set: CC4 / iClone ExPlus ``A01_Brow_Inner_Up ... A52_Tongue_Out``,
+  CC4 Extended ``Mouth_Smile_L``, ``Eye_L_Look_L``..., Daz ``facs_bs_`` / ``facs_ctrl_`` names (with the
+  ``Mesh__`` prefix of Daz exports), ``ARKit_`` / ``BS_`` tags, MetaHuman-style ``CTRL_expressions_`` curves.
 * FLAME ``Exp*`` keys, through a linear ARKit->FLAME map (``load_flame_map``).
 * A user mapping file (JSON, ``load_user_map``), which overrides everything else:
   ``{"shape_keys": {"MyJaw": {"jawOpen": 1.0}, "Smile": {"mouthSmileLeft": 0.5, "mouthSmileRight": 0.5}}}``
@@ -31,12 +36,18 @@ import numpy as np
 import numpy.typing as npt
 
 from .channels import ARKIT_52
-from .visemes import VISEME_KEYS, VISEMES, visemes_from_arkit
+from .visemes import VISEME_KEYS, VISEMES, visemes_from_arkit, visemes_from_phones
 
 FEATURES: tuple[str, ...] = ARKIT_52 + VISEME_KEYS
 FEATURE_INDEX: dict[str, int] = {n: i for i, n in enumerate(FEATURES)}
 _N_ARKIT = len(ARKIT_52)
 
+# Tool prefixes in front of an ARKit-style name: CC4/iClone ExPlus numbering (``A01_``), Daz FACS
+# (``facs_bs_``, ``facs_ctrl_``, ``facs_jnt_``), and generic ``ARKit_`` / ``BS_`` / ``blendShape_`` tags.
+_TOOL_PREFIX = re.compile(
+    r"^(?:a\d{2}[_\-\s]|facs[_\-](?:bs|ctrl|jnt|cbs)[_\-]|arkit[_\-\s]|bs[_\-\s]|blendshapes?\d*[_\-\s]|"
+    r"shapekey[_\-\s]|sk[_\-\s]|ctrl[_\-]expressions?[_\-])", re.IGNORECASE)
+_MESH_PREFIX = re.compile(r"^.*__(?=.)")  # Daz glTF/FBX exports: ``Genesis9__facs_bs_...``
 _SIDE_SEP = re.compile(r"^(?P<base>.+?)[._\-\s](?P<side>l|r|left|right)$", re.IGNORECASE)
 _SIDE_CAMEL = re.compile(r"^(?P<base>.*[a-z0-9])(?P<side>Left|Right|L|R)$")
 _SIDE_PREFIX = re.compile(r"^(?P<side>l|r|left|right)[._\-\s](?P<base>.+)$", re.IGNORECASE)
@@ -54,7 +65,8 @@ def _squash(s: str) -> str:
 def normalize(name: str) -> str:
     """Spelling-independent key: ``mouthSmile_L``, ``mouth_smile_left``, ``blendShape1.MouthSmileLeft``
     all give ``mouthsmileleft``."""
-    s = name.strip()
+    s = _NAMESPACE.sub("", _MESH_PREFIX.sub("", name.strip()))
+    s = _TOOL_PREFIX.sub("", s) or s
     side = ""
     for pat in (_SIDE_SEP, _SIDE_PREFIX, _SIDE_CAMEL):
         m = pat.match(s)
@@ -69,15 +81,60 @@ _ARKIT_BY_KEY: dict[str, str] = {normalize(n): n for n in ARKIT_52}
 assert len(_ARKIT_BY_KEY) == 52
 
 
+def _cc4_extended() -> dict[str, str]:
+    """Character Creator 4 "Extended" facial profile names (``Mouth_Smile_L``, ``Eye_L_Look_L``...) -> ARKit."""
+    out: dict[str, str] = {}
+    for side, lr in (("L", "Left"), ("R", "Right")):
+        out.update({
+            f"Brow_Raise_Outer_{side}": f"browOuterUp{lr}", f"Brow_Drop_{side}": f"browDown{lr}",
+            f"Eye_Blink_{side}": f"eyeBlink{lr}", f"Eye_Squint_{side}": f"eyeSquint{lr}",
+            f"Eye_Wide_{side}": f"eyeWide{lr}", f"Eye_{side}_Look_Up": f"eyeLookUp{lr}",
+            f"Eye_{side}_Look_Down": f"eyeLookDown{lr}", f"Nose_Sneer_{side}": f"noseSneer{lr}",
+            f"Cheek_Raise_{side}": f"cheekSquint{lr}", f"Mouth_Smile_{side}": f"mouthSmile{lr}",
+            f"Mouth_Frown_{side}": f"mouthFrown{lr}", f"Mouth_Dimple_{side}": f"mouthDimple{lr}",
+            f"Mouth_Press_{side}": f"mouthPress{lr}", f"Mouth_Stretch_{side}": f"mouthStretch{lr}",
+            f"Mouth_Up_Upper_{side}": f"mouthUpperUp{lr}", f"Mouth_Down_Lower_{side}": f"mouthLowerDown{lr}",
+        })
+    out.update({
+        "Eye_L_Look_L": "eyeLookOutLeft", "Eye_L_Look_R": "eyeLookInLeft",
+        "Eye_R_Look_L": "eyeLookInRight", "Eye_R_Look_R": "eyeLookOutRight", "Cheek_Puff_L": "cheekPuff",
+        "Jaw_Open": "jawOpen", "Jaw_Forward": "jawForward", "Jaw_L": "jawLeft", "Jaw_R": "jawRight",
+        "Mouth_L": "mouthLeft", "Mouth_R": "mouthRight", "Mouth_Close": "mouthClose",
+        "Mouth_Roll_In_Upper": "mouthRollUpper", "Mouth_Roll_In_Lower": "mouthRollLower",
+        "Mouth_Shrug_Upper": "mouthShrugUpper", "Mouth_Shrug_Lower": "mouthShrugLower",
+        "Tongue_Out": "tongueOut",
+    })
+    for part in _CC4_SPLIT:
+        for side in ("L", "R"):
+            out[f"{part}_{side}"] = _CC4_SPLIT[part]
+    return out
+
+
+# CC4 splits a few ARKit shapes into left/right or quadrant keys; each part is driven by the whole channel.
+_CC4_SPLIT: dict[str, str] = {"Brow_Raise_Inner": "browInnerUp", "Cheek_Puff": "cheekPuff",
+                              "Mouth_Funnel_Up": "mouthFunnel", "Mouth_Funnel_Down": "mouthFunnel",
+                              "Mouth_Pucker_Up": "mouthPucker", "Mouth_Pucker_Down": "mouthPucker"}
+
+
+CC4_EXTENDED: dict[str, str] = _cc4_extended()
+# Alias spellings (normalised) that are not an ARKit name in another spelling.
+_ALIASES: dict[str, str] = {normalize(k): v for k, v in CC4_EXTENDED.items() if normalize(k) not in _ARKIT_BY_KEY}
+_ALIASES.update({"eyeclosedleft": "eyeBlinkLeft", "eyeclosedright": "eyeBlinkRight", "mouthclosed": "mouthClose"})
+# aliases of which a rig has several for one channel (all of them are driven)
+_SPLIT_KEYS: frozenset[str] = frozenset(normalize(f"{p}_{s}") for p in _CC4_SPLIT for s in ("L", "R"))
+
+
 def match_arkit(names: list[str] | tuple[str, ...]) -> dict[str, str]:
     """Shape-key name -> ARKit channel, for every name that spells an ARKit channel (first name wins)."""
     out: dict[str, str] = {}
     used: set[str] = set()
     for n in names:
-        ch = _ARKIT_BY_KEY.get(normalize(n))
-        if ch is not None and ch not in used:
+        key = normalize(n)
+        ch = _ARKIT_BY_KEY.get(key) or _ALIASES.get(key)
+        tag = key if key in _SPLIT_KEYS else ch
+        if ch is not None and tag not in used:
             out[n] = ch
-            used.add(ch)
+            used.add(tag)
     return out
 
 
@@ -118,6 +175,8 @@ VRM_EXPRESSIONS: dict[str, dict[str, float]] = {
     "lookDown": _avg("eyeLookDownLeft", "eyeLookDownRight"),
     "lookLeft": _avg("eyeLookOutLeft", "eyeLookInRight"),
     "lookRight": _avg("eyeLookInLeft", "eyeLookOutRight"),
+    # rest shapes: the mouth at rest in silence, the lips closed on /p b m/
+    "neutral": {"viseme_sil": 1.0}, "relaxed": {"viseme_sil": 1.0}, "mouthClose": {"viseme_PP": 1.0},
 }
 _VRM_ALIASES: dict[str, str] = {_squash(k): k for k in VRM_EXPRESSIONS}
 _VRM_ALIASES.update({
@@ -127,6 +186,7 @@ _VRM_ALIASES.update({
     # VRoid Studio shape keys
     "fclmtha": "aa", "fclmthi": "ih", "fclmthu": "ou", "fclmthe": "ee", "fclmtho": "oh",
     "fcleyeclose": "blink", "fcleyeclosel": "blinkLeft", "fcleyecloser": "blinkRight",
+    "fclmthclose": "mouthClose", "fclmthneutral": "neutral", "fclallneutral": "neutral",
     "fclalljoy": "happy", "fclallangry": "angry", "fclallsorrow": "sad", "fclallsurprised": "surprised",
 })
 
@@ -140,6 +200,8 @@ def match_vrm(names: list[str] | tuple[str, ...]) -> dict[str, str]:
             out[n] = expr
     if "blinkLeft" in out.values() and "blinkRight" in out.values():
         out = {k: v for k, v in out.items() if v != "blink"}
+    if "neutral" in out.values():  # both rest the mouth in silence; driving both would double it
+        out = {k: v for k, v in out.items() if v != "relaxed"}
     return out
 
 
@@ -238,13 +300,19 @@ class ShapeKeyMapping:
     origin: tuple[str, ...]
     unmatched: tuple[str, ...] = field(default=())
 
-    def evaluate(self, weights: npt.ArrayLike) -> npt.NDArray[np.float32]:
-        """Performance (T, 55) (or (T, 52+)) -> shape-key values (T, K)."""
+    def evaluate(self, weights: npt.ArrayLike, phone_probs: npt.ArrayLike | None = None) -> npt.NDArray[np.float32]:
+        """Performance (T, 55) (or (T, 52+)) -> shape-key values (T, K).
+
+        phone_probs: (T, 10) phone-class posteriors of the same frames; the viseme features come from them
+        (``visemes_from_phones``) when given, else from the ARKit mouth alone (``visemes_from_arkit``)."""
         w = np.asarray(weights, dtype=np.float32)
         feats = np.zeros((w.shape[0], len(FEATURES)), dtype=np.float32)
         feats[:, :_N_ARKIT] = w[:, :_N_ARKIT]
         if np.any(self.matrix[:, _N_ARKIT:]):
-            feats[:, _N_ARKIT:] = visemes_from_arkit(w[:, :_N_ARKIT])
+            if phone_probs is not None:
+                feats[:, _N_ARKIT:] = visemes_from_phones(phone_probs, w[:, :_N_ARKIT])
+            else:
+                feats[:, _N_ARKIT:] = visemes_from_arkit(w[:, :_N_ARKIT])
         return (feats @ self.matrix.T.astype(np.float32)).astype(np.float32)
 
     def count(self, origin: str) -> int:

@@ -82,3 +82,86 @@ def prototype_vector(viseme: str) -> npt.NDArray[np.float32]:
     for name, val in PROTOTYPES.get(viseme, {}).items():
         v[INDEX[name]] = val
     return v
+
+
+
+# Encoder phone classes (model card ``phone_classes``) -> the viseme(s) they stand for. Classes that hold two
+# visemes are split by the ARKit mouth of the take (``_split``); the alveolar class (t d n s z l r) is one pose
+# in the model's articulation targets, so its visemes are told apart only by the mouth shape the take has.
+PHONE_CLASSES: tuple[str, ...] = ("sil", "bilabial", "labiodental", "rounded", "open", "mid", "dental",
+                                  "alveolar", "postalveolar", "dorsal")
+_CLASS_VISEME: dict[str, str] = {"sil": "sil", "bilabial": "PP", "labiodental": "FF", "open": "aa",
+                                 "dental": "TH", "postalveolar": "CH", "dorsal": "kk"}
+_V = {v: i for i, v in enumerate(VISEMES)}
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _smooth(x: np.ndarray, radius: int) -> np.ndarray:
+    """Centered moving average over time of (T, C)."""
+    if radius <= 0 or x.shape[0] < 2:
+        return x
+    k = np.ones(2 * radius + 1) / (2 * radius + 1)
+    pad = np.pad(x, ((radius, radius), (0, 0)), mode="edge")
+    return np.stack([np.convolve(pad[:, c], k, mode="valid") for c in range(x.shape[1])], axis=1)
+
+
+def lips_sealed_arkit(arkit: np.ndarray, tol: float = 0.05) -> np.ndarray:
+    """How sealed the lips of each frame are, in [0, 1] (T,): 1 when ``mouthClose`` has caught up with
+    ``jawOpen`` (ARKit's lips-together pose) and no lip-opening channel is on."""
+    a = np.asarray(arkit, np.float64)
+    gap = np.clip(a[:, INDEX["jawOpen"]] - a[:, INDEX["mouthClose"]], 0.0, None)
+    opening = a[:, [INDEX[n] for n in ("mouthFunnel", "mouthLowerDownLeft", "mouthLowerDownRight",
+                                          "mouthUpperUpLeft", "mouthUpperUpRight")]].max(axis=1)
+    return np.clip(1.0 - np.maximum(gap, opening) / tol, 0.0, 1.0) * (a[:, INDEX["mouthClose"]] > 0.02)
+
+
+def visemes_from_phones(phone_probs: npt.ArrayLike, arkit: npt.ArrayLike, smooth: int = 1,
+                        sharpen: float = 1.5) -> npt.NDArray[np.float32]:
+    """Phone-class posteriors (T, 10) + the take's ARKit weights (T, >=52) -> viseme weights (T, 15).
+
+    1. The posteriors (softmax of the encoder's ``phone_logits``, classes ``PHONE_CLASSES``) are averaged over
+       ``2 * smooth + 1`` frames and sharpened (power ``sharpen``, renormalised).
+    2. Each class gives its weight to its viseme. Two-viseme classes are split by the take's mouth:
+       rounded -> O (jaw open) / U (jaw nearly shut); mid -> E (jaw open) / I (spread, jaw nearly shut);
+       alveolar -> SS (lips spread), nn / DD / RR by the jaw and lip rounding.
+    3. Closures come from the mouth: where the take's lips are sealed (``lips_sealed_arkit``) PP takes at least
+       that much weight; every other viseme is scaled down to make room, so the vowels rest on /p b m/.
+    """
+    p = np.asarray(phone_probs, np.float64)
+    a = np.asarray(arkit, np.float64)
+    if p.ndim != 2 or p.shape[1] != len(PHONE_CLASSES) or a.ndim != 2 or a.shape[0] != p.shape[0]:
+        raise ValueError(f"expected phone posteriors (T, {len(PHONE_CLASSES)}) and ARKit (T, 52+), "
+                         f"got {p.shape} and {a.shape}")
+    p = _smooth(p, smooth) ** sharpen
+    p /= np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
+    c = {n: p[:, i] for i, n in enumerate(PHONE_CLASSES)}
+    jaw = a[:, INDEX["jawOpen"]]
+    spread = 0.5 * (a[:, INDEX["mouthStretchLeft"]] + a[:, INDEX["mouthStretchRight"]])
+    rnd = 0.5 * (a[:, INDEX["mouthPucker"]] + a[:, INDEX["mouthFunnel"]])
+    w = np.zeros((p.shape[0], len(VISEMES)))
+    for cls, vis in _CLASS_VISEME.items():
+        w[:, _V[vis]] += c[cls]
+    o_share = _sigmoid((jaw - 0.24) / 0.03)
+    w[:, _V["O"]] += c["rounded"] * o_share
+    w[:, _V["U"]] += c["rounded"] * (1.0 - o_share)
+    e_share = _sigmoid((jaw - 0.235) / 0.03)
+    w[:, _V["E"]] += c["mid"] * e_share
+    w[:, _V["I"]] += c["mid"] * (1.0 - e_share)
+    ss = _sigmoid((spread - 0.12) / 0.03)
+    rr = (1.0 - ss) * _sigmoid((rnd - 0.25) / 0.05)
+    rest = 1.0 - ss - rr
+    dd = rest * _sigmoid((jaw - 0.15) / 0.03)
+    w[:, _V["SS"]] += c["alveolar"] * ss
+    w[:, _V["RR"]] += c["alveolar"] * rr
+    w[:, _V["DD"]] += c["alveolar"] * dd
+    w[:, _V["nn"]] += c["alveolar"] * (rest - dd)
+    seal = lips_sealed_arkit(a)
+    pp = np.maximum(w[:, _V["PP"]], seal * (1.0 - w[:, _V["sil"]]))
+    others = 1.0 - w[:, _V["PP"]]
+    scale = np.where(others > 1e-9, (1.0 - pp) / np.maximum(others, 1e-9), 0.0)
+    w *= scale[:, None]
+    w[:, _V["PP"]] = pp
+    return w.astype(np.float32)

@@ -87,6 +87,8 @@ class Takes:
 
     weights: (N, T, 55) float32 at ``fps``; ARKit weights in [0, 1], head rotation in radians.
     seeds: the seed of each take (re-rolling take i with seeds[i] reproduces it exactly).
+    phone_probs: (T, 10) phone-class posteriors of the audio (card ``phone_classes``), shared by all takes;
+        viseme rigs are driven from them (``core.visemes.visemes_from_phones``). None when not available.
     """
 
     weights: np.ndarray
@@ -94,6 +96,7 @@ class Takes:
     seeds: tuple[int, ...]
     channels: tuple[str, ...] = CHANNELS
     settings: dict = field(default_factory=dict)
+    phone_probs: np.ndarray | None = None
 
     @property
     def duration(self) -> float:
@@ -190,6 +193,13 @@ def seal_closures(perf: np.ndarray, closed: np.ndarray) -> np.ndarray:
     return out
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, float32."""
+    z = np.asarray(logits, np.float64)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
 def _check_cancel(cancel: threading.Event | None) -> None:
     if cancel is not None and cancel.is_set():
         raise GenerationCancelled("generation cancelled")
@@ -224,7 +234,8 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
             progress(done, total)
 
     _check_cancel(cancel)
-    feats, closure_logit = model.run_encoder(mel[None, : 2 * n])
+    feats, closure_logit, phone_logits = model.run_encoder_phones(mel[None, : 2 * n])
+    phone_probs = softmax(phone_logits[0, :n])
     closed = closure_logit[0] > card.closure_logit_threshold
     tick()
     mean, std = model.perf_mean, model.perf_std
@@ -260,4 +271,4 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
                 "head_motion": bool(request.head_motion), "steps": int(len(sampler.timesteps)), "seal_closures": bool(seal),
                 "mouth_temperature": tau,
                 "windows": len(wins), "providers": list(getattr(model, "providers", []))}
-    return Takes(weights=out, fps=float(model.fps), seeds=seeds, settings=settings)
+    return Takes(weights=out, fps=float(model.fps), seeds=seeds, settings=settings, phone_probs=phone_probs)
