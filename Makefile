@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 
-.PHONY: setup sysdeps demo test test-fast test-blender bench build head head-sheet corpus train lint clean
+.PHONY: setup sysdeps demo test test-fast test-blender bench viseme-eval build head head-sheet corpus train lint clean
 
 setup: sysdeps $(STAMP) $(NODE_STAMP)
 
@@ -40,6 +40,10 @@ test-blender: setup
 
 bench: setup
 	$(PY) -m thunder_train.bench --out bench.json
+
+# Oculus/VRM visemes against pocketsphinx-aligned phones of the Asterisk en/es/fr prompts (docs/VISEMES.md).
+viseme-eval: setup
+	$(PY) -m thunder_train.evaluation.viseme_eval --per-lang 40 --out out/viseme_eval.json
 
 build: setup
 	$(PY) build.py

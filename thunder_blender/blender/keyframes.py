@@ -36,8 +36,9 @@ import json
 import bpy
 import numpy as np
 
+from ..core.flame import joint_rotations, pose_correctives
 from ..core.resample import n_output_frames, resample
-from ..core.rig_names import ShapeKeyMapping
+from ..core.rig_names import ShapeKeyMapping, flame_pose_keys
 from .rig import RigTarget, detect_rig, ensure_writable
 from .takes import (  # noqa: F401 - re-exported: the take API is also reachable from here
     PROP_KEPT,
@@ -81,6 +82,31 @@ def _quat_from_euler_xyz(e: np.ndarray) -> np.ndarray:
         cz * sy * cx + sz * cy * sx,
         sz * cy * cx - cz * sy * sx,
     ], axis=1)
+
+
+def _quat_from_axis_angle(aa) -> np.ndarray:
+    """Blender axis-angle (angle, x, y, z) -> (4,) quaternion (w x y z)."""
+    angle, axis = float(aa[0]), np.asarray(aa[1:4], dtype=np.float64)
+    norm = np.linalg.norm(axis)
+    if norm < 1e-12:
+        return np.array([1.0, 0.0, 0.0, 0.0])
+    return np.concatenate([[np.cos(angle / 2)], np.sin(angle / 2) * axis / norm])
+
+
+def _axis_angle_from_quat(q: np.ndarray) -> np.ndarray:
+    """(T, 4) quaternions -> (T, 4) Blender axis-angle (angle, x, y, z). Where the angle is ~0 the axis of the
+    previous frame is kept (Blender's default Y axis at the start), so the curves do not jump."""
+    q = np.where(q[:, :1] < 0, -q, q)
+    s = np.linalg.norm(q[:, 1:], axis=1)
+    angle = 2.0 * np.arctan2(s, q[:, 0])
+    out = np.zeros((q.shape[0], 4))
+    out[:, 0] = angle
+    axis = np.array([0.0, 1.0, 0.0])
+    for i in range(q.shape[0]):
+        if s[i] > 1e-9:
+            axis = q[i, 1:] / s[i]
+        out[i, 1:] = axis
+    return out
 
 
 def _quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -135,10 +161,15 @@ def _write_rotation(w: _Writer, rig: RigTarget, perf: np.ndarray, frames: np.nda
         return [f"rotation skipped: '{target.name}' already has its own action"]
     if rig.jaw_bone and rig.flame is not None:
         fm = rig.flame
-        jaw_open = perf[:, 17] * fm.jaw_open_radians  # jawOpen
-        lateral = (perf[:, 15] - perf[:, 16]) * fm.jaw_lateral_radians  # jawLeft - jawRight
-        _bone_rotation(w, target, rig.jaw_bone, np.stack([jaw_open, np.zeros_like(jaw_open), lateral], 1), frames,
-                       rest)
+        rot = joint_rotations(perf, fm.jaw_open_radians, fm.jaw_lateral_radians, fm.look_radians, head)
+        # Bone space of a bone pointing forward (jaw, eyes): X sideways (pitch), Z up (turn left/right).
+        jaw = rot["jaw"]
+        _bone_rotation(w, target, rig.jaw_bone, np.stack([jaw[:, 0], np.zeros_like(jaw[:, 0]), jaw[:, 1]], 1),
+                       frames, rest)
+        for side, bone in zip(("left_eye", "right_eye"), rig.eye_bones or (), strict=False):
+            eye = rot[side]
+            _bone_rotation(w, target, bone, np.stack([eye[:, 0], np.zeros_like(eye[:, 0]), eye[:, 1]], 1),
+                           frames, rest)
     if head:
         yaw, pitch, roll = perf[:, 52], perf[:, 53], perf[:, 54]
         if rig.head_bone and rig.armature is not None:
@@ -150,51 +181,56 @@ def _write_rotation(w: _Writer, rig: RigTarget, perf: np.ndarray, frames: np.nda
 
 
 def _rest_rotation(t, rec: dict | None) -> tuple[np.ndarray, np.ndarray]:
-    """(quaternion, Euler) rest rotation: the recorded one, else the current value (first take)."""
+    """(quaternion, Euler) rest rotation: the recorded one, else the current value (first take). In
+    AXIS_ANGLE mode the quaternion is the rest axis-angle's."""
     if rec is not None:
-        return np.array(rec["quat"], dtype=np.float64), np.array(rec["euler"], dtype=np.float64)
-    return np.array(t.rotation_quaternion[:], dtype=np.float64), np.array(t.rotation_euler[:], dtype=np.float64)
+        q, e = np.array(rec["quat"], dtype=np.float64), np.array(rec["euler"], dtype=np.float64)
+        if rec.get("mode") == "AXIS_ANGLE" and "aa" in rec:
+            q = _quat_from_axis_angle(rec["aa"])
+        return q, e
+    q = np.array(t.rotation_quaternion[:], dtype=np.float64)
+    if t.rotation_mode == "AXIS_ANGLE":
+        q = _quat_from_axis_angle(t.rotation_axis_angle[:])
+    return q, np.array(t.rotation_euler[:], dtype=np.float64)
+
+
+def _keyed_rotation(w: _Writer, idb, t, path: str, euler: np.ndarray, frames: np.ndarray, rec: dict | None,
+                    group: str) -> None:
+    """Key ``euler`` (T, 3) on top of the rest rotation, in the rotation mode ``t`` (object or pose bone) uses."""
+    rq, re = _rest_rotation(t, rec)
+    if t.rotation_mode in ("QUATERNION", "AXIS_ANGLE"):
+        q = _quat_mul(rq, _quat_from_euler_xyz(euler))
+        if t.rotation_mode == "AXIS_ANGLE":
+            aa = _axis_angle_from_quat(q)
+            for i in range(4):
+                w.curve(idb, path + "rotation_axis_angle", i, frames, aa[:, i], group)
+        else:
+            for i in range(4):
+                w.curve(idb, path + "rotation_quaternion", i, frames, q[:, i], group)
+    else:
+        for i in range(3):
+            w.curve(idb, path + "rotation_euler", i, frames, re[i] + euler[:, i], group)
 
 
 def _bone_rotation(w: _Writer, arm, bone: str, euler: np.ndarray, frames: np.ndarray, rest: dict) -> None:
     pb = arm.pose.bones[bone]
-    path = f'pose.bones["{bpy.utils.escape_identifier(bone)}"]'
-    rq, re = _rest_rotation(pb, rest_transform(rest, arm, bone))
-    if pb.rotation_mode == "QUATERNION":
-        q = _quat_mul(rq, _quat_from_euler_xyz(euler))
-        for i in range(4):
-            w.curve(arm, path + ".rotation_quaternion", i, frames, q[:, i], bone)
-    elif pb.rotation_mode == "AXIS_ANGLE":
-        raise ValueError(f"bone '{bone}' uses axis-angle rotation; switch it to quaternion or Euler")
-    else:
-        for i in range(3):
-            w.curve(arm, path + ".rotation_euler", i, frames, re[i] + euler[:, i], bone)
+    path = f'pose.bones["{bpy.utils.escape_identifier(bone)}"].'
+    _keyed_rotation(w, arm, pb, path, euler, frames, rest_transform(rest, arm, bone), bone)
 
 
 def _object_rotation(w: _Writer, obj, euler: np.ndarray, frames: np.ndarray, rest: dict) -> None:
-    rq, re = _rest_rotation(obj, rest_transform(rest, obj))
-    if obj.rotation_mode == "QUATERNION":
-        q = _quat_mul(rq, _quat_from_euler_xyz(euler))
-        for i in range(4):
-            w.curve(obj, "rotation_quaternion", i, frames, q[:, i], "Head")
-    elif obj.rotation_mode == "AXIS_ANGLE":
-        raise ValueError(f"'{obj.name}' uses axis-angle rotation; switch it to quaternion or Euler")
-    else:
-        for i in range(3):
-            w.curve(obj, "rotation_euler", i, frames, re[i] + euler[:, i], "Head")
+    _keyed_rotation(w, obj, obj, "", euler, frames, rest_transform(rest, obj), "Head")
 
 
 def check_writable(rig: RigTarget, head_motion: bool) -> None:
-    """Raise ValueError (one line) for rotation setups the writer cannot key, before anything changes."""
+    """Raise ValueError (one line) for rotation setups the writer cannot key, before anything changes.
+    (Every rotation mode can be keyed: Euler, quaternion and axis-angle are written in their own mode.)"""
     if not (head_motion or rig.jaw_bone) or own_action(rig.head_target):
         return
-    target = rig.head_target
-    bones = [b for b in (rig.jaw_bone, rig.head_bone if head_motion else None) if b and rig.armature is not None]
-    if head_motion and not rig.head_bone and target.rotation_mode == "AXIS_ANGLE":
-        raise ValueError(f"'{target.name}' uses axis-angle rotation; switch it to quaternion or Euler")
-    for b in bones:
-        if rig.armature.pose.bones[b].rotation_mode == "AXIS_ANGLE":
-            raise ValueError(f"bone '{b}' uses axis-angle rotation; switch it to quaternion or Euler")
+    if rig.armature is not None:
+        for b in (rig.jaw_bone, rig.head_bone if head_motion else None, *(rig.eye_bones or ())):
+            if b and b not in rig.armature.pose.bones:
+                raise ValueError(f"bone '{b}' is missing from '{rig.armature.name}'")
 
 
 def build_take_action(rig: RigTarget, perf: np.ndarray, start_frame: int, name: str,
@@ -213,11 +249,20 @@ def build_take_action(rig: RigTarget, perf: np.ndarray, start_frame: int, name: 
     if not slotted_actions() and len(parts) > 1:  # a legacy action animates one ID only
         parts = parts[:1]
         notes.append(f"only '{rig.mesh.name}' keyed: keying several meshes needs Blender 4.4+")
+    correctives = None
+    if rig.flame is not None:
+        fm = rig.flame
+        correctives = pose_correctives(joint_rotations(perf, fm.jaw_open_radians, fm.jaw_lateral_radians,
+                                                       fm.look_radians, head_motion))  # (M, 36)
     for part in parts:
         values = part.mapping.evaluate(perf, phones)  # (M, K)
         for i, kname in enumerate(part.mapping.targets):
             path = f'key_blocks["{bpy.utils.escape_identifier(kname)}"].value'
             w.curve(part.key, path, 0, frames, values[:, i], "Shape Keys", slot_name=part.key.name)
+        if correctives is not None:
+            for kname, col in flame_pose_keys([kb.name for kb in part.key.key_blocks]).items():
+                path = f'key_blocks["{bpy.utils.escape_identifier(kname)}"].value'
+                w.curve(part.key, path, 0, frames, correctives[:, col], "Pose correctives", slot_name=part.key.name)
     if head_motion or (rig.jaw_bone and rig.flame is not None):
         notes += _write_rotation(w, rig, perf, frames, head_motion, rest)
     return act, notes

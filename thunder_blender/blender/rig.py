@@ -14,10 +14,12 @@ Each mesh object's ``thunder.drive`` checkbox (panel) leaves it out when uncheck
 Library data: a purely linked object is refused with how to make a library override. On an override whose
 mesh data is still linked, ``ensure_writable`` overrides the mesh data (so its shape keys can be animated)
 right before keys are written. A FLAME rig (as
-built by the FLAME Blender add-on) is a mesh with ``Exp*`` shape keys under an armature with a ``jaw``
-bone; its expression keys are driven through a linear ARKit->FLAME map read from JSON
-(``assets/flame_map_example.json`` unless a map is chosen in the preferences; that example is hand-made and
-illustrative, not fitted), the jaw through the bone's rotation.
+built by the FLAME Blender add-on) is a mesh with ``Exp*`` shape keys (any zero-padding) under an armature with
+a ``jaw`` bone; its expression keys are driven through a linear ARKit->FLAME map read from JSON (one fitted to
+the user's head by ``thunder flame-map``, chosen in the preferences; else ``assets/flame_map_example.json``,
+hand-made and illustrative), the jaw, neck and eye bones (``left_eye``/``right_eye``) through their rotation in
+whatever mode they use (the add-on leaves them in AXIS_ANGLE), and the ``Pose*`` correctives from those
+rotations as FLAME defines them (``core.flame``).
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from ..core.rig_names import (
     build_mapping,
     coverage_lines,
     flame_expression_keys,
+    flame_pose_keys,
     load_flame_map,
     load_user_map,
 )
@@ -74,6 +77,7 @@ class RigTarget:
     notes: list[str] = field(default_factory=list)
     extra: list[MeshPart] = field(default_factory=list)  # the other driven meshes of the character
     candidates: list[bpy.types.Object] = field(default_factory=list)  # every mesh that could be driven
+    eye_bones: tuple[str, str] | None = None  # (left, right) eye bones turned by eyeLook* (FLAME rigs)
 
     @property
     def key(self) -> bpy.types.Key:
@@ -115,6 +119,8 @@ class RigTarget:
         lines += coverage_lines(self.mapping)
         if self.jaw_bone:
             lines.append(f"Jaw: bone '{self.jaw_bone}' rotation")
+        if self.eye_bones:
+            lines.append(f"Eyes: bones '{self.eye_bones[0]}', '{self.eye_bones[1]}'")
         lines.append(f"Head: bone '{self.head_bone}'" if self.head_bone else f"Head: '{self.mesh.name}' rotation")
         if self.extra:
             lines.append(f"Meshes: {', '.join(p.mesh.name for p in self.parts)}")
@@ -156,6 +162,19 @@ def _find_bone(arm: bpy.types.Object, *words: str) -> str | None:
             if w in n.lower():
                 return n
     return None
+
+
+def _find_eye_bones(arm: bpy.types.Object) -> tuple[str, str] | None:
+    """(left, right) eye bones: ``left_eye``/``right_eye`` (FLAME), ``LeftEye``, ``eye.L``... or None."""
+    found = {}
+    for b in arm.data.bones:
+        n = b.name.lower().replace("-", "_").replace(".", "_").replace(" ", "_")
+        if "eye" not in n or any(w in n for w in ("lid", "brow", "lash")):
+            continue
+        for side, words in (("left", ("left", "_l", "l_")), ("right", ("right", "_r", "r_"))):
+            if side not in found and (n.startswith(words[2]) or n.endswith(words[1]) or words[0] in n):
+                found[side] = b.name
+    return (found["left"], found["right"]) if len(found) == 2 else None
 
 
 def _armature_of(mesh: bpy.types.Object) -> bpy.types.Object | None:
@@ -252,11 +271,21 @@ def detect_rig(obj, user_map_path: str = "", flame_map_path: str = "") -> RigTar
         except MappingError as exc:
             raise RigError(str(exc)) from None
     mapping = build_mapping(names, user_map=user, flame_map=flame)
+    eyes = _find_eye_bones(arm) if flame is not None else None
     if flame is not None:
         n_exp = len(flame_expression_keys(names))
         if path == EXAMPLE_FLAME_MAP:
-            notes.append("Exp map is the hand-made example (illustrative, not fitted)")
-        notes.append(f"Not driven: {n_exp - mapping.count('flame')} of {n_exp} Exp keys, eyes, Pose*/Shape* keys")
+            notes.append("Exp map is the hand-made example (illustrative, not fitted): "
+                         "make one for this head with `thunder flame-map`")
+        n_pose = len(flame_pose_keys(names))
+        if n_pose:
+            notes.append(f"Pose correctives: {n_pose} keys from the neck, jaw and eye rotations")
+        missing = n_exp - mapping.count("flame")
+        if missing:
+            notes.append(f"Not driven: {missing} of {n_exp} Exp keys (not in the map)")
+        aa = [b for b in (jaw, head, *(eyes or ())) if b and arm.pose.bones[b].rotation_mode == "AXIS_ANGLE"]
+        if aa:
+            notes.append(f"Bones {', '.join(aa)} are keyed in their own axis-angle mode")
     else:
         if mapping.targets and not mapping.count("arkit") and not mapping.count("user"):
             notes.append("Not driven: brows, cheeks, nose (the rig has no ARKit keys)")
@@ -275,7 +304,7 @@ def detect_rig(obj, user_map_path: str = "", flame_map_path: str = "") -> RigTar
             extra.append(MeshPart(m, mm))
     candidates = [m for m in candidates if m in shown]
     return RigTarget(holder, mesh, mapping, arm, jaw if flame is not None else None, head, flame, notes,
-                     extra, candidates)
+                     extra, candidates, eyes)
 
 
 def needs_data_override(mesh: bpy.types.Object) -> bool:

@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .channels import ARKIT_52
+from .flame import flame_key_index
 from .visemes import VISEME_KEYS, VISEMES, visemes_from_arkit, visemes_from_phones
 
 FEATURES: tuple[str, ...] = ARKIT_52 + VISEME_KEYS
@@ -65,15 +66,15 @@ def _squash(s: str) -> str:
 def normalize(name: str) -> str:
     """Spelling-independent key: ``mouthSmile_L``, ``mouth_smile_left``, ``blendShape1.MouthSmileLeft``
     all give ``mouthsmileleft``."""
-    s = _NAMESPACE.sub("", _MESH_PREFIX.sub("", name.strip()))
-    s = _TOOL_PREFIX.sub("", s) or s
+    s = name.strip()
     side = ""
     for pat in (_SIDE_SEP, _SIDE_PREFIX, _SIDE_CAMEL):
         m = pat.match(s)
         if m:
             s, side = m.group("base"), _side_word(m.group("side"))
             break
-    s = _NAMESPACE.sub("", s)
+    s = _NAMESPACE.sub("", _MESH_PREFIX.sub("", s))
+    s = _TOOL_PREFIX.sub("", s) or s
     return _squash(s) + side
 
 
@@ -205,12 +206,20 @@ def match_vrm(names: list[str] | tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-FLAME_EXP = re.compile(r"^Exp\d+$")
-
-
 def flame_expression_keys(names: list[str] | tuple[str, ...]) -> list[str]:
-    """The FLAME expression shape keys (``Exp0``, ``Exp1``...) among ``names``."""
-    return [n for n in names if FLAME_EXP.match(n)]
+    """The FLAME expression shape keys (``Exp0``, ``Exp001``... any zero-padding) among ``names``."""
+    return [n for n in names if flame_key_index(n, "exp") is not None]
+
+
+def flame_pose_keys(names: list[str] | tuple[str, ...]) -> dict[str, int]:
+    """FLAME pose-corrective keys among ``names``: name -> column of ``core.flame.pose_correctives``
+    (``Pose1`` -> 0 ... ``Pose36`` -> 35, any zero-padding)."""
+    out = {}
+    for n in names:
+        i = flame_key_index(n, "pose")
+        if i is not None and 1 <= i <= 36 and i - 1 not in out.values():
+            out[n] = i - 1
+    return out
 
 
 class MappingError(ValueError):
@@ -264,6 +273,8 @@ class FlameMap:
     jaw_lateral_radians: float = 0.08
     jaw_forward: float = 0.0
     description: str = ""
+    look_radians: float = 0.35  # eye-bone turn at eyeLook* = 1 (about 20 degrees)
+    fitted: bool = False  # made by ``thunder flame-map`` (fitted to the user's rig), not hand-written
 
 
 def load_flame_map(path: str | Path) -> FlameMap:
@@ -273,7 +284,7 @@ def load_flame_map(path: str | Path) -> FlameMap:
     if not isinstance(exprs, dict):
         raise MappingError(f"FLAME map {path}: needs an \"expressions\" object")
     parsed = {str(k): _check_sources(f"FLAME map {path}, {k!r}", v) for k, v in exprs.items()}
-    bad = [k for k in parsed if not FLAME_EXP.match(k)]
+    bad = [k for k in parsed if flame_key_index(k, "exp") is None]
     if bad:
         raise MappingError(f"FLAME map {path}: expression keys must look like Exp<n>, got {bad[0]!r}")
     jaw = data.get("jaw", {})
@@ -284,7 +295,14 @@ def load_flame_map(path: str | Path) -> FlameMap:
         raise MappingError(f"FLAME map {path}: jaw angles must be numbers") from None
     if not all(math.isfinite(a) and abs(a) <= MAX_JAW_RADIANS for a in angles):
         raise MappingError(f"FLAME map {path}: jaw angles must be finite and within +-{MAX_JAW_RADIANS:g} radians")
-    return FlameMap(parsed, *angles, str(data.get("description", "")))
+    eyes = data.get("eyes", {})
+    try:
+        look = float(eyes.get("look_radians", 0.35)) if isinstance(eyes, dict) else float("nan")
+    except (TypeError, ValueError):
+        look = float("nan")
+    if not (math.isfinite(look) and 0.0 <= look <= MAX_JAW_RADIANS):
+        raise MappingError(f"FLAME map {path}: eyes.look_radians must be a number within 0..{MAX_JAW_RADIANS:g}")
+    return FlameMap(parsed, *angles, str(data.get("description", "")), look, bool(data.get("fitted", False)))
 
 
 @dataclass(frozen=True)
@@ -338,8 +356,10 @@ def build_mapping(
         if n in names:
             rows[n] = (combo, "user")
     if flame_map is not None:
-        for n, combo in flame_map.expressions.items():
-            if n in names and n not in rows:
+        by_index = {flame_key_index(n, "exp"): n for n in reversed(names) if flame_key_index(n, "exp") is not None}
+        for k, combo in flame_map.expressions.items():
+            n = by_index.get(flame_key_index(k, "exp"))
+            if n is not None and n not in rows:
                 rows[n] = (combo, "flame")
     free = [n for n in names if n not in rows]
     for n, ch in match_arkit(free).items():
@@ -355,7 +375,11 @@ def build_mapping(
     for i, n in enumerate(targets):
         for src, w in rows[n][0].items():
             matrix[i, FEATURE_INDEX[src]] = w
-    unmatched = tuple(n for n in names if n not in rows and n.lower() not in ("basis", "reference"))
+    flame_own = set()
+    if flame_map is not None:  # identity (Shape*) keys stay as they are; Pose* keys follow the joints
+        flame_own = {n for n in names if flame_key_index(n, "shape") is not None} | set(flame_pose_keys(names))
+    unmatched = tuple(n for n in names if n not in rows and n not in flame_own
+                      and n.lower() not in ("basis", "reference"))
     return ShapeKeyMapping(targets, matrix, tuple(rows[n][1] for n in targets), unmatched)
 
 

@@ -1,7 +1,13 @@
-"""Oculus / Ready Player Me visemes derived from the ARKit mouth channels.
+"""Oculus / Ready Player Me visemes: from the encoder's phone-class posteriors, or from the ARKit mouth alone.
 
-The model speaks ARKit-52. Rigs that only have the 15 Oculus (OVR LipSync) visemes, as Ready Player Me
-avatars do (``viseme_sil viseme_PP ... viseme_U``), get viseme weights from a documented, hand-made mapping:
+Rigs that only have the 15 Oculus (OVR LipSync) visemes, as Ready Player Me avatars do (``viseme_sil viseme_PP
+... viseme_U``), and VRM's aa/ih/ou/ee/oh are driven by ``visemes_from_phones`` whenever the take carries the
+audio's phone-class posteriors (``runtime.generate.Takes.phone_probs``): the class says which viseme, the take's
+mouth splits classes that hold several visemes and supplies the closures. Measured on real speech
+(``thunder_train.evaluation.viseme_eval``, docs/VISEMES.md) it is far closer to the spoken phones than the
+projection below, which remains the fallback for performances without posteriors (e.g. an imported CSV).
+
+``visemes_from_arkit``, the hand-made mapping from the ARKit mouth:
 
 1. Each non-silent viseme ``v`` has a prototype mouth pose ``p_v`` over the ARKit mouth channels
    (``PROTOTYPES`` below; written by hand from the usual articulation of each viseme class, not fitted
@@ -119,7 +125,7 @@ def lips_sealed_arkit(arkit: np.ndarray, tol: float = 0.05) -> np.ndarray:
 
 
 def visemes_from_phones(phone_probs: npt.ArrayLike, arkit: npt.ArrayLike, smooth: int = 1,
-                        sharpen: float = 1.5) -> npt.NDArray[np.float32]:
+                        sharpen: float = 2.0) -> npt.NDArray[np.float32]:
     """Phone-class posteriors (T, 10) + the take's ARKit weights (T, >=52) -> viseme weights (T, 15).
 
     1. The posteriors (softmax of the encoder's ``phone_logits``, classes ``PHONE_CLASSES``) are averaged over

@@ -14,7 +14,8 @@ visemes are computed by each method and scored per phone interval:
 - ``pp_sealed``: /p b m/ intervals in which the inner-lip gap of a viseme rig built from the demo head
   (each viseme key = the demo head posed by that viseme's prototype) drops below 1 mm (``evaluation.closure``);
 - ``vrm_sum``: the VRM mouth shapes aa+ih+ou+ee+oh summed per frame, on /p b m/ frames and on silence frames
-  at least 3 frames away from speech (mean and 90th percentile).
+  at least 3 frames away from speech (mean and 90th percentile), and on frames at least 3 frames away from any
+  frame louder than ``QUIET_DB`` (silence by the recording's level, independent of the alignment).
 
     python -m thunder_train.evaluation.viseme_eval --per-lang 40 --out viseme_eval.json
 """
@@ -30,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from thunder_blender.core import head as head_mod
-from thunder_blender.core.rig_names import VRM_EXPRESSIONS, FEATURE_INDEX
+from thunder_blender.core.rig_names import FEATURE_INDEX, VRM_EXPRESSIONS
 from thunder_blender.core.visemes import VISEMES, prototype_vector, visemes_from_arkit, visemes_from_phones
 from thunder_train.evaluation.closure import ClosureConfig, bilabial_sealed
 from thunder_train.phones import CLASS_INDEX, cmu_class
@@ -49,6 +50,7 @@ EXPECTED_VISEME: dict[str, str] = {
     "UH": "U", "UW": "U", "W": "U",
 }
 VRM_MOUTH = ("aa", "ih", "ou", "ee", "oh")
+QUIET_DB = -40.0  # a frame this far below the clip's loudest frame is silent
 
 
 def transcripts(lang: str) -> dict[str, str]:
@@ -153,9 +155,17 @@ def collect(per_lang: int, seed: int, cache: Path, langs: tuple[str, ...]) -> li
                          phones=np.array([p for p, _, _ in phones]),
                          times=np.array([[s, e] for _, s, e in phones], np.float64))
             z = np.load(f)
-            out.append({"lang": lang, "key": key, "perf": z["perf"], "logits": z["logits"], "fps": float(z["fps"]),
+            out.append({"lang": lang, "key": key, "level_db": frame_level_db(decode(path), float(z["fps"])), "perf": z["perf"], "logits": z["logits"], "fps": float(z["fps"]),
                         "phones": [str(p) for p in z["phones"]], "times": z["times"]})
     return out
+
+
+def frame_level_db(audio: np.ndarray, fps: float, sr: int = 16000) -> np.ndarray:
+    """RMS level per frame (T,) in dB relative to the loudest frame of the clip."""
+    hop = int(round(sr / fps))
+    n = len(audio) // hop
+    rms = np.sqrt(np.mean(audio[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1) + 1e-12)
+    return 20.0 * np.log10(rms / rms.max())
 
 
 def frame_labels(phones: list[str], times: np.ndarray, n: int, fps: float) -> np.ndarray:
@@ -181,7 +191,7 @@ def score(items: list[dict], method: str) -> dict:
     wins = {v: 0 for v in VISEMES}
     peak = np.zeros(len(VISEMES))
     sealed: list[bool] = []
-    vrm_pbm, vrm_sil = [], []
+    vrm_pbm, vrm_sil, vrm_quiet = [], [], []
     vrm_cols = [VRM_EXPRESSIONS[k] for k in VRM_MOUTH]
     cfg = ClosureConfig()
     for it in items:
@@ -213,6 +223,13 @@ def score(items: list[dict], method: str) -> dict:
         speech = (lab != CLASS_INDEX["sil"]).astype(float)
         far = np.convolve(speech, np.ones(2 * cfg.guard + 1), mode="same") == 0
         vrm_sil += mouth[far].tolist()
+        if "level_db" in it:  # silence by the recording itself, independent of the alignment
+            lev = np.full(n, 0.0)
+            m = min(n, len(it["level_db"]))
+            lev[:m] = it["level_db"][:m]
+            loud = (lev > QUIET_DB).astype(float)
+            quiet = np.convolve(loud, np.ones(2 * cfg.guard + 1), mode="same") == 0
+            vrm_quiet += mouth[quiet].tolist()
     return {
         "method": method, "prompts": len(items), "intervals": total,
         "expected_top": hits / max(total, 1),
@@ -223,6 +240,9 @@ def score(items: list[dict], method: str) -> dict:
         "pp_sealed": float(np.mean(sealed)) if sealed else None, "pp_intervals": len(sealed),
         "vrm_sum_pbm_mean": float(np.mean(vrm_pbm)), "vrm_sum_pbm_p90": float(np.percentile(vrm_pbm, 90)),
         "vrm_sum_sil_mean": float(np.mean(vrm_sil)), "vrm_sum_sil_p90": float(np.percentile(vrm_sil, 90)),
+        "vrm_sum_quiet_mean": float(np.mean(vrm_quiet)) if vrm_quiet else None,
+        "vrm_sum_quiet_p90": float(np.percentile(vrm_quiet, 90)) if vrm_quiet else None,
+        "quiet_frames": len(vrm_quiet),
     }
 
 
