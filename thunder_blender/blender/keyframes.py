@@ -260,9 +260,17 @@ def build_take_action(rig: RigTarget, perf: np.ndarray, start_frame: int, name: 
             path = f'key_blocks["{bpy.utils.escape_identifier(kname)}"].value'
             w.curve(part.key, path, 0, frames, values[:, i], "Shape Keys", slot_name=part.key.name)
         if correctives is not None:
+            widened = []
             for kname, col in flame_pose_keys([kb.name for kb in part.key.key_blocks]).items():
+                kb = part.key.key_blocks[kname]
+                if kb.slider_min > -1.0 or kb.slider_max < 1.0:  # R - I is signed: keep it from being clamped
+                    kb.slider_min, kb.slider_max = min(kb.slider_min, -1.0), max(kb.slider_max, 1.0)
+                    widened.append(kname)
                 path = f'key_blocks["{bpy.utils.escape_identifier(kname)}"].value'
                 w.curve(part.key, path, 0, frames, correctives[:, col], "Pose correctives", slot_name=part.key.name)
+            if widened:
+                notes.append(f"slider range of {len(widened)} Pose keys on '{part.mesh.name}' widened to -1..1 "
+                             "(pose correctives are signed)")
     if head_motion or (rig.jaw_bone and rig.flame is not None):
         notes += _write_rotation(w, rig, perf, frames, head_motion, rest)
     return act, notes
