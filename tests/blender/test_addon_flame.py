@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.blender.helpers import addon_module, curve_values, fcurves, make_armature, make_mesh
+from tests.blender.helpers import addon_module, fcurves, make_armature, make_mesh
 
 N_EXP = 50
 
