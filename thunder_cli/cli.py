@@ -433,9 +433,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_mapping(args: argparse.Namespace) -> int:
-    """How the add-on would drive this rig: the same rig detection (``blender.rig.detect_rig``)."""
-    from thunder_blender.core.rig_names import FEATURES
-
+    """How the add-on would drive this rig: the same rig detection (``blender.rig.detect_rig``) and the same
+    table as the panel's mapping list (``RigTarget.table``), edits saved on the mesh included."""
     from .headless import RigError, TargetError, check_target, detect_rig, load_target, stdout_to_stderr
 
     try:
@@ -449,10 +448,9 @@ def cmd_mapping(args: argparse.Namespace) -> int:
     print(f"{Path(args.file).name}: object {rig.mesh.name!r}, {n_keys} shape keys, rig type {rig.kind}")
     for line in rig.summary_lines():
         print(f"  {line}")
-    for name, row, origin in zip(mapping.targets, mapping.matrix, mapping.origin, strict=True):
-        terms = " + ".join(FEATURES[i] if row[i] == 1 else f"{float(row[i]):g}*{FEATURES[i]}"
-                           for i in row.nonzero()[0])
-        print(f"  {name:<28} <- {terms}  ({origin})")
+    print(f"  {'target':<28}    {'driven by (gain*channel)':<40} {'origin':<10} state")
+    for target, driver, origin, state in rig.table():
+        print(f"  {target:<28} <- {driver or '-':<40} {origin:<10} {state}")
     if mapping.unmatched:
         print(f"  not driven: {', '.join(mapping.unmatched)}")
     return 0

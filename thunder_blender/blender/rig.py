@@ -29,15 +29,18 @@ from dataclasses import dataclass, field
 import bpy
 
 from ..core.rig_names import (
+    EditRow,
     FlameMap,
     MappingError,
     ShapeKeyMapping,
+    apply_edits,
     build_mapping,
     coverage_lines,
     flame_expression_keys,
     flame_pose_keys,
     load_flame_map,
     load_user_map,
+    mapping_table,
 )
 
 EXAMPLE_FLAME_MAP = os.path.join(os.path.dirname(os.path.dirname(__file__)), "assets", "flame_map_example.json")
@@ -114,6 +117,20 @@ class RigTarget:
             return self.armature
         return self.mesh
 
+    def table(self) -> list[tuple[str, str, str, str]]:
+        """(target, driver, origin, state) rows: the main mesh's shape keys (``core.rig_names.mapping_table``,
+        with the panel's edits) and the bones. What the panel lists and ``thunder mapping`` prints."""
+        rows = mapping_table(self.mapping, stored_edits(self.mesh))
+        if self.jaw_bone and self.flame is not None:
+            fm = self.flame
+            rows.append((f"bone {self.jaw_bone}", f"{fm.jaw_open_radians:g} rad*jawOpen + "
+                         f"{fm.jaw_lateral_radians:g} rad*(jawLeft - jawRight)", "bone", "on"))
+            for bone, side in zip(self.eye_bones or (), ("Left", "Right"), strict=False):
+                rows.append((f"bone {bone}", f"{fm.look_radians:g} rad*eyeLook*{side}", "bone", "on"))
+        head = f"bone {self.head_bone}" if self.head_bone else f"object {self.head_target.name}"
+        rows.append((head, "headPitch, headYaw, headRoll", "head", "with head motion"))
+        return rows
+
     def summary_lines(self) -> list[str]:
         lines = ["FLAME rig"] if self.flame is not None else []
         lines += coverage_lines(self.mapping)
@@ -175,6 +192,29 @@ def _find_eye_bones(arm: bpy.types.Object) -> tuple[str, str] | None:
             if side not in found and (n.startswith(words[2]) or n.endswith(words[1]) or words[0] in n):
                 found[side] = b.name
     return (found["left"], found["right"]) if len(found) == 2 else None
+
+
+def stored_edits(mesh: bpy.types.Object) -> list[EditRow]:
+    """The mapping edits saved on ``mesh`` (panel rows; read as plain ID properties when the add-on's
+    properties are not registered, e.g. in the command line)."""
+    props = getattr(mesh, "thunder", None)
+    if props is not None:
+        return [EditRow(r.target, r.channel, float(r.gain), bool(r.enabled)) for r in props.map_rows]
+    raw = mesh.get("thunder")
+    rows = raw.get("map_rows", []) if raw is not None else []
+    return [EditRow(str(r.get("target", "")), str(r.get("channel", "")), float(r.get("gain", 1.0)),
+                    bool(r.get("enabled", True))) for r in rows]
+
+
+def mesh_mapping(mesh: bpy.types.Object, user=None, flame=None) -> tuple[ShapeKeyMapping, ShapeKeyMapping, list[str]]:
+    """(mapping with the panel edits, mapping as detected, problems with the edits) of one mesh."""
+    names = _key_names(mesh)
+    detected = build_mapping(names, user_map=user, flame_map=flame)
+    edits = stored_edits(mesh)
+    if not edits:
+        return detected, detected, []
+    edited, off, problems = apply_edits(names, detected, edits)
+    return build_mapping(names, user_map=user, flame_map=flame, disabled=off, edited=edited), detected, problems
 
 
 def _armature_of(mesh: bpy.types.Object) -> bpy.types.Object | None:
@@ -270,7 +310,8 @@ def detect_rig(obj, user_map_path: str = "", flame_map_path: str = "") -> RigTar
             flame = load_flame_map(path)
         except MappingError as exc:
             raise RigError(str(exc)) from None
-    mapping = build_mapping(names, user_map=user, flame_map=flame)
+    mapping, _detected, problems = mesh_mapping(mesh, user, flame)
+    notes += problems
     eyes = _find_eye_bones(arm) if flame is not None else None
     if flame is not None:
         n_exp = len(flame_expression_keys(names))
@@ -296,7 +337,7 @@ def detect_rig(obj, user_map_path: str = "", flame_map_path: str = "") -> RigTar
                        "add a mapping file in the THUNDER panel")
     extra, shown = [], [mesh]
     for m in candidates:
-        mm = build_mapping(_key_names(m), user_map=user, flame_map=flame)
+        mm = mesh_mapping(m, user, flame)[0]
         if not mm.targets or m is mesh:
             continue
         shown.append(m)

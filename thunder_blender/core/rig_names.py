@@ -345,29 +345,91 @@ class ShapeKeyMapping:
         return out
 
 
+@dataclass(frozen=True)
+class EditRow:
+    """One row of the mapping edited in the panel (stored on the mesh object).
+
+    channel: a ``FEATURES`` name, or "" to keep the detected driver; gain multiplies the driver;
+    enabled False leaves the key alone."""
+
+    target: str
+    channel: str = ""
+    gain: float = 1.0
+    enabled: bool = True
+
+
+def apply_edits(names: list[str] | tuple[str, ...], detected: ShapeKeyMapping,
+                edits: list[EditRow] | tuple[EditRow, ...]) -> tuple[dict[str, dict[str, float]], set[str], list[str]]:
+    """Panel edits -> (user map entries, disabled keys, problems) to pass to ``build_mapping``. Rows naming a
+    key the mesh no longer has, or an unknown channel, are reported in ``problems`` and ignored."""
+    user: dict[str, dict[str, float]] = {}
+    off: set[str] = set()
+    problems: list[str] = []
+    for r in edits:
+        if r.target not in names:
+            problems.append(f"mapping row {r.target!r}: no such shape key")
+            continue
+        if not r.enabled:
+            off.add(r.target)
+            continue
+        if r.channel and r.channel not in FEATURE_INDEX:
+            problems.append(f"mapping row {r.target!r}: unknown channel {r.channel!r}")
+            continue
+        gain = float(np.clip(r.gain, -MAX_MAP_WEIGHT, MAX_MAP_WEIGHT))
+        if r.channel:
+            user[r.target] = {r.channel: gain}
+        elif gain != 1.0 and r.target in detected.targets:
+            row = detected.matrix[detected.targets.index(r.target)]
+            user[r.target] = {FEATURES[i]: float(row[i]) * gain for i in np.flatnonzero(row)}
+    return user, off, problems
+
+
+def driver_text(row: np.ndarray) -> str:
+    """A mapping row (len(FEATURES),) as text: ``jawOpen`` or ``0.5*mouthSmileLeft + 0.5*mouthSmileRight``."""
+    return " + ".join(FEATURES[i] if row[i] == 1 else f"{float(row[i]):g}*{FEATURES[i]}" for i in np.flatnonzero(row))
+
+
+def mapping_table(mapping: ShapeKeyMapping, edits: list[EditRow] | tuple[EditRow, ...] = ()) -> list[tuple[str, str, str, str]]:
+    """The table the panel and ``thunder mapping`` show: (target, driver, origin, state) per shape key, driven
+    ones first in key order, then disabled and unmatched keys."""
+    off = {r.target for r in edits if not r.enabled}
+    out = [(t, driver_text(row), o, "on") for t, row, o in zip(mapping.targets, mapping.matrix, mapping.origin,
+                                                                strict=True)]
+    out += [(t, "", "edited", "off") for t in sorted(off) if t not in mapping.targets]
+    out += [(t, "", "unmatched", "not driven") for t in mapping.unmatched if t not in off]
+    return out
+
+
 def build_mapping(
     names: list[str] | tuple[str, ...],
     user_map: dict[str, dict[str, float]] | None = None,
     flame_map: FlameMap | None = None,
+    disabled: set[str] | frozenset[str] = frozenset(),
+    edited: dict[str, dict[str, float]] | None = None,
 ) -> ShapeKeyMapping:
-    """Match shape-key ``names`` (in order) to features; see the module docstring for the rules."""
+    """Match shape-key ``names`` (in order) to features; see the module docstring for the rules.
+
+    ``edited``: the panel's edits (``apply_edits``), above the mapping file; ``disabled``: keys left alone."""
     rows: dict[str, tuple[dict[str, float], str]] = {}
+    for n, combo in (edited or {}).items():
+        if n in names and n not in disabled:
+            rows[n] = (combo, "edited")
     for n, combo in (user_map or {}).items():
-        if n in names:
+        if n in names and n not in rows and n not in disabled:
             rows[n] = (combo, "user")
     if flame_map is not None:
         by_index = {flame_key_index(n, "exp"): n for n in reversed(names) if flame_key_index(n, "exp") is not None}
         for k, combo in flame_map.expressions.items():
             n = by_index.get(flame_key_index(k, "exp"))
-            if n is not None and n not in rows:
+            if n is not None and n not in rows and n not in disabled:
                 rows[n] = (combo, "flame")
-    free = [n for n in names if n not in rows]
+    free = [n for n in names if n not in rows and n not in disabled]
     for n, ch in match_arkit(free).items():
         rows[n] = ({ch: 1.0}, "arkit")
-    free = [n for n in names if n not in rows]
+    free = [n for n in names if n not in rows and n not in disabled]
     for n, feat in match_visemes(free).items():
         rows[n] = ({feat: 1.0}, "viseme")
-    free = [n for n in names if n not in rows]
+    free = [n for n in names if n not in rows and n not in disabled]
     for n, expr in match_vrm(free).items():
         rows[n] = (VRM_EXPRESSIONS[expr], "vrm")
     targets = tuple(n for n in names if n in rows)
@@ -378,7 +440,7 @@ def build_mapping(
     flame_own = set()
     if flame_map is not None:  # identity (Shape*) keys stay as they are; Pose* keys follow the joints
         flame_own = {n for n in names if flame_key_index(n, "shape") is not None} | set(flame_pose_keys(names))
-    unmatched = tuple(n for n in names if n not in rows and n not in flame_own
+    unmatched = tuple(n for n in names if n not in rows and n not in flame_own and n not in disabled
                       and n.lower() not in ("basis", "reference"))
     return ShapeKeyMapping(targets, matrix, tuple(rows[n][1] for n in targets), unmatched)
 
@@ -397,10 +459,13 @@ def coverage_lines(mapping: ShapeKeyMapping) -> list[str]:
         lines.append(f"VRM expressions: {n_vrm}")
     n_fl = mapping.count("flame")
     if n_fl:
-        lines.append(f"FLAME Exp keys: {n_fl} driven by the example map")
+        lines.append(f"FLAME Exp keys: {n_fl} driven by the map")
     n_user = mapping.count("user")
     if n_user:
         lines.append(f"User map: {n_user} shape keys")
+    n_edit = mapping.count("edited")
+    if n_edit:
+        lines.append(f"Edited in the panel: {n_edit} shape keys")
     if not lines:
         lines.append("No shape keys recognised")
     return lines
