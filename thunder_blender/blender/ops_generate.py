@@ -58,7 +58,10 @@ def to_scene_rate(takes, scene_fps: float, n_frames: int):
 
     w = np.stack([resample(t[:, :55], takes.fps, scene_fps, n_frames) for t in takes.weights])
     settings = {**(takes.settings or {}), "model_fps": float(takes.fps)}
-    return dataclasses.replace(takes, weights=w, fps=float(scene_fps), settings=settings)
+    phones = getattr(takes, "phone_probs", None)
+    if phones is not None:  # the audio's phone posteriors follow the same frames
+        phones = resample(phones, takes.fps, scene_fps, n_frames, preserve_extremes=False)
+    return dataclasses.replace(takes, weights=w, fps=float(scene_fps), settings=settings, phone_probs=phones)
 
 
 class GenerationSession:

@@ -13,8 +13,6 @@ from pathlib import Path
 import bpy
 from bpy.props import StringProperty
 
-from ..core.rig_names import FEATURES, MappingError, driver_text, load_user_map
-
 
 def _rig(op, context):
     from .props import mapping_paths, target_of
@@ -29,6 +27,7 @@ def _rig(op, context):
 
 def fill_rows(rig) -> int:
     """(Re)build the main mesh's rows from its current mapping, keeping the edits already made."""
+    from ..core.rig_names import driver_text
     from .rig import mesh_mapping
 
     mesh = rig.mesh
@@ -49,6 +48,7 @@ def fill_rows(rig) -> int:
 
 def _sources(rig):
     """The file map and FLAME map detection used (the panel's edits come on top of them)."""
+    from ..core.rig_names import load_user_map
     from .props import mapping_paths
 
     paths = mapping_paths(bpy.context)
@@ -101,6 +101,8 @@ class THUNDER_OT_mapping_export(bpy.types.Operator):
         return {"RUNNING_MODAL"}
 
     def execute(self, context):
+        from ..core.rig_names import FEATURES
+
         rig = _rig(self, context)
         if rig is None:
             return {"CANCELLED"}
@@ -135,6 +137,8 @@ class THUNDER_OT_mapping_import(bpy.types.Operator):
         return {"RUNNING_MODAL"}
 
     def execute(self, context):
+        from ..core.rig_names import MappingError, load_user_map
+
         rig = _rig(self, context)
         if rig is None:
             return {"CANCELLED"}
