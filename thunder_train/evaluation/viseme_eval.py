@@ -1,7 +1,8 @@
 """Viseme evaluation on real recorded speech: Oculus visemes and VRM mouth shapes against aligned phones.
 
 Development set: the Asterisk core prompts (en-US Allison, es-MX Allison, fr-CA June; 16 kHz G.722 under
-``/usr/share/asterisk/sounds/``, transcripts in ``/usr/share/doc/asterisk-core-sounds-XX/``). Phones come from
+``/usr/share/asterisk/sounds/``, transcripts in ``/usr/share/doc/asterisk-core-sounds-XX/``), only those of the
+``real_val`` split, which the shipped model never trained on (``corpus.real.prompt_split``). Phones come from
 pocketsphinx forced alignment (``corpus.align``; non-English words are spelled by espeak-ng in their own
 language and mapped to the nearest CMU phones, so es/fr phone labels are approximate).
 
@@ -22,10 +23,8 @@ visemes are computed by each method and scored per phone interval:
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -33,11 +32,11 @@ import numpy as np
 from thunder_blender.core import head as head_mod
 from thunder_blender.core.rig_names import FEATURE_INDEX, VRM_EXPRESSIONS
 from thunder_blender.core.visemes import VISEMES, prototype_vector, visemes_from_arkit, visemes_from_phones
+from thunder_train.corpus import real
 from thunder_train.evaluation.closure import ClosureConfig, bilabial_sealed
 from thunder_train.phones import CLASS_INDEX, cmu_class
 
-SOUNDS = Path("/usr/share/asterisk/sounds")
-LANGS = {"en": ("en_US_f_Allison", "en-us"), "es": ("es_MX_f_Allison", "es"), "fr": ("fr_CA_f_June", "fr")}
+VOICES = {"en": "en-us", "es": "es", "fr": "fr"}  # espeak-ng voices that spell the words to align
 
 # CMU phone -> Oculus viseme (OVR LipSync reference: PP p b m, FF f v, TH th dh, DD t d, kk k g (ng, h),
 # CH ch jh sh zh, SS s z, nn n l, RR r (er), aa, E, I, O, U; y -> I, w -> U).
@@ -53,28 +52,13 @@ VRM_MOUTH = ("aa", "ih", "ou", "ee", "oh")
 QUIET_DB = -40.0  # a frame this far below the clip's loudest frame is silent
 
 
-def transcripts(lang: str) -> dict[str, str]:
-    path = Path(f"/usr/share/doc/asterisk-core-sounds-{lang}/core-sounds-{lang}.txt.gz")
-    out = {}
-    for line in gzip.open(path, "rt", encoding="utf-8", errors="replace"):
-        m = re.match(r"^([^:;]+):\s*(.*)$", line.strip())
-        if m and m.group(2):
-            out[m.group(1).strip()] = m.group(2).strip()
-    return out
-
-
-def decode(path: Path) -> np.ndarray:
-    """G.722 file -> (S,) float32 at 16 kHz (ffmpeg)."""
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-f", "g722", "-i", str(path), "-ac", "1", "-ar", "16000",
-                          "-f", "f32le", "-"], capture_output=True, check=True).stdout
-    return np.frombuffer(raw, np.float32).copy()
-
-
-def choose(lang: str, n: int, seed: int) -> list[tuple[str, str, Path]]:
-    """n prompts with at least 4 words, seeded sample (sorted by name)."""
-    folder = SOUNDS / LANGS[lang][0]
-    rows = [(k, t, folder / f"{k}.g722") for k, t in sorted(transcripts(lang).items())
-            if len(re.findall(r"\w+", t)) >= 4 and (folder / f"{k}.g722").is_file()]
+def choose(lang: str, n: int, seed: int, corpus_seed: int) -> list[tuple[str, str, Path]]:
+    """n prompts of the ``real_val`` split (never trained on; ``corpus.real.prompt_split`` with the corpus seed
+    of the shipped model's recipe) with at least 4 words, a seeded sample (sorted by name)."""
+    folder = real.SOUNDS / real.SETS[lang]
+    rows = [(k, t, folder / f"{k}.g722") for k, t in sorted(real.transcripts(lang).items())
+            if len(re.findall(r"\w+", t)) >= 4 and (folder / f"{k}.g722").is_file()
+            and real.prompt_split(f"{lang}:{k}", corpus_seed) == "real_val"]
     idx = np.random.default_rng(seed).permutation(len(rows))[:n]
     return [rows[i] for i in sorted(idx)]
 
@@ -127,8 +111,12 @@ class MultiAligner:
         return [(p.name, p.start / 100.0, (p.start + p.duration) / 100.0) for w in al for p in w]
 
 
-def collect(per_lang: int, seed: int, cache: Path, langs: tuple[str, ...]) -> list[dict]:
+def collect(per_lang: int, seed: int, cache: Path, langs: tuple[str, ...], corpus_seed: int | None = None) -> list[dict]:
     """Generate, align and cache (npz per prompt) the raw material: perf (T,55), phone posteriors (T,10)."""
+    if corpus_seed is None:
+        from thunder_train.recipe import Recipe
+
+        corpus_seed = Recipe.load().seed_for("corpus")
     from thunder_blender.core import features
     from thunder_blender.runtime.generate import GenerateRequest, generate
     from thunder_blender.runtime.model import load_model
@@ -138,12 +126,12 @@ def collect(per_lang: int, seed: int, cache: Path, langs: tuple[str, ...]) -> li
     cache.mkdir(parents=True, exist_ok=True)
     out = []
     for lang in langs:
-        for key, text, path in choose(lang, per_lang, seed):
+        for key, text, path in choose(lang, per_lang, seed, corpus_seed):
             f = cache / f"{lang}_{key.replace('/', '_')}.npz"
             if not f.is_file():
-                audio = decode(path)
+                audio = real.decode(path)
                 try:
-                    phones = aligner.align(audio, text, LANGS[lang][1])
+                    phones = aligner.align(audio, text, VOICES[lang])
                 except RuntimeError as exc:
                     print(f"skip {lang}/{key}: {exc}")
                     continue
@@ -155,7 +143,7 @@ def collect(per_lang: int, seed: int, cache: Path, langs: tuple[str, ...]) -> li
                          phones=np.array([p for p, _, _ in phones]),
                          times=np.array([[s, e] for _, s, e in phones], np.float64))
             z = np.load(f)
-            out.append({"lang": lang, "key": key, "level_db": frame_level_db(decode(path), float(z["fps"])), "perf": z["perf"], "logits": z["logits"], "fps": float(z["fps"]),
+            out.append({"lang": lang, "key": key, "level_db": frame_level_db(real.decode(path), float(z["fps"])), "perf": z["perf"], "logits": z["logits"], "fps": float(z["fps"]),
                         "phones": [str(p) for p in z["phones"]], "times": z["times"]})
     return out
 
@@ -256,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-lang", type=int, default=40)
     ap.add_argument("--langs", default="en,es,fr")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--cache", default="data/viseme_eval")
+    ap.add_argument("--cache", default="data/viseme_eval_val")
     ap.add_argument("--out", default="")
     args = ap.parse_args(argv)
     items = collect(args.per_lang, args.seed, Path(args.cache), tuple(args.langs.split(",")))
