@@ -134,3 +134,17 @@ def test_flame_exp_keys_found_in_any_padding_with_the_example_map(bpy, empty_sce
     fmap = json.loads(open(rig_mod.EXAMPLE_FLAME_MAP).read())
     assert rig.kind == "FLAME" and rig.mapping.count("flame") == len(fmap["expressions"])
     assert any(f"{N_EXP - len(fmap['expressions'])} of {N_EXP} Exp keys" in line for line in rig.summary_lines())
+
+
+def test_panel_offers_the_flame_map_on_a_flame_rig(bpy, empty_scene):
+    from tests.blender.layout import RecordingLayout
+
+    ui = addon_module("blender.ui")
+    _arm, mesh = flame_addon_rig(bpy)
+    bpy.context.view_layer.objects.active = mesh
+    ui._RIG_CACHE.clear()
+    layout = RecordingLayout()
+    ui.draw_thunder(layout, bpy.context)
+    assert any(c.args[1:2] == ("flame_map_file",) for c in layout.called("prop"))
+    assert any(t.startswith("bone jaw <- ") for t in layout.texts())
+    assert any(t.startswith("bone left_eye <- ") for t in layout.texts())

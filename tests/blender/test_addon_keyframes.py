@@ -92,6 +92,26 @@ def test_viseme_only_mesh_gets_viseme_keys(bpy, empty_scene):
     assert fcurves(act, "OBJECT") == []  # head motion off
 
 
+def test_viseme_rig_follows_the_phone_posteriors_of_the_takes(bpy, empty_scene):
+    kf = addon_module("blender.keyframes")
+    vis = addon_module("core.visemes")
+    obj = make_mesh(bpy, "RPM", list(vis.VISEME_KEYS) + ["aa", "neutral"])
+    takes = _takes(n=1, t=60)
+    w = np.zeros_like(takes.weights)
+    w[0, :, 17] = 0.3  # the ARKit mouth alone would say an open vowel everywhere
+    takes.weights = w
+    p = np.zeros((60, 10), np.float32)
+    p[:, 0] = 1.0  # silence...
+    p[20:40, 0], p[20:40, vis.PHONE_CLASSES.index("dorsal")] = 0.0, 1.0  # ...with a /k/ in the middle
+    takes.phone_probs = p
+    empty_scene.render.fps = 25  # half the model's rate: the posteriors are resampled with the takes
+    (act,) = kf.write_takes(obj, takes, 1, 25.0, head_motion=False)
+    curves = {fc.data_path: curve_values(fc)[1] for fc in fcurves(act, "KEY")}
+    kk, sil = curves['key_blocks["viseme_kk"].value'], curves['key_blocks["viseme_sil"].value']
+    assert len(kk) == 30 and kk[15] > 0.9 and kk[3] < 0.01 and sil[3] > 0.99
+    assert curves['key_blocks["neutral"].value'][3] > 0.99 and curves['key_blocks["aa"].value'][3] < 0.01
+
+
 def _flame_rig(bpy):
     arm = make_armature(bpy, "FLAME-generic", [("root", (0, 0, 0), (0, 0, 0.1), None),
                                                ("neck", (0, 0, 0.1), (0, 0, 0.2), "root"),

@@ -113,6 +113,12 @@ def draw_thunder(layout, context) -> None:
             if m is not None:
                 sub.prop(m.thunder, "drive", text=name)
     box.prop(s, "mapping_file", text="Map")
+    if "FLAME rig" in lines:  # the ARKit->FLAME map (fitted with `thunder flame-map`) is chosen here too
+        from .prefs import get_prefs
+
+        prefs = get_prefs(context)
+        if prefs is not None:
+            box.prop(prefs, "flame_map_file", text="FLAME Map")
     _draw_mapping(box, main_mesh, table)
     col = layout.column(align=True)
     col.prop(s, "n_takes")

@@ -4,7 +4,7 @@ Rigs that only have the 15 Oculus (OVR LipSync) visemes, as Ready Player Me avat
 ... viseme_U``), and VRM's aa/ih/ou/ee/oh are driven by ``visemes_from_phones`` whenever the take carries the
 audio's phone-class posteriors (``runtime.generate.Takes.phone_probs``): the class says which viseme, the take's
 mouth splits classes that hold several visemes and supplies the closures. Measured on real speech
-(``thunder_train.evaluation.viseme_eval``, docs/VISEMES.md) it is far closer to the spoken phones than the
+(``thunder_train.evaluation.viseme_eval``, docs/RIGS.md) it is far closer to the spoken phones than the
 projection below, which remains the fallback for performances without posteriors (e.g. an imported CSV).
 
 ``visemes_from_arkit``, the hand-made mapping from the ARKit mouth:
