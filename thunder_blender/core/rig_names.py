@@ -22,7 +22,11 @@ weights followed by the 15 Oculus viseme weights (``core.visemes``, derived from
   ``{"shape_keys": {"MyJaw": {"jawOpen": 1.0}, "Smile": {"mouthSmileLeft": 0.5, "mouthSmileRight": 0.5}}}``
   Sources are any names in ``FEATURES`` (ARKit channels or ``viseme_*``).
 
-Precedence for a key: user map > FLAME > ARKit > visemes > VRM. Each shape key is driven at most once.
+* Edits made in the panel's mapping list (``EditRow``: channel, gain, on/off per key; ``apply_edits``).
+
+Precedence for a key: panel edits > user map > FLAME > ARKit > visemes > VRM; a key switched off in the panel
+is left alone. Each shape key is driven at most once. Viseme features come from the audio's phone-class
+posteriors when the take has them (``ShapeKeyMapping.evaluate``).
 """
 from __future__ import annotations
 
