@@ -148,3 +148,37 @@ def test_panel_offers_the_flame_map_on_a_flame_rig(bpy, empty_scene):
     assert any(c.args[1:2] == ("flame_map_file",) for c in layout.called("prop"))
     assert any(t.startswith("bone jaw <- ") for t in layout.texts())
     assert any(t.startswith("bone left_eye <- ") for t in layout.texts())
+
+
+def test_mapping_list_turns_flame_bones_off_and_scales_them(bpy, empty_scene, tmp_path):
+    from mathutils import Euler
+
+    from thunder_blender.core.channels import INDEX
+
+    kf, rig_mod = addon_module("blender.keyframes"), addon_module("blender.rig")
+    _arm, mesh = flame_addon_rig(bpy)
+    bpy.context.view_layer.objects.active = mesh
+    assert bpy.ops.thunder.mapping_edit() == {"FINISHED"}
+    rows = {r.target: r for r in mesh.thunder.map_rows}
+    assert {"bone jaw", "bone left_eye", "bone right_eye", "bone neck"} <= set(rows)
+    rows["bone jaw"].gain = 0.5
+    rows["bone left_eye"].enabled = False
+    rig = rig_mod.detect_rig(mesh)
+    table = {r[0]: r for r in rig.table()}
+    assert table["bone left_eye"][3] == "off" and table["bone jaw"][2] == "edited"
+    takes = _takes()
+    w = takes.weights[0]
+    (act,) = kf.write_takes(mesh, takes, 1, 50.0, mapping=rig)
+    paths = {fc.data_path for fc in fcurves(act, "OBJECT")}
+    assert not any("left_eye" in p for p in paths) and any("right_eye" in p for p in paths)
+    f = 11
+    empty_scene.frame_set(f + 1)
+    pb = _arm.pose.bones
+    fm = rig.flame
+    half = (0.5 * w[f, INDEX["jawOpen"]] * fm.jaw_open_radians,
+            0.5 * (w[f, INDEX["jawLeft"]] - w[f, INDEX["jawRight"]]) * fm.jaw_lateral_radians)
+    want = Euler((half[0], 0.0, half[1]), "XYZ").to_quaternion()
+    assert _aa_quat(pb["jaw"].rotation_axis_angle).rotation_difference(want).angle < 1e-4
+    keys = mesh.data.shape_keys.key_blocks
+    assert all(abs(keys[f"Pose{i}"].value) < 1e-6 for i in range(19, 28))  # left eye switched off: no corrective
+    assert any(abs(keys[f"Pose{i}"].value) > 1e-4 for i in range(28, 37))

@@ -46,7 +46,8 @@ def test_mapping_list_edits_drive_keys_and_survive_save(bpy, empty_scene, tmp_pa
 
     assert bpy.ops.thunder.mapping_edit() == {"FINISHED"}
     rows = _rows(obj)
-    assert set(rows) == {kb.name for kb in obj.data.shape_keys.key_blocks[1:]}
+    assert set(rows) == {kb.name for kb in obj.data.shape_keys.key_blocks[1:]} | {"object Face"}
+    assert rows["object Face"].detected == "headPitch, headYaw, headRoll"
     assert rows["Jaw_Open"].detected == "jawOpen" and rows["MyJaw"].detected == ""
     rows["MyJaw"].channel, rows["MyJaw"].gain = "jawOpen", 0.5  # an unmatched key gets a channel
     rows["Jaw_Open"].enabled = False  # and the detected one is switched off

@@ -160,24 +160,31 @@ def _write_rotation(w: _Writer, rig: RigTarget, perf: np.ndarray, frames: np.nda
     if own_action(target):
         return [f"rotation skipped: '{target.name}' already has its own action"]
     if rig.jaw_bone and rig.flame is not None:
-        fm = rig.flame
-        rot = joint_rotations(perf, fm.jaw_open_radians, fm.jaw_lateral_radians, fm.look_radians, head)
+        rot = flame_rotations(rig, perf, head)
         # Bone space of a bone pointing forward (jaw, eyes): X sideways (pitch), Z up (turn left/right).
-        jaw = rot["jaw"]
-        _bone_rotation(w, target, rig.jaw_bone, np.stack([jaw[:, 0], np.zeros_like(jaw[:, 0]), jaw[:, 1]], 1),
-                       frames, rest)
-        for side, bone in zip(("left_eye", "right_eye"), rig.eye_bones or (), strict=False):
-            eye = rot[side]
-            _bone_rotation(w, target, bone, np.stack([eye[:, 0], np.zeros_like(eye[:, 0]), eye[:, 1]], 1),
-                           frames, rest)
-    if head:
-        yaw, pitch, roll = perf[:, 52], perf[:, 53], perf[:, 54]
+        for joint, bone in (("jaw", rig.jaw_bone), *zip(("left_eye", "right_eye"), rig.eye_bones or (), strict=False)):
+            if rig.rotation_gain(f"bone {bone}") == 0.0:
+                continue  # switched off in the mapping list: left alone
+            r = rot[joint]
+            _bone_rotation(w, target, bone, np.stack([r[:, 0], np.zeros_like(r[:, 0]), r[:, 1]], 1), frames, rest)
+    if head and rig.rotation_gain(rig.head_row()) != 0.0:
+        yaw, pitch, roll = (perf[:, 52:55] * rig.rotation_gain(rig.head_row())).T
         if rig.head_bone and rig.armature is not None:
             # Bone space: Y along the bone (up the neck), X sideways, Z forward.
             _bone_rotation(w, target, rig.head_bone, np.stack([pitch, yaw, roll], 1), frames, rest)
         else:
             _object_rotation(w, target, np.stack([pitch, roll, yaw], 1), frames, rest)  # world Z up, -Y front
     return notes
+
+
+def flame_rotations(rig: RigTarget, perf: np.ndarray, head: bool) -> dict[str, np.ndarray]:
+    """FLAME joint rotations (``core.flame.joint_rotations``) with the mapping list's gains and toggles of the
+    neck (head), jaw and eye rows applied: what the bones are keyed with and the correctives follow."""
+    fm = rig.flame
+    rot = joint_rotations(perf, fm.jaw_open_radians, fm.jaw_lateral_radians, fm.look_radians, head)
+    rows = {"neck": rig.head_row(), "jaw": f"bone {rig.jaw_bone}"}
+    rows.update(zip(("left_eye", "right_eye"), (f"bone {b}" for b in rig.eye_bones or ()), strict=False))
+    return {j: r * rig.rotation_gain(rows[j]) if j in rows else r for j, r in rot.items()}
 
 
 def _rest_rotation(t, rec: dict | None) -> tuple[np.ndarray, np.ndarray]:
@@ -251,9 +258,7 @@ def build_take_action(rig: RigTarget, perf: np.ndarray, start_frame: int, name: 
         notes.append(f"only '{rig.mesh.name}' keyed: keying several meshes needs Blender 4.4+")
     correctives = None
     if rig.flame is not None:
-        fm = rig.flame
-        correctives = pose_correctives(joint_rotations(perf, fm.jaw_open_radians, fm.jaw_lateral_radians,
-                                                       fm.look_radians, head_motion))  # (M, 36)
+        correctives = pose_correctives(flame_rotations(rig, perf, head_motion))  # (M, 36)
     for part in parts:
         values = part.mapping.evaluate(perf, phones)  # (M, K)
         for i, kname in enumerate(part.mapping.targets):

@@ -37,7 +37,10 @@ def fill_rows(rig) -> int:
     props.map_rows.clear()
     rows = [(t, driver_text(row)) for t, row in zip(detected.targets, detected.matrix, strict=True)]
     rows += [(t, "") for t in detected.unmatched]
-    rows += [(t, "") for t in old if t not in {r[0] for r in rows}]  # disabled earlier: still listed
+    rows += [(t, "") for t in old if t not in {r[0] for r in rows} and not t.startswith(("bone ", "object "))]
+    # rotated bones / head object: gain and on/off (their channels are fixed)
+    rows += [(target, driver) for target, driver, origin, _state in rig.table(with_edits=False)
+             if origin in ("bone", "head")]
     for target, text in rows:
         r = props.map_rows.add()
         r.target, r.detected = target, text

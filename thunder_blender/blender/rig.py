@@ -81,6 +81,15 @@ class RigTarget:
     extra: list[MeshPart] = field(default_factory=list)  # the other driven meshes of the character
     candidates: list[bpy.types.Object] = field(default_factory=list)  # every mesh that could be driven
     eye_bones: tuple[str, str] | None = None  # (left, right) eye bones turned by eyeLook* (FLAME rigs)
+    rotation_edits: dict[str, EditRow] = field(default_factory=dict)  # panel rows "bone X" / "object X"
+
+    def rotation_gain(self, row: str) -> float:
+        """Gain of a rotated bone or object row (``"bone jaw"``, ``"object Face"``): 0 when switched off."""
+        e = self.rotation_edits.get(row)
+        return 1.0 if e is None else (float(e.gain) if e.enabled else 0.0)
+
+    def head_row(self) -> str:
+        return f"bone {self.head_bone}" if self.head_bone else f"object {self.head_target.name}"
 
     @property
     def key(self) -> bpy.types.Key:
@@ -117,9 +126,10 @@ class RigTarget:
             return self.armature
         return self.mesh
 
-    def table(self) -> list[tuple[str, str, str, str]]:
+    def table(self, with_edits: bool = True) -> list[tuple[str, str, str, str]]:
         """(target, driver, origin, state) rows: the main mesh's shape keys (``core.rig_names.mapping_table``,
-        with the panel's edits) and the bones. What the panel lists and ``thunder mapping`` prints."""
+        with the panel's edits) and the rotated bones / head object (their edits applied unless
+        ``with_edits`` is False). What the panel lists and ``thunder mapping`` prints."""
         rows = mapping_table(self.mapping, stored_edits(self.mesh))
         if self.jaw_bone and self.flame is not None:
             fm = self.flame
@@ -127,9 +137,16 @@ class RigTarget:
                          f"{fm.jaw_lateral_radians:g} rad*(jawLeft - jawRight)", "bone", "on"))
             for bone, side in zip(self.eye_bones or (), ("Left", "Right"), strict=False):
                 rows.append((f"bone {bone}", f"{fm.look_radians:g} rad*eyeLook*{side}", "bone", "on"))
-        head = f"bone {self.head_bone}" if self.head_bone else f"object {self.head_target.name}"
-        rows.append((head, "headPitch, headYaw, headRoll", "head", "with head motion"))
-        return rows
+        rows.append((self.head_row(), "headPitch, headYaw, headRoll", "head", "with head motion"))
+        out = []
+        for target, driver, origin, state in rows:  # edits of rotated bones / objects
+            e = self.rotation_edits.get(target) if origin in ("bone", "head") and with_edits else None
+            if e is not None and not e.enabled:
+                state = "off"
+            elif e is not None and e.gain != 1.0:
+                driver, origin = f"{e.gain:g} x ({driver})", "edited"
+            out.append((target, driver, origin, state))
+        return out
 
     def summary_lines(self) -> list[str]:
         lines = ["FLAME rig"] if self.flame is not None else []
@@ -206,11 +223,14 @@ def stored_edits(mesh: bpy.types.Object) -> list[EditRow]:
                     bool(r.get("enabled", True))) for r in rows]
 
 
+ROTATION_ROWS = ("bone ", "object ")  # mapping rows that stand for a rotated bone or object, not a shape key
+
+
 def mesh_mapping(mesh: bpy.types.Object, user=None, flame=None) -> tuple[ShapeKeyMapping, ShapeKeyMapping, list[str]]:
     """(mapping with the panel edits, mapping as detected, problems with the edits) of one mesh."""
     names = _key_names(mesh)
     detected = build_mapping(names, user_map=user, flame_map=flame)
-    edits = stored_edits(mesh)
+    edits = [e for e in stored_edits(mesh) if not e.target.startswith(ROTATION_ROWS)]
     if not edits:
         return detected, detected, []
     edited, off, problems = apply_edits(names, detected, edits)
@@ -344,8 +364,9 @@ def detect_rig(obj, user_map_path: str = "", flame_map_path: str = "") -> RigTar
         if m in driven:
             extra.append(MeshPart(m, mm))
     candidates = [m for m in candidates if m in shown]
+    rot_edits = {e.target: e for e in stored_edits(mesh) if e.target.startswith(ROTATION_ROWS)}
     return RigTarget(holder, mesh, mapping, arm, jaw if flame is not None else None, head, flame, notes,
-                     extra, candidates, eyes)
+                     extra, candidates, eyes, rot_edits)
 
 
 def needs_data_override(mesh: bpy.types.Object) -> bool:

@@ -55,8 +55,12 @@ class THUNDER_UL_mapping(bpy.types.UIList):
     def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0, flt_flag=0):
         row = layout.row(align=True)
         row.prop(item, "enabled", text="")
-        row.label(text=item.target, icon="SHAPEKEY_DATA" if (item.detected or item.channel) else "ERROR")
-        if item.channel or not item.detected:
+        rotated = item.target.startswith(("bone ", "object "))
+        row.label(text=item.target, icon="BONE_DATA" if rotated else
+                  "SHAPEKEY_DATA" if (item.detected or item.channel) else "ERROR")
+        if rotated:  # a rotated bone or the head object: its channels are fixed, gain and on/off apply
+            row.label(text=item.detected)
+        elif item.channel or not item.detected:
             row.prop(item, "channel", text="")
         else:
             row.label(text=item.detected)
@@ -176,9 +180,10 @@ def _draw_mapping(box, main_mesh: str, table) -> None:
         for target, _driver, origin, state in keys:  # unmatched keys: always listed, pick a channel in the list
             if origin == "unmatched":
                 sub.label(text=f"{target} <- (none)   [{origin}, {state}]", icon="ERROR")
-    for target, driver, _origin, state in table:
-        if (target, driver, _origin, state) not in keys:
-            sub.label(text=f"{target} <- {driver}  [{state}]", icon="BONE_DATA")
+    if not len(props.map_rows):
+        for target, driver, _origin, state in table:
+            if (target, driver, _origin, state) not in keys:
+                sub.label(text=f"{target} <- {driver}  [{state}]", icon="BONE_DATA")
     row = sub.row(align=True)
     row.operator("thunder.mapping_edit", text="Edit Mapping" if not len(props.map_rows) else "Refresh",
                  icon="GREASEPENCIL")
