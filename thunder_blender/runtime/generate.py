@@ -235,7 +235,7 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
 
     _check_cancel(cancel)
     feats, closure_logit, phone_logits = model.run_encoder_phones(mel[None, : 2 * n])
-    phone_probs = softmax(phone_logits[0, :n])
+    phone_probs = softmax(phone_logits[0, :n]) if phone_logits is not None else None
     closed = closure_logit[0] > card.closure_logit_threshold
     tick()
     mean, std = model.perf_mean, model.perf_std
