@@ -19,7 +19,7 @@ from thunder_blender.core.rig_names import (
     match_visemes,
     match_vrm,
 )
-from thunder_blender.core.visemes import VISEMES
+from thunder_blender.core.visemes import VISEMES, SpeechCues
 
 
 def _words(name: str) -> list[str]:
@@ -126,11 +126,11 @@ def test_vrm_1_0_and_0_x_and_vroid_rest_shapes():
     perf = np.zeros((1, N_CHANNELS), np.float32)
     probs = np.zeros((1, 10), np.float32)
     probs[0, 1] = 1.0  # bilabial: the mouth closes, the vowels rest
-    out = dict(zip(m.targets, m.evaluate(perf, probs)[0], strict=True))
+    out = dict(zip(m.targets, m.evaluate(perf, SpeechCues(probs))[0], strict=True))
     assert out["Fcl_MTH_Close"] > 0.95 and sum(out[f"Fcl_MTH_{v}"] for v in "AIUEO") < 0.05
     probs[0] = 0.0
     probs[0, 0] = 1.0  # silence: neutral mouth
-    out = dict(zip(m.targets, m.evaluate(perf, probs)[0], strict=True))
+    out = dict(zip(m.targets, m.evaluate(perf, SpeechCues(probs))[0], strict=True))
     assert out["Fcl_MTH_Neutral"] > 0.95 and out["Fcl_MTH_Close"] < 0.05
 
 

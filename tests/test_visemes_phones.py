@@ -1,5 +1,5 @@
 """Visemes from the encoder's phone-class posteriors (core.visemes.visemes_from_phones) and their plumbing
-through a real onnxruntime generation (Takes.phone_probs) into the shape-key mapping."""
+through a real onnxruntime generation (Takes.cues) into the shape-key mapping."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,14 @@ import pytest
 
 from thunder_blender.core.channels import INDEX, N_CHANNELS
 from thunder_blender.core.rig_names import build_mapping
-from thunder_blender.core.visemes import PHONE_CLASSES, VISEMES, lips_sealed_arkit, visemes_from_phones
+from thunder_blender.core.visemes import (
+    PHONE_CLASSES,
+    VISEMES,
+    SpeechCues,
+    lips_sealed_arkit,
+    sibilance,
+    visemes_from_phones,
+)
 
 
 def _onehot(cls: str, t: int = 5) -> np.ndarray:
@@ -43,6 +50,26 @@ def test_each_class_and_mouth_gives_its_viseme(cls, arkit, viseme):
     assert w.min() >= 0.0
 
 
+@pytest.mark.parametrize("sib_db, viseme", [(0.5, "SS"), (-4.0, "DD"), (-6.5, "nn")])
+def test_alveolars_are_split_by_the_audio_sibilance(sib_db, viseme):
+    w = visemes_from_phones(_onehot("alveolar"), _mouth(jawOpen=0.15), sibilance_db=np.full(5, sib_db))
+    assert VISEMES[int(np.argmax(w[2]))] == viseme
+
+
+def test_sibilance_is_high_for_hiss_and_low_for_a_hum():
+    from thunder_blender.core import features
+
+    rng = np.random.default_rng(0)
+    t = np.arange(16000) / 16000
+    hum = 0.3 * np.sin(2 * np.pi * 150 * t) + 0.2 * np.sin(2 * np.pi * 300 * t)
+    b = np.array([1.0, -1.0])  # first difference: a high-passed noise, like /s/
+    hiss = np.convolve(rng.standard_normal(16001) * 0.1, b, mode="valid")[:16000]
+    s_hum = sibilance(features.log_mel(hum.astype(np.float32)))
+    s_hiss = sibilance(features.log_mel(hiss.astype(np.float32)))
+    assert s_hum.shape == (50,) and np.median(s_hiss) - np.median(s_hum) > 5.0
+    assert np.median(s_hiss) > -1.8 > np.median(s_hum)
+
+
 def test_sealed_lips_take_pp_and_rest_the_vowels():
     sealed = _mouth(jawOpen=0.1, mouthClose=0.1)
     assert lips_sealed_arkit(sealed).min() == 1.0
@@ -63,7 +90,7 @@ def test_bad_shapes_are_refused():
 def test_mapping_uses_posteriors_when_given():
     m = build_mapping([f"viseme_{v}" for v in VISEMES] + ["aa", "neutral"])
     perf = _mouth(jawOpen=0.6)
-    with_phones = m.evaluate(perf, _onehot("dorsal"))
+    with_phones = m.evaluate(perf, SpeechCues(_onehot("dorsal")))
     without = m.evaluate(perf)
     kk = m.targets.index("viseme_kk")
     assert with_phones[0, kk] > 0.9 and without[0, kk] < 0.5
@@ -90,6 +117,9 @@ def test_generation_carries_phone_posteriors(real_model):
     rng = np.random.default_rng(0)
     pcm = (0.1 * rng.standard_normal(16000)).astype(np.float32)
     takes = generate(GenerateRequest(pcm=pcm, n_takes=1, seed=0, steps=1), real_model)
-    p = takes.phone_probs
-    assert p is not None and p.shape == (takes.weights.shape[1], 10)
-    np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-4)
+    cues = takes.cues
+    assert cues is not None and cues.phone_probs.shape == (takes.weights.shape[1], 10)
+    assert cues.sibilance.shape == (takes.weights.shape[1],) and np.all(np.isfinite(cues.sibilance))
+    np.testing.assert_allclose(cues.phone_probs.sum(axis=1), 1.0, atol=1e-4)
+    half = cues.resampled(takes.fps, takes.fps / 2, len(cues) // 2)
+    assert len(half) == len(cues) // 2 and half.sibilance.shape == (len(cues) // 2,)

@@ -103,7 +103,7 @@ def test_viseme_rig_follows_the_phone_posteriors_of_the_takes(bpy, empty_scene):
     p = np.zeros((60, 10), np.float32)
     p[:, 0] = 1.0  # silence...
     p[20:40, 0], p[20:40, vis.PHONE_CLASSES.index("dorsal")] = 0.0, 1.0  # ...with a /k/ in the middle
-    takes.phone_probs = p
+    takes.cues = vis.SpeechCues(p)
     empty_scene.render.fps = 25  # half the model's rate: the posteriors are resampled with the takes
     (act,) = kf.write_takes(obj, takes, 1, 25.0, head_motion=False)
     curves = {fc.data_path: curve_values(fc)[1] for fc in fcurves(act, "KEY")}

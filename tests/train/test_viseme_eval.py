@@ -2,9 +2,14 @@
 on: pocketsphinx phones, a real onnxruntime generation, both viseme methods scored."""
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
+from tests.conftest import ROOT
 from thunder_train.corpus import real
 from thunder_train.evaluation import viseme_eval as ve
 
@@ -19,18 +24,38 @@ def test_expected_visemes_cover_every_cmu_phone_class():
 
 
 def test_evaluation_on_two_held_out_english_prompts(tmp_path):
+    """Run as ``make viseme-eval`` does, in its own process (pocketsphinx, espeak-ng and an onnxruntime session
+    stay out of the test process, which may also hold a headless Blender)."""
     if not (real.SOUNDS / real.SETS["en"]).exists():
         pytest.skip("asterisk-core-sounds-en-g722 is not installed")
-    items = ve.collect(2, 0, tmp_path, ("en",))
-    assert len(items) >= 1
-    for it in items:
-        assert it["perf"].shape[0] == it["logits"].shape[0] and it["logits"].shape[1] == 10
-        assert real.prompt_split(f"en:{it['key']}", ve_corpus_seed()) == "real_val"
-    proj, phones = ve.score(items, "projection"), ve.score(items, "phones")
+    if "bpy" in sys.modules:
+        # After a headless Blender ran in this session the run never finishes (the child or the session hangs
+        # at exit); not understood yet. Run it with `pytest tests/train` or `make viseme-eval`.
+        pytest.skip("runs in a session without Blender (pytest tests/train)")
+    out = tmp_path / "eval.json"
+    res = subprocess.run([sys.executable, "-m", "thunder_train.evaluation.viseme_eval", "--per-lang", "2",
+                          "--langs", "en", "--cache", str(tmp_path / "cache"), "--out", str(out)],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT, env=_clean_env())
+    assert res.returncode == 0, res.stderr[-2000:]
+    cached = sorted((tmp_path / "cache").glob("en_*.npz"))
+    assert cached
+    for f in cached:
+        z = np.load(f)
+        assert z["perf"].shape[0] == z["logits"].shape[0] and z["logits"].shape[1] == 10
+        assert real.prompt_split(f"en:{f.stem[3:]}", ve_corpus_seed()) == "real_val"
+    report = json.loads(out.read_text())["en"]
+    proj, phones, mouth = report["projection"], report["phones"], report["phones_mouth_only"]
     assert phones["intervals"] == proj["intervals"] > 20
-    assert phones["expected_top"] > proj["expected_top"]
+    assert phones["expected_top"] > proj["expected_top"] and mouth["expected_top"] > proj["expected_top"]
     assert phones["vrm_sum_pbm_mean"] < proj["vrm_sum_pbm_mean"]
     assert np.isfinite(phones["pp_sealed"])
+
+
+def _clean_env() -> dict:
+    """The environment without what a headless Blender earlier in the session points at its own temp dirs."""
+    import os
+
+    return {k: v for k, v in os.environ.items() if k not in ("XDG_CACHE_HOME", "BLENDER_USER_RESOURCES")}
 
 
 def ve_corpus_seed() -> int:

@@ -39,6 +39,7 @@ import numpy as np
 from ..core.flame import joint_rotations, pose_correctives
 from ..core.resample import n_output_frames, resample
 from ..core.rig_names import ShapeKeyMapping, flame_pose_keys
+from ..core.visemes import SpeechCues
 from .rig import RigTarget, detect_rig, ensure_writable
 from .takes import (  # noqa: F401 - re-exported: the take API is also reachable from here
     PROP_KEPT,
@@ -242,10 +243,10 @@ def check_writable(rig: RigTarget, head_motion: bool) -> None:
 
 def build_take_action(rig: RigTarget, perf: np.ndarray, start_frame: int, name: str,
                       head_motion: bool = True, rest: dict | None = None,
-                      phones: np.ndarray | None = None) -> tuple[bpy.types.Action, list[str]]:
+                      cues: SpeechCues | None = None) -> tuple[bpy.types.Action, list[str]]:
     """One take's Action from a scene-rate performance ``perf`` (M, 55): a KEY slot per driven mesh, plus
-    rotation relative to ``rest`` (``takes.capture_rest``). ``phones``: (M, 10) phone-class posteriors at the
-    same rate (drive viseme keys; None = visemes from the ARKit mouth). Returns (action, notes)."""
+    rotation relative to ``rest`` (``takes.capture_rest``). ``cues``: the audio's ``SpeechCues`` at the same
+    rate (drive viseme keys; None = visemes from the ARKit mouth). Returns (action, notes)."""
     m = perf.shape[0]
     frames = start_frame + np.arange(m, dtype=np.float32)
     rest = rest if rest is not None else stored_rest(rig)
@@ -260,7 +261,7 @@ def build_take_action(rig: RigTarget, perf: np.ndarray, start_frame: int, name: 
     if rig.flame is not None:
         correctives = pose_correctives(flame_rotations(rig, perf, head_motion))  # (M, 36)
     for part in parts:
-        values = part.mapping.evaluate(perf, phones)  # (M, K)
+        values = part.mapping.evaluate(perf, cues)  # (M, K)
         for i, kname in enumerate(part.mapping.targets):
             path = f'key_blocks["{bpy.utils.escape_identifier(kname)}"].value'
             w.curve(part.key, path, 0, frames, values[:, i], "Shape Keys", slot_name=part.key.name)
@@ -325,11 +326,11 @@ def write_takes(obj, takes, start_frame: int, scene_fps: float, mapping=None, na
     for part in rig.parts:
         push_user_action(part.key)
     actions = []
-    phones = scene_phones(getattr(takes, "phone_probs", None), t_src, takes.fps, scene_fps, m)
+    cues = scene_cues(getattr(takes, "cues", None), t_src, takes.fps, scene_fps, m)
     for k in range(n_takes):
         perf = resample(weights[k, :, :55], takes.fps, scene_fps, m)
         name = names[k] if names is not None else f"{rig.obj.name}_take{k + 1}"
-        act, notes = build_take_action(rig, perf, int(start_frame), name, head_motion, rest, phones)
+        act, notes = build_take_action(rig, perf, int(start_frame), name, head_motion, rest, cues)
         seed = int(takes.seeds[k]) if k < len(takes.seeds) else 0
         _stamp(act, seed, k, {**base, "seed": seed, "take": k, "notes": pre_notes + notes,
                               "meshes": [p.mesh.name for p in rig.parts]}, rest)
@@ -342,19 +343,18 @@ def write_takes(obj, takes, start_frame: int, scene_fps: float, mapping=None, na
     return actions
 
 
-def scene_phones(phone_probs, t_src: int, src_fps: float, scene_fps: float, m: int) -> np.ndarray | None:
-    """Phone posteriors (T, 10) at the model rate -> (m, 10) at the scene rate (None passes through)."""
-    if phone_probs is None:
+def scene_cues(cues: SpeechCues | None, t_src: int, src_fps: float, scene_fps: float, m: int) -> SpeechCues | None:
+    """The audio's cues (T frames at the model rate) -> m frames at the scene rate (None passes through)."""
+    if cues is None:
         return None
-    p = np.asarray(phone_probs, np.float32)
-    if p.ndim != 2 or p.shape[0] != t_src:
-        raise ValueError(f"phone posteriors must be ({t_src}, C), got {p.shape}")
-    return resample(p, src_fps, scene_fps, m, preserve_extremes=False)
+    if len(cues) != t_src:
+        raise ValueError(f"speech cues must cover the take's {t_src} frames, got {len(cues)}")
+    return cues.resampled(src_fps, scene_fps, m)
 
 
 def replace_take(rig: RigTarget, old: bpy.types.Action, perf_src: np.ndarray, src_fps: float,
                  seed: int, settings: dict, *, start_frame: int | None = None, n_frames: int | None = None,
-                 scene_fps: float | None = None, phone_probs: np.ndarray | None = None) -> bpy.types.Action:
+                 scene_fps: float | None = None, cues: SpeechCues | None = None) -> bpy.types.Action:
     """Re-roll: swap take ``old`` for a new performance ``perf_src`` (T, 55) at ``src_fps``.
 
     The new take lands on ``start_frame .. start_frame + n_frames - 1`` at ``scene_fps`` (the sound strip's
@@ -372,8 +372,8 @@ def replace_take(rig: RigTarget, old: bpy.types.Action, perf_src: np.ndarray, sr
     rest = json.loads(old[PROP_REST]) if PROP_REST in old else stored_rest(rig)
     rest = capture_rest(rig, only_missing=rest)
     name = old.name
-    phones = scene_phones(phone_probs, perf_src.shape[0], src_fps, fps, m)
-    act, notes = build_take_action(rig, perf, start, name + "_reroll", head, rest, phones)
+    act, notes = build_take_action(rig, perf, start, name + "_reroll", head, rest,
+                                   scene_cues(cues, perf_src.shape[0], src_fps, fps, m))
     info.update(settings, seed=int(seed), take=k, notes=pre_notes + notes, start_frame=start, n_frames=m,
                 scene_fps=fps, meshes=[p.mesh.name for p in rig.parts])
     _stamp(act, seed, k, info, rest, kept=bool(old.get(PROP_KEPT)))

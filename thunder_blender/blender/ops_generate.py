@@ -58,10 +58,10 @@ def to_scene_rate(takes, scene_fps: float, n_frames: int):
 
     w = np.stack([resample(t[:, :55], takes.fps, scene_fps, n_frames) for t in takes.weights])
     settings = {**(takes.settings or {}), "model_fps": float(takes.fps)}
-    phones = getattr(takes, "phone_probs", None)
-    if phones is not None:  # the audio's phone posteriors follow the same frames
-        phones = resample(phones, takes.fps, scene_fps, n_frames, preserve_extremes=False)
-    return dataclasses.replace(takes, weights=w, fps=float(scene_fps), settings=settings, phone_probs=phones)
+    cues = getattr(takes, "cues", None)
+    if cues is not None:  # the audio's cues follow the same frames
+        cues = cues.resampled(takes.fps, scene_fps, n_frames)
+    return dataclasses.replace(takes, weights=w, fps=float(scene_fps), settings=settings, cues=cues)
 
 
 class GenerationSession:
@@ -219,7 +219,7 @@ class GenerationSession:
                 raise UserError("the take being re-rolled was removed; nothing was written")
             act = replace_take(rig, old, takes.weights[0], takes.fps, self.seed, self.settings,
                                start_frame=clip.start_frame, n_frames=clip.n_frames, scene_fps=clip.scene_fps,
-                               phone_probs=takes.phone_probs)
+                               cues=takes.cues)
             return (f"Re-rolled {act.name} (seed {self.seed}), frames {clip.start_frame}-"
                     f"{clip.start_frame + clip.n_frames - 1}" + _notes_text([act]))
         actions = write_takes(rig.obj, takes, clip.start_frame, clip.scene_fps, mapping=rig,

@@ -1,11 +1,12 @@
-"""Oculus / Ready Player Me visemes: from the encoder's phone-class posteriors, or from the ARKit mouth alone.
+"""Oculus / Ready Player Me visemes: from the audio's speech cues and the take's mouth, or from the mouth alone.
 
 Rigs that only have the 15 Oculus (OVR LipSync) visemes, as Ready Player Me avatars do (``viseme_sil viseme_PP
 ... viseme_U``), and VRM's aa/ih/ou/ee/oh are driven by ``visemes_from_phones`` whenever the take carries the
-audio's phone-class posteriors (``runtime.generate.Takes.phone_probs``): the class says which viseme, the take's
-mouth splits classes that hold several visemes and supplies the closures. Measured on real speech
+audio's ``SpeechCues`` (``runtime.generate.Takes.cues``: the encoder's phone-class posteriors and the audio's
+sibilance): the class says which viseme, the sibilance and the take's mouth split classes that hold several
+visemes, and the mouth supplies the closures. Measured on held-out recorded speech
 (``thunder_train.evaluation.viseme_eval``, docs/RIGS.md) it is far closer to the spoken phones than the
-projection below, which remains the fallback for performances without posteriors (e.g. an imported CSV).
+projection below, which remains the fallback for performances without cues (e.g. an imported CSV).
 
 ``visemes_from_arkit``, the hand-made mapping from the ARKit mouth:
 
@@ -22,10 +23,13 @@ The mapping is linear-ish and smooth in time when the ARKit curves are, so keys 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 
 from .channels import ARKIT_52, INDEX
+from .resample import resample
 
 VISEMES: tuple[str, ...] = (
     "sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "I", "O", "U",
@@ -101,6 +105,10 @@ _CLASS_VISEME: dict[str, str] = {"sil": "sil", "bilabial": "PP", "labiodental": 
 _V = {v: i for i, v in enumerate(VISEMES)}
 
 
+SIBILANT_DB = -1.8  # sibilance above this: /s z/ (set on training-split Asterisk prompts, not real_val)
+STOP_DB = -4.9     # the DD / nn boundary (nasals and liquids are darker than stops; same prompts)
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -114,6 +122,39 @@ def _smooth(x: np.ndarray, radius: int) -> np.ndarray:
     return np.stack([np.convolve(pad[:, c], k, mode="valid") for c in range(x.shape[1])], axis=1)
 
 
+SIBILANCE_BANDS = (slice(0, 30), slice(60, 80))  # log-mel bins: below ~1.1 kHz, above ~3.9 kHz (80 bins, 8 kHz)
+
+
+def sibilance(log_mel: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """Log-mel frames (Tm, 80) at 100 fps -> (Tm // 2,) at the model's 50 fps: mean log energy of the high bands
+    minus the low bands. /s z/ put their energy high (median about 0 here), /t d n l r/ low (about -5 to -7)."""
+    m = np.asarray(log_mel, np.float64)
+    lo, hi = SIBILANCE_BANDS
+    d = m[:, hi].mean(axis=1) - m[:, lo].mean(axis=1)
+    n = len(d) // 2
+    return d[: 2 * n].reshape(n, 2).mean(axis=1).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class SpeechCues:
+    """What the audio says about the mouth, per frame, shared by every take of it.
+
+    phone_probs: (T, 10) phone-class posteriors (``PHONE_CLASSES``); sibilance: (T,) or None (``sibilance``)."""
+
+    phone_probs: np.ndarray
+    sibilance: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.phone_probs.shape[0])
+
+    def resampled(self, src_fps: float, dst_fps: float, n_out: int) -> SpeechCues:
+        """The cues at another frame rate (linear, no extreme preservation: these are not animation)."""
+        p = resample(np.asarray(self.phone_probs, np.float32), src_fps, dst_fps, n_out, preserve_extremes=False)
+        s = None if self.sibilance is None else resample(
+            np.asarray(self.sibilance, np.float32)[:, None], src_fps, dst_fps, n_out, preserve_extremes=False)[:, 0]
+        return SpeechCues(p, s)
+
+
 def lips_sealed_arkit(arkit: np.ndarray, tol: float = 0.05) -> np.ndarray:
     """How sealed the lips of each frame are, in [0, 1] (T,): 1 when ``mouthClose`` has caught up with
     ``jawOpen`` (ARKit's lips-together pose) and no lip-opening channel is on."""
@@ -125,14 +166,16 @@ def lips_sealed_arkit(arkit: np.ndarray, tol: float = 0.05) -> np.ndarray:
 
 
 def visemes_from_phones(phone_probs: npt.ArrayLike, arkit: npt.ArrayLike, smooth: int = 1,
-                        sharpen: float = 2.0) -> npt.NDArray[np.float32]:
+                        sharpen: float = 2.0, sibilance_db: npt.ArrayLike | None = None) -> npt.NDArray[np.float32]:
     """Phone-class posteriors (T, 10) + the take's ARKit weights (T, >=52) -> viseme weights (T, 15).
 
     1. The posteriors (softmax of the encoder's ``phone_logits``, classes ``PHONE_CLASSES``) are averaged over
        ``2 * smooth + 1`` frames and sharpened (power ``sharpen``, renormalised).
     2. Each class gives its weight to its viseme. Two-viseme classes are split by the take's mouth:
        rounded -> O (jaw open) / U (jaw nearly shut); mid -> E (jaw open) / I (spread, jaw nearly shut);
-       alveolar -> SS (lips spread), nn / DD / RR by the jaw and lip rounding.
+       alveolar -> SS / RR / DD / nn: with ``sibilance_db`` (T,), SS by the audio's high-band energy and DD / nn
+       by it too (stops' bursts are brighter than nasals); without it, by the mouth (spread lips -> SS, rounded
+       -> RR, jaw -> DD / nn).
     3. Closures come from the mouth: where the take's lips are sealed (``lips_sealed_arkit``) PP takes at least
        that much weight; every other viseme is scaled down to make room, so the vowels rest on /p b m/.
     """
@@ -156,10 +199,19 @@ def visemes_from_phones(phone_probs: npt.ArrayLike, arkit: npt.ArrayLike, smooth
     e_share = _sigmoid((jaw - 0.235) / 0.03)
     w[:, _V["E"]] += c["mid"] * e_share
     w[:, _V["I"]] += c["mid"] * (1.0 - e_share)
-    ss = _sigmoid((spread - 0.12) / 0.03)
-    rr = (1.0 - ss) * _sigmoid((rnd - 0.25) / 0.05)
-    rest = 1.0 - ss - rr
-    dd = rest * _sigmoid((jaw - 0.15) / 0.03)
+    if sibilance_db is not None:
+        sib = _smooth(np.asarray(sibilance_db, np.float64).reshape(-1, 1), smooth)[:, 0]
+        if sib.shape[0] != p.shape[0]:
+            raise ValueError(f"sibilance must be ({p.shape[0]},), got {sib.shape}")
+        ss = _sigmoid((sib - SIBILANT_DB) / 1.0)
+        rr = (1.0 - ss) * _sigmoid((rnd - 0.25) / 0.05)
+        rest = 1.0 - ss - rr
+        dd = rest * _sigmoid((sib - STOP_DB) / 0.7)
+    else:
+        ss = _sigmoid((spread - 0.12) / 0.03)
+        rr = (1.0 - ss) * _sigmoid((rnd - 0.25) / 0.05)
+        rest = 1.0 - ss - rr
+        dd = rest * _sigmoid((jaw - 0.15) / 0.03)
     w[:, _V["SS"]] += c["alveolar"] * ss
     w[:, _V["RR"]] += c["alveolar"] * rr
     w[:, _V["DD"]] += c["alveolar"] * dd

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..core import features, schedule
 from ..core.channels import CHANNELS, EMOTION_INDEX, EMOTIONS, HEAD_INDEX, INDEX, N_ARKIT
+from ..core.visemes import SpeechCues, sibilance
 
 MAX_SECONDS = 3600.0  # one hour: generation and the numpy outputs stay within 2 GB (make bench)
 MIN_SECONDS = 0.1
@@ -87,8 +88,9 @@ class Takes:
 
     weights: (N, T, 55) float32 at ``fps``; ARKit weights in [0, 1], head rotation in radians.
     seeds: the seed of each take (re-rolling take i with seeds[i] reproduces it exactly).
-    phone_probs: (T, 10) phone-class posteriors of the audio (card ``phone_classes``), shared by all takes;
-        viseme rigs are driven from them (``core.visemes.visemes_from_phones``). None when not available.
+    cues: what the audio says about the mouth (``core.visemes.SpeechCues``: (T, 10) phone-class posteriors over
+        the card's ``phone_classes`` and (T,) sibilance), shared by all takes; viseme and VRM keys are driven
+        from them (``core.visemes.visemes_from_phones``). None when not available.
     """
 
     weights: np.ndarray
@@ -96,7 +98,7 @@ class Takes:
     seeds: tuple[int, ...]
     channels: tuple[str, ...] = CHANNELS
     settings: dict = field(default_factory=dict)
-    phone_probs: np.ndarray | None = None
+    cues: SpeechCues | None = None
 
     @property
     def duration(self) -> float:
@@ -211,7 +213,8 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
     seeds = take_seeds(request)
     audio = prepare_audio(request.pcm, request.sample_rate)
     card = model.card
-    mel = features.normalise(features.log_mel(audio))
+    raw_mel = features.log_mel(audio)
+    mel = features.normalise(raw_mel)
     n = mel.shape[0] // 2
     if n < 2:
         raise InputError("the audio is too short")
@@ -235,7 +238,7 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
 
     _check_cancel(cancel)
     feats, closure_logit, phone_logits = model.run_encoder_phones(mel[None, : 2 * n])
-    phone_probs = softmax(phone_logits[0, :n]) if phone_logits is not None else None
+    cues = None if phone_logits is None else SpeechCues(softmax(phone_logits[0, :n]), sibilance(raw_mel[: 2 * n]))
     closed = closure_logit[0] > card.closure_logit_threshold
     tick()
     mean, std = model.perf_mean, model.perf_std
@@ -271,4 +274,4 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
                 "head_motion": bool(request.head_motion), "steps": int(len(sampler.timesteps)), "seal_closures": bool(seal),
                 "mouth_temperature": tau,
                 "windows": len(wins), "providers": list(getattr(model, "providers", []))}
-    return Takes(weights=out, fps=float(model.fps), seeds=seeds, settings=settings, phone_probs=phone_probs)
+    return Takes(weights=out, fps=float(model.fps), seeds=seeds, settings=settings, cues=cues)

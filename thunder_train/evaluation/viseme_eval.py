@@ -29,9 +29,16 @@ from pathlib import Path
 
 import numpy as np
 
+from thunder_blender.core import features
 from thunder_blender.core import head as head_mod
 from thunder_blender.core.rig_names import FEATURE_INDEX, VRM_EXPRESSIONS
-from thunder_blender.core.visemes import VISEMES, prototype_vector, visemes_from_arkit, visemes_from_phones
+from thunder_blender.core.visemes import (
+    VISEMES,
+    prototype_vector,
+    sibilance,
+    visemes_from_arkit,
+    visemes_from_phones,
+)
 from thunder_train.corpus import real
 from thunder_train.evaluation.closure import ClosureConfig, bilabial_sealed
 from thunder_train.phones import CLASS_INDEX, cmu_class
@@ -49,6 +56,8 @@ EXPECTED_VISEME: dict[str, str] = {
     "UH": "U", "UW": "U", "W": "U",
 }
 VRM_MOUTH = ("aa", "ih", "ou", "ee", "oh")
+# "phones": posteriors + mouth + the audio's sibilance (what the add-on does); "phones_mouth_only": without it
+METHODS = ("projection", "phones_mouth_only", "phones")
 QUIET_DB = -40.0  # a frame this far below the clip's loudest frame is silent
 
 
@@ -117,7 +126,6 @@ def collect(per_lang: int, seed: int, cache: Path, langs: tuple[str, ...], corpu
         from thunder_train.recipe import Recipe
 
         corpus_seed = Recipe.load().seed_for("corpus")
-    from thunder_blender.core import features
     from thunder_blender.runtime.generate import GenerateRequest, generate
     from thunder_blender.runtime.model import load_model
 
@@ -143,7 +151,9 @@ def collect(per_lang: int, seed: int, cache: Path, langs: tuple[str, ...], corpu
                          phones=np.array([p for p, _, _ in phones]),
                          times=np.array([[s, e] for _, s, e in phones], np.float64))
             z = np.load(f)
-            out.append({"lang": lang, "key": key, "level_db": frame_level_db(real.decode(path), float(z["fps"])), "perf": z["perf"], "logits": z["logits"], "fps": float(z["fps"]),
+            audio = real.decode(path)
+            sib = sibilance(features.log_mel(features.to_model_audio(audio, 16000)))
+            out.append({"lang": lang, "key": key, "level_db": frame_level_db(audio, float(z["fps"])), "sibilance": sib, "perf": z["perf"], "logits": z["logits"], "fps": float(z["fps"]),
                         "phones": [str(p) for p in z["phones"]], "times": z["times"]})
     return out
 
@@ -186,7 +196,13 @@ def score(items: list[dict], method: str) -> dict:
         perf, fps = it["perf"], it["fps"]
         n = perf.shape[0]
         probs = _softmax(it["logits"][:n])
-        vis = visemes_from_arkit(perf) if method == "projection" else visemes_from_phones(probs, perf)
+        if method == "projection":
+            vis = visemes_from_arkit(perf)
+        else:
+            sib = it.get("sibilance") if method == "phones" else None
+            if sib is not None:
+                sib = np.pad(sib[:n], (0, max(0, n - len(sib))), mode="edge")
+            vis = visemes_from_phones(probs, perf, sibilance_db=sib)
         peak = np.maximum(peak, vis.max(axis=0))
         for p, (s, e) in zip(it["phones"], it["times"], strict=True):
             exp = EXPECTED_VISEME.get(p.upper().rstrip("012"))
@@ -252,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     for lang in (*args.langs.split(","), "all"):
         sub = [i for i in items if lang == "all" or i["lang"] == lang]
         if sub:
-            report[lang] = {m: score(sub, m) for m in ("projection", "phones")}
+            report[lang] = {m: score(sub, m) for m in METHODS}
     text = json.dumps(report, indent=1)
     print(text)
     if args.out:
