@@ -8,7 +8,7 @@ NODE_STAMP := node_modules/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 
-.PHONY: setup sysdeps demo test test-fast test-blender test-blender-matrix bench build head head-sheet corpus train lint clean
+.PHONY: setup sysdeps demo test test-fast test-blender test-blender-matrix bench viseme-eval build head head-sheet corpus train lint clean
 
 # Blender version matrix, run by `make test` after the main suite (whose .venv is bpy 4.5 LTS):
 # <venv tag>:<bpy version>:<Python line>. The oldest is the manifest's blender_version_min (tests/test_build.py).
@@ -63,6 +63,10 @@ test-blender-matrix: setup
 
 bench: setup
 	$(PY) -m thunder_train.bench --out bench.json
+
+# Oculus/VRM visemes against pocketsphinx-aligned phones of the Asterisk en/es/fr prompts (docs/VISEMES.md).
+viseme-eval: setup
+	$(PY) -m thunder_train.evaluation.viseme_eval --per-lang 40 --out out/viseme_eval.json
 
 build: setup
 	$(PY) build.py

@@ -156,7 +156,9 @@ def test_flame_example_map_loads_and_drives_exp_keys():
     assert flame_expression_keys(names)[:3] == ["Exp0", "Exp1", "Exp2"]
     mapping = build_mapping(names, flame_map=fmap)
     assert mapping.count("flame") == len([k for k in fmap.expressions if k in names]) > 0
-    assert "Shape0" in mapping.unmatched and "Pose1" in mapping.unmatched
+    # identity keys are left alone and Pose correctives follow the joints: neither is "unmatched"
+    assert "Shape0" not in mapping.unmatched and "Pose1" not in mapping.unmatched
+    assert "Exp49" in mapping.unmatched  # not in the example map
     perf = np.zeros((2, N_CHANNELS), dtype=np.float32)
     perf[1, :52] = 0.5
     out = mapping.evaluate(perf)

@@ -459,9 +459,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_mapping(args: argparse.Namespace) -> int:
-    """How the add-on would drive this rig: the same rig detection (``blender.rig.detect_rig``)."""
-    from thunder_blender.core.rig_names import FEATURES
-
+    """How the add-on would drive this rig: the same rig detection (``blender.rig.detect_rig``) and the same
+    table as the panel's mapping list (``RigTarget.table``), edits saved on the mesh included."""
     from .headless import RigError, TargetError, check_target, detect_rig, load_target, stdout_to_stderr
 
     try:
@@ -475,12 +474,55 @@ def cmd_mapping(args: argparse.Namespace) -> int:
     print(f"{Path(args.file).name}: object {rig.mesh.name!r}, {n_keys} shape keys, rig type {rig.kind}")
     for line in rig.summary_lines():
         print(f"  {line}")
-    for name, row, origin in zip(mapping.targets, mapping.matrix, mapping.origin, strict=True):
-        terms = " + ".join(FEATURES[i] if row[i] == 1 else f"{float(row[i]):g}*{FEATURES[i]}"
-                           for i in row.nonzero()[0])
-        print(f"  {name:<28} <- {terms}  ({origin})")
+    print(f"  {'target':<28}    {'driven by (gain*channel)':<40} {'origin':<10} state")
+    for target, driver, origin, state in rig.table():
+        print(f"  {target:<28} <- {driver or '-':<40} {origin:<10} {state}")
     if mapping.unmatched:
         print(f"  not driven: {', '.join(mapping.unmatched)}")
+    return 0
+
+
+def cmd_flame_map(args: argparse.Namespace) -> int:
+    """Fit an ARKit->FLAME map on the user's FLAME rig (``core.flame_fit``) and write it as JSON."""
+    import json
+
+    from thunder_blender.core.channels import ARKIT_52
+    from thunder_blender.core.flame_fit import FitError, fit_flame_map, load_embedding
+    from thunder_blender.core.head import load_demo_head
+
+    from .headless import RigError, TargetError, check_target, detect_rig, load_target, stdout_to_stderr
+
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise CliError(f"output folder {out.parent} does not exist")
+    try:
+        emb = load_embedding(args.landmarks)
+        check_target(args.rig)
+        with stdout_to_stderr():
+            from thunder_blender.blender.flame_rig import read_flame_rig
+
+            rig = detect_rig(load_target(args.rig, "Face"))
+            if rig.flame is None:
+                raise CliError(f"{Path(args.rig).name}: no FLAME rig found (a mesh with Exp* shape keys under an "
+                               "armature with a jaw bone)")
+            data = read_flame_rig(rig)
+        head = load_demo_head()
+        fit = fit_flame_map(head.vertices, head.deltas, data.vertices, data.faces, data.exp_deltas, data.exp_names,
+                            data.jaw_columns, emb, ridge=args.ridge)
+    except (TargetError, RigError, FitError) as err:
+        raise CliError(str(err)) from None
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_text(json.dumps(fit.to_json(), indent=1) + "\n", encoding="utf-8")
+    tmp.replace(out)
+    print(f"{Path(args.rig).name}: {len(data.exp_names)} Exp keys, jaw bone {rig.jaw_bone!r}, "
+          f"{len(emb.face_idx)} landmarks, similarity scale {fit.scale:.4g}")
+    print(f"jaw: open {fit.jaw_open:.4f} rad, lateral {fit.jaw_lateral:.4f} rad per unit channel")
+    print("relative residual per ARKit shape (landmark displacement not explained by the fit):")
+    for name, r in zip(ARKIT_52, fit.residual, strict=True):
+        print(f"  {name:<22} {'no landmark motion' if r != r else f'{r:.3f}'}")
+    if fit.clipped:
+        print(f"note: {fit.clipped} weights clipped to +-10")
+    print(f"wrote {out}")
     return 0
 
 
@@ -545,6 +587,13 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("mapping", help="what a rig's shape keys map to")
     m.add_argument("file", help="FILE.blend | FILE.glb | FILE.fbx")
     m.set_defaults(func=cmd_mapping)
+    f = sub.add_parser("flame-map", help="fit an ARKit->FLAME map on your FLAME rig")
+    f.add_argument("rig", help="FILE.blend with a FLAME rig (as the FLAME Blender add-on builds it)")
+    f.add_argument("--landmarks", required=True,
+                   help="the FLAME-MediaPipe landmark embedding (.npz: lmk_face_idx, lmk_b_coords, landmark_indices)")
+    f.add_argument("--out", required=True, help="map JSON to write (load it in the add-on's preferences)")
+    f.add_argument("--ridge", type=float, default=1e-4, help="ridge weight, relative to the basis energy (default 1e-4)")
+    f.set_defaults(func=cmd_flame_map)
     return ap
 
 

@@ -92,6 +92,26 @@ def test_viseme_only_mesh_gets_viseme_keys(bpy, empty_scene):
     assert fcurves(act, "OBJECT") == []  # head motion off
 
 
+def test_viseme_rig_follows_the_phone_posteriors_of_the_takes(bpy, empty_scene):
+    kf = addon_module("blender.keyframes")
+    vis = addon_module("core.visemes")
+    obj = make_mesh(bpy, "RPM", list(vis.VISEME_KEYS) + ["aa", "neutral"])
+    takes = _takes(n=1, t=60)
+    w = np.zeros_like(takes.weights)
+    w[0, :, 17] = 0.3  # the ARKit mouth alone would say an open vowel everywhere
+    takes.weights = w
+    p = np.zeros((60, 10), np.float32)
+    p[:, 0] = 1.0  # silence...
+    p[20:40, 0], p[20:40, vis.PHONE_CLASSES.index("dorsal")] = 0.0, 1.0  # ...with a /k/ in the middle
+    takes.cues = vis.SpeechCues(p)
+    empty_scene.render.fps = 25  # half the model's rate: the posteriors are resampled with the takes
+    (act,) = kf.write_takes(obj, takes, 1, 25.0, head_motion=False)
+    curves = {fc.data_path: curve_values(fc)[1] for fc in fcurves(act, "KEY")}
+    kk, sil = curves['key_blocks["viseme_kk"].value'], curves['key_blocks["viseme_sil"].value']
+    assert len(kk) == 30 and kk[15] > 0.9 and kk[3] < 0.01 and sil[3] > 0.99
+    assert curves['key_blocks["neutral"].value'][3] > 0.99 and curves['key_blocks["aa"].value'][3] < 0.01
+
+
 def _flame_rig(bpy):
     arm = make_armature(bpy, "FLAME-generic", [("root", (0, 0, 0), (0, 0, 0.1), None),
                                                ("neck", (0, 0, 0.1), (0, 0, 0.2), "root"),
@@ -122,7 +142,8 @@ def test_flame_rig_gets_jaw_bone_rotation_and_exp_keys(bpy, empty_scene):
     np.testing.assert_allclose(angle, expect, atol=1e-3)
     assert ('pose.bones["neck"].rotation_quaternion', 0) in obj_curves
     key_paths = {fc.data_path for fc in fcurves(acts[0], "KEY")}
-    assert 'key_blocks["Exp0"].value' in key_paths and not any("Pose" in p or "Shape" in p for p in key_paths)
+    assert 'key_blocks["Exp0"].value' in key_paths and not any("Shape" in p for p in key_paths)
+    assert {f'key_blocks["Pose{i}"].value' for i in range(1, 19)} <= key_paths  # correctives follow the joints
     assert arm.animation_data.action == acts[0] and arm.animation_data.action_slot.target_id_type == "OBJECT"
     empty_scene.frame_set(30)
     q = arm.pose.bones["jaw"].rotation_quaternion
@@ -233,17 +254,24 @@ def test_bad_targets_give_clear_errors(bpy, empty_scene):
         rig_mod.detect_rig(odd)
 
 
-def test_axis_angle_head_is_refused_before_any_change(bpy, empty_scene):
+def test_axis_angle_head_is_keyed_in_its_own_mode(bpy, empty_scene):
     kf = addon_module("blender.keyframes")
+    from mathutils import Euler, Quaternion
+
     from thunder_blender.core.channels import ARKIT_52
 
     obj = make_mesh(bpy, "Face", list(ARKIT_52))
-    kf.write_takes(obj, _takes(n=2), 1, 30.0)
-    names = sorted(a.name for a in bpy.data.actions)
-    obj.animation_data.action = None  # leave the object free so its rotation mode matters
     obj.rotation_mode = "AXIS_ANGLE"
-    with pytest.raises(ValueError, match="axis-angle"):
-        kf.write_takes(obj, _takes(n=3), 1, 30.0)
-    assert sorted(a.name for a in bpy.data.actions) == names
-    kf.write_takes(obj, _takes(n=3), 1, 30.0, head_motion=False)  # fine without head motion
-    assert len(obj.thunder.takes) == 3
+    obj.rotation_axis_angle = (0.3, 0.0, 0.0, 1.0)  # the rest pose: turned 0.3 rad about Z
+    takes = _takes(n=2)
+    (act, _) = kf.write_takes(obj, takes, 1, 30.0)
+    paths = sorted((fc.data_path, fc.array_index) for fc in fcurves(act, "OBJECT"))
+    assert paths == [("rotation_axis_angle", i) for i in range(4)]
+    empty_scene.frame_set(1)
+    got = Quaternion(tuple(obj.rotation_axis_angle)[1:], obj.rotation_axis_angle[0])
+    yaw, pitch, roll = (float(v) for v in takes.weights[0, 0, 52:55])
+    want = Quaternion((0, 0, 1), 0.3) @ Euler((pitch, roll, yaw), "XYZ").to_quaternion()
+    assert got.rotation_difference(want).angle < 1e-4
+    assert obj.rotation_mode == "AXIS_ANGLE"
+
+

@@ -45,10 +45,12 @@ import numpy as np
 
 from ..core.channels import HEAD_CHANNELS, INDEX, N_CHANNELS
 from ..core.closures import SEAL_CHANNELS, sealed_frames
+from ..core.flame import joint_rotations, pose_correctives
 from ..core.keyreduce import reduce_keys
 from ..core.resample import n_output_frames, resample
-from ..core.rig_names import ShapeKeyMapping
+from ..core.rig_names import ShapeKeyMapping, flame_pose_keys
 from ..core.shaping import Shaping
+from ..core.visemes import SpeechCues
 from .rig import RigTarget, detect_rig, ensure_writable
 from .takes import (  # noqa: F401 - re-exported: the take API is also reachable from here
     PROP_KEPT,
@@ -92,6 +94,31 @@ def _quat_from_euler_xyz(e: np.ndarray) -> np.ndarray:
         cz * sy * cx + sz * cy * sx,
         sz * cy * cx - cz * sy * sx,
     ], axis=1)
+
+
+def _quat_from_axis_angle(aa) -> np.ndarray:
+    """Blender axis-angle (angle, x, y, z) -> (4,) quaternion (w x y z)."""
+    angle, axis = float(aa[0]), np.asarray(aa[1:4], dtype=np.float64)
+    norm = np.linalg.norm(axis)
+    if norm < 1e-12:
+        return np.array([1.0, 0.0, 0.0, 0.0])
+    return np.concatenate([[np.cos(angle / 2)], np.sin(angle / 2) * axis / norm])
+
+
+def _axis_angle_from_quat(q: np.ndarray) -> np.ndarray:
+    """(T, 4) quaternions -> (T, 4) Blender axis-angle (angle, x, y, z). Where the angle is ~0 the axis of the
+    previous frame is kept (Blender's default Y axis at the start), so the curves do not jump."""
+    q = np.where(q[:, :1] < 0, -q, q)
+    s = np.linalg.norm(q[:, 1:], axis=1)
+    angle = 2.0 * np.arctan2(s, q[:, 0])
+    out = np.zeros((q.shape[0], 4))
+    out[:, 0] = angle
+    axis = np.array([0.0, 1.0, 0.0])
+    for i in range(q.shape[0]):
+        if s[i] > 1e-9:
+            axis = q[i, 1:] / s[i]
+        out[i, 1:] = axis
+    return out
 
 
 def _quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -184,13 +211,16 @@ def _write_rotation(w: _Writer, rig: RigTarget, perf: np.ndarray, frames: np.nda
     if own_action(target):
         return [f"rotation skipped: '{target.name}' already has its own action"]
     if rig.jaw_bone and rig.flame is not None:
-        fm = rig.flame
-        jaw_open = perf[:, 17] * fm.jaw_open_radians  # jawOpen
-        lateral = (perf[:, 15] - perf[:, 16]) * fm.jaw_lateral_radians  # jawLeft - jawRight
-        _bone_rotation(w, target, rig.jaw_bone, np.stack([jaw_open, np.zeros_like(jaw_open), lateral], 1), frames,
-                       rest)
-    if head:
-        yaw, pitch, roll = (perf[:, INDEX[h]] for h in HEAD_CHANNELS)
+        rot = flame_rotations(rig, perf, head)
+        # Bone space of a bone pointing forward (jaw, eyes): X sideways (pitch), Z up (turn left/right).
+        for joint, bone in (("jaw", rig.jaw_bone), *zip(("left_eye", "right_eye"), rig.eye_bones or (), strict=False)):
+            if rig.rotation_gain(f"bone {bone}") == 0.0:
+                continue  # switched off in the mapping list: left alone
+            r = rot[joint]
+            _bone_rotation(w, target, bone, np.stack([r[:, 0], np.zeros_like(r[:, 0]), r[:, 1]], 1), frames, rest)
+    if head and rig.rotation_gain(rig.head_row()) != 0.0:
+        gain = rig.rotation_gain(rig.head_row())
+        yaw, pitch, roll = (perf[:, INDEX[h]] * gain for h in HEAD_CHANNELS)
         if rig.head_bone and rig.armature is not None:
             # Bone space: Y along the bone (up the neck), X sideways, Z forward.
             _bone_rotation(w, target, rig.head_bone, np.stack([pitch, yaw, roll], 1), frames, rest)
@@ -199,52 +229,67 @@ def _write_rotation(w: _Writer, rig: RigTarget, perf: np.ndarray, frames: np.nda
     return notes
 
 
+def flame_rotations(rig: RigTarget, perf: np.ndarray, head: bool) -> dict[str, np.ndarray]:
+    """FLAME joint rotations (``core.flame.joint_rotations``) with the mapping list's gains and toggles of the
+    neck (head), jaw and eye rows applied: what the bones are keyed with and the correctives follow."""
+    fm = rig.flame
+    rot = joint_rotations(perf, fm.jaw_open_radians, fm.jaw_lateral_radians, fm.look_radians, head)
+    rows = {"neck": rig.head_row(), "jaw": f"bone {rig.jaw_bone}"}
+    rows.update(zip(("left_eye", "right_eye"), (f"bone {b}" for b in rig.eye_bones or ()), strict=False))
+    return {j: r * rig.rotation_gain(rows[j]) if j in rows else r for j, r in rot.items()}
+
+
 def _rest_rotation(t, rec: dict | None) -> tuple[np.ndarray, np.ndarray]:
-    """(quaternion, Euler) rest rotation: the recorded one, else the current value (first take)."""
+    """(quaternion, Euler) rest rotation: the recorded one, else the current value (first take). In
+    AXIS_ANGLE mode the quaternion is the rest axis-angle's."""
     if rec is not None:
-        return np.array(rec["quat"], dtype=np.float64), np.array(rec["euler"], dtype=np.float64)
-    return np.array(t.rotation_quaternion[:], dtype=np.float64), np.array(t.rotation_euler[:], dtype=np.float64)
+        q, e = np.array(rec["quat"], dtype=np.float64), np.array(rec["euler"], dtype=np.float64)
+        if rec.get("mode") == "AXIS_ANGLE" and "aa" in rec:
+            q = _quat_from_axis_angle(rec["aa"])
+        return q, e
+    q = np.array(t.rotation_quaternion[:], dtype=np.float64)
+    if t.rotation_mode == "AXIS_ANGLE":
+        q = _quat_from_axis_angle(t.rotation_axis_angle[:])
+    return q, np.array(t.rotation_euler[:], dtype=np.float64)
+
+
+def _keyed_rotation(w: _Writer, idb, t, path: str, euler: np.ndarray, frames: np.ndarray, rec: dict | None,
+                    group: str) -> None:
+    """Key ``euler`` (T, 3) on top of the rest rotation, in the rotation mode ``t`` (object or pose bone) uses."""
+    rq, re = _rest_rotation(t, rec)
+    if t.rotation_mode in ("QUATERNION", "AXIS_ANGLE"):
+        q = _quat_mul(rq, _quat_from_euler_xyz(euler))
+        if t.rotation_mode == "AXIS_ANGLE":
+            aa = _axis_angle_from_quat(q)
+            for i in range(4):
+                w.curve(idb, path + "rotation_axis_angle", i, frames, aa[:, i], group)
+        else:
+            for i in range(4):
+                w.curve(idb, path + "rotation_quaternion", i, frames, q[:, i], group)
+    else:
+        for i in range(3):
+            w.curve(idb, path + "rotation_euler", i, frames, re[i] + euler[:, i], group)
 
 
 def _bone_rotation(w: _Writer, arm, bone: str, euler: np.ndarray, frames: np.ndarray, rest: dict) -> None:
     pb = arm.pose.bones[bone]
-    path = f'pose.bones["{bpy.utils.escape_identifier(bone)}"]'
-    rq, re = _rest_rotation(pb, rest_transform(rest, arm, bone))
-    if pb.rotation_mode == "QUATERNION":
-        q = _quat_mul(rq, _quat_from_euler_xyz(euler))
-        for i in range(4):
-            w.curve(arm, path + ".rotation_quaternion", i, frames, q[:, i], bone)
-    elif pb.rotation_mode == "AXIS_ANGLE":
-        raise ValueError(f"bone '{bone}' uses axis-angle rotation; switch it to quaternion or Euler")
-    else:
-        for i in range(3):
-            w.curve(arm, path + ".rotation_euler", i, frames, re[i] + euler[:, i], bone)
+    path = f'pose.bones["{bpy.utils.escape_identifier(bone)}"].'
+    _keyed_rotation(w, arm, pb, path, euler, frames, rest_transform(rest, arm, bone), bone)
 
 
 def _object_rotation(w: _Writer, obj, euler: np.ndarray, frames: np.ndarray, rest: dict) -> None:
-    rq, re = _rest_rotation(obj, rest_transform(rest, obj))
-    if obj.rotation_mode == "QUATERNION":
-        q = _quat_mul(rq, _quat_from_euler_xyz(euler))
-        for i in range(4):
-            w.curve(obj, "rotation_quaternion", i, frames, q[:, i], "Head")
-    elif obj.rotation_mode == "AXIS_ANGLE":
-        raise ValueError(f"'{obj.name}' uses axis-angle rotation; switch it to quaternion or Euler")
-    else:
-        for i in range(3):
-            w.curve(obj, "rotation_euler", i, frames, re[i] + euler[:, i], "Head")
+    _keyed_rotation(w, obj, obj, "", euler, frames, rest_transform(rest, obj), "Head")
 
 
 def check_writable(rig: RigTarget, head_motion: bool) -> None:
-    """Raise ValueError (one line) for rotation setups the writer cannot key, before anything changes."""
+    """Raise ValueError (one line) for rotation setups the writer cannot key, before anything changes.
+    (Every rotation mode can be keyed: Euler, quaternion and axis-angle are written in their own mode.)"""
     if not (head_motion or rig.jaw_bone) or own_action(rig.head_target):
         return
-    target = rig.head_target
-    bones = [b for b in (rig.jaw_bone, rig.head_bone if head_motion else None) if b and rig.armature is not None]
-    if head_motion and not rig.head_bone and target.rotation_mode == "AXIS_ANGLE":
-        raise ValueError(f"'{target.name}' uses axis-angle rotation; switch it to quaternion or Euler")
-    for b in bones:
-        if rig.armature.pose.bones[b].rotation_mode == "AXIS_ANGLE":
-            raise ValueError(f"bone '{b}' uses axis-angle rotation; switch it to quaternion or Euler")
+    if rig.armature is not None:
+        for b in (rig.jaw_bone, rig.head_bone if head_motion else None, *(rig.eye_bones or ())):
+            if b and b not in rig.armature.pose.bones:
+                raise ValueError(f"bone '{b}' is missing from '{rig.armature.name}'")
 
 
 def _closure_targets(mapping: ShapeKeyMapping) -> np.ndarray:
@@ -255,13 +300,16 @@ def _closure_targets(mapping: ShapeKeyMapping) -> np.ndarray:
 
 def build_take_action(rig: RigTarget, perf: np.ndarray, start_frame: int, name: str,
                       head_motion: bool = True, rest: dict | None = None, shaping: Shaping | None = None,
-                      scene_fps: float = 0.0, writers: list | None = None) -> tuple[bpy.types.Action, list[str]]:
+                      scene_fps: float = 0.0, writers: list | None = None,
+                      cues: SpeechCues | None = None) -> tuple[bpy.types.Action, list[str]]:
     """One take's Action from a scene-rate performance ``perf`` (M, 55): a KEY slot per driven mesh, plus
     rotation relative to ``rest`` (``takes.capture_rest``). Returns (action, notes).
 
     ``shaping`` (needs ``scene_fps``): strength and smoothing change the values, the offset moves every key by
     ``offset_ms`` (fractional frames), key reduction thins the keys. With key reduction and ``writers`` given,
-    the curves are left pending on a writer appended to ``writers``, for one ``flush_all`` over all takes."""
+    the curves are left pending on a writer appended to ``writers``, for one ``flush_all`` over all takes.
+    ``cues``: the audio's ``SpeechCues`` at the same rate (drive viseme keys; None = visemes from the ARKit
+    mouth)."""
     m = perf.shape[0]
     frames = start_frame + np.arange(m, dtype=np.float64)
     tol, sealed = 0.0, None
@@ -278,13 +326,28 @@ def build_take_action(rig: RigTarget, perf: np.ndarray, start_frame: int, name: 
     if not slotted_actions() and len(parts) > 1:  # a legacy action animates one ID only
         parts = parts[:1]
         notes.append(f"only '{rig.mesh.name}' keyed: keying several meshes needs Blender 4.4+")
+    correctives = None
+    if rig.flame is not None:
+        correctives = pose_correctives(flame_rotations(rig, perf, head_motion))  # (M, 36)
     for part in parts:
-        values = part.mapping.evaluate(perf)  # (M, K)
+        values = part.mapping.evaluate(perf, cues)  # (M, K)
         closure = _closure_targets(part.mapping) if tol > 0 else np.zeros(len(part.mapping.targets), bool)
         for i, kname in enumerate(part.mapping.targets):
             path = f'key_blocks["{bpy.utils.escape_identifier(kname)}"].value'
             w.curve(part.key, path, 0, frames, values[:, i], "Shape Keys", slot_name=part.key.name,
                     closure=bool(closure[i]))
+        if correctives is not None:
+            widened = []
+            for kname, col in flame_pose_keys([kb.name for kb in part.key.key_blocks]).items():
+                kb = part.key.key_blocks[kname]
+                if kb.slider_min > -1.0 or kb.slider_max < 1.0:  # R - I is signed: keep it from being clamped
+                    kb.slider_min, kb.slider_max = min(kb.slider_min, -1.0), max(kb.slider_max, 1.0)
+                    widened.append(kname)
+                path = f'key_blocks["{bpy.utils.escape_identifier(kname)}"].value'
+                w.curve(part.key, path, 0, frames, correctives[:, col], "Pose correctives", slot_name=part.key.name)
+            if widened:
+                notes.append(f"slider range of {len(widened)} Pose keys on '{part.mesh.name}' widened to -1..1 "
+                             "(pose correctives are signed)")
     if head_motion or (rig.jaw_bone and rig.flame is not None):
         notes += _write_rotation(w, rig, perf, frames, head_motion, rest)
     if writers is not None and tol > 0:
@@ -346,11 +409,12 @@ def write_takes(obj, takes, start_frame: int, scene_fps: float, mapping=None, na
         push_user_action(part.key)
     actions = []
     writers: list[_Writer] = []  # with key reduction: every take's curves are reduced together below
+    cues = scene_cues(getattr(takes, "cues", None), t_src, takes.fps, scene_fps, m)
     for k in range(n_takes):
         perf = resample(weights[k, :, :N_CHANNELS], takes.fps, scene_fps, m)
         name = names[k] if names is not None else f"{rig.obj.name}_take{k + 1}"
         act, notes = build_take_action(rig, perf, int(start_frame), name, head_motion, rest, shaping, scene_fps,
-                                       writers)
+                                       writers, cues)
         seed = int(takes.seeds[k]) if k < len(takes.seeds) else 0
         _stamp(act, seed, k, {**base, "seed": seed, "take": k, "notes": pre_notes + notes,
                               "meshes": [p.mesh.name for p in rig.parts]}, rest)
@@ -364,9 +428,18 @@ def write_takes(obj, takes, start_frame: int, scene_fps: float, mapping=None, na
     return actions
 
 
+def scene_cues(cues: SpeechCues | None, t_src: int, src_fps: float, scene_fps: float, m: int) -> SpeechCues | None:
+    """The audio's cues (T frames at the model rate) -> m frames at the scene rate (None passes through)."""
+    if cues is None:
+        return None
+    if len(cues) != t_src:
+        raise ValueError(f"speech cues must cover the take's {t_src} frames, got {len(cues)}")
+    return cues.resampled(src_fps, scene_fps, m)
+
+
 def replace_take(rig: RigTarget, old: bpy.types.Action, perf_src: np.ndarray, src_fps: float,
                  seed: int, settings: dict, *, start_frame: int | None = None, n_frames: int | None = None,
-                 scene_fps: float | None = None) -> bpy.types.Action:
+                 scene_fps: float | None = None, cues: SpeechCues | None = None) -> bpy.types.Action:
     """Re-roll: swap take ``old`` for a new performance ``perf_src`` (T, 55) at ``src_fps``.
 
     The new take lands on ``start_frame .. start_frame + n_frames - 1`` at ``scene_fps`` (the sound strip's
@@ -385,7 +458,8 @@ def replace_take(rig: RigTarget, old: bpy.types.Action, perf_src: np.ndarray, sr
     rest = capture_rest(rig, only_missing=rest)
     name = old.name
     shaping = Shaping.from_dict(info.get("shaping"))  # the take's own controls: a re-roll keeps them
-    act, notes = build_take_action(rig, perf, start, name + "_reroll", head, rest, shaping, fps)
+    act, notes = build_take_action(rig, perf, start, name + "_reroll", head, rest, shaping, fps,
+                                   cues=scene_cues(cues, perf_src.shape[0], src_fps, fps, m))
     info.update(settings, seed=int(seed), take=k, notes=pre_notes + notes, start_frame=start, n_frames=m,
                 scene_fps=fps, meshes=[p.mesh.name for p in rig.parts])
     _stamp(act, seed, k, info, rest, kept=bool(old.get(PROP_KEPT)))

@@ -59,7 +59,10 @@ def to_scene_rate(takes, scene_fps: float, n_frames: int):
 
     w = np.stack([resample(t[:, :N_CHANNELS], takes.fps, scene_fps, n_frames) for t in takes.weights])
     settings = {**(takes.settings or {}), "model_fps": float(takes.fps)}
-    return dataclasses.replace(takes, weights=w, fps=float(scene_fps), settings=settings)
+    cues = getattr(takes, "cues", None)
+    if cues is not None:  # the audio's cues follow the same frames
+        cues = cues.resampled(takes.fps, scene_fps, n_frames)
+    return dataclasses.replace(takes, weights=w, fps=float(scene_fps), settings=settings, cues=cues)
 
 
 class GenerationSession:
@@ -217,7 +220,8 @@ class GenerationSession:
             if old is None:
                 raise UserError("the take being re-rolled was removed; nothing was written")
             act = replace_take(rig, old, takes.weights[0], takes.fps, self.seed, self.settings,
-                               start_frame=clip.start_frame, n_frames=clip.n_frames, scene_fps=clip.scene_fps)
+                               start_frame=clip.start_frame, n_frames=clip.n_frames, scene_fps=clip.scene_fps,
+                               cues=takes.cues)
             return (f"Re-rolled {act.name} (seed {self.seed}), frames {clip.start_frame}-"
                     f"{clip.start_frame + clip.n_frames - 1}" + _notes_text([act], self._input_notes(takes, clip)))
         actions = write_takes(rig.obj, takes, clip.start_frame, clip.scene_fps, mapping=rig,

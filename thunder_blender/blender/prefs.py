@@ -17,7 +17,8 @@ class THUNDER_AP_preferences(bpy.types.AddonPreferences):
                ("CPU", "CPU", "Always run on the CPU")])
     flame_map_file: StringProperty(
         name="FLAME Map", subtype="FILE_PATH",
-        description="ARKit->FLAME map (JSON). Empty: the bundled hand-made example (illustrative, not fitted)")
+        description="ARKit->FLAME map (JSON), e.g. one fitted to your head with `thunder flame-map`. Empty: the "
+                    "bundled hand-made example (a format example, not fitted)")
 
     def draw(self, context) -> None:
         layout = self.layout

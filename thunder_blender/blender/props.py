@@ -68,6 +68,27 @@ def _on_active_take(self, context) -> None:
     set_active_take(rig, action)
 
 
+def _channel_search(self, context, edit_text):
+    from ..core.rig_names import FEATURES
+
+    text = edit_text.lower()
+    return [f for f in FEATURES if text in f.lower()]
+
+
+class THUNDER_PG_map_row(bpy.types.PropertyGroup):
+    """One shape key of the mapping edited in the panel (``core.rig_names.EditRow``)."""
+
+    target: StringProperty(name="Shape Key", override={"LIBRARY_OVERRIDABLE"})
+    channel: StringProperty(name="Channel", search=_channel_search, override={"LIBRARY_OVERRIDABLE"},
+                            description="ARKit channel or viseme_* that drives this key (empty: the detected one)")
+    gain: FloatProperty(name="Gain", default=1.0, soft_min=0.0, soft_max=2.0, min=-10.0, max=10.0,
+                        override={"LIBRARY_OVERRIDABLE"}, description="Multiplies the driving channel")
+    enabled: BoolProperty(name="On", default=True, override={"LIBRARY_OVERRIDABLE"},
+                          description="Key this shape key (off: leave it alone)")
+    detected: StringProperty(name="Detected", description="What drives it without edits",
+                             override={"LIBRARY_OVERRIDABLE"})
+
+
 class THUNDER_PG_object(bpy.types.PropertyGroup):
     takes: CollectionProperty(type=THUNDER_PG_take, override={"LIBRARY_OVERRIDABLE", "USE_INSERTION"})
     active_take: IntProperty(name="Take", default=0, min=0, update=_on_active_take,
@@ -75,6 +96,8 @@ class THUNDER_PG_object(bpy.types.PropertyGroup):
                              description="Selecting a take previews it (makes its action active)")
     drive: BoolProperty(name="Drive", default=True, override={"LIBRARY_OVERRIDABLE"},
                         description="Key this mesh's shape keys with the character's takes")
+    map_rows: CollectionProperty(type=THUNDER_PG_map_row, override={"LIBRARY_OVERRIDABLE", "USE_INSERTION"})
+    map_active: IntProperty(name="Mapping Row", default=0, min=0, override={"LIBRARY_OVERRIDABLE"})
 
 
 class THUNDER_PG_scene(bpy.types.PropertyGroup):
@@ -150,7 +173,7 @@ def mapping_paths(context) -> dict:
             "flame_map_path": prefs.flame_map_file if prefs else ""}
 
 
-_CLASSES = (THUNDER_PG_take, THUNDER_PG_object, THUNDER_PG_scene)
+_CLASSES = (THUNDER_PG_take, THUNDER_PG_map_row, THUNDER_PG_object, THUNDER_PG_scene)
 
 
 @persistent

@@ -14,10 +14,12 @@ Each mesh object's ``thunder.drive`` checkbox (panel) leaves it out when uncheck
 Library data: a purely linked object is refused with how to make a library override. On an override whose
 mesh data is still linked, ``ensure_writable`` overrides the mesh data (so its shape keys can be animated)
 right before keys are written. A FLAME rig (as
-built by the FLAME Blender add-on) is a mesh with ``Exp*`` shape keys under an armature with a ``jaw``
-bone; its expression keys are driven through a linear ARKit->FLAME map read from JSON
-(``assets/flame_map_example.json`` unless a map is chosen in the preferences; that example is hand-made and
-illustrative, not fitted), the jaw through the bone's rotation.
+built by the FLAME Blender add-on) is a mesh with ``Exp*`` shape keys (any zero-padding) under an armature with
+a ``jaw`` bone; its expression keys are driven through a linear ARKit->FLAME map read from JSON (one fitted to
+the user's head by ``thunder flame-map``, chosen in the preferences; else ``assets/flame_map_example.json``,
+hand-made and illustrative), the jaw, neck and eye bones (``left_eye``/``right_eye``) through their rotation in
+whatever mode they use (the add-on leaves them in AXIS_ANGLE), and the ``Pose*`` correctives from those
+rotations as FLAME defines them (``core.flame``).
 """
 from __future__ import annotations
 
@@ -27,14 +29,18 @@ from dataclasses import dataclass, field
 import bpy
 
 from ..core.rig_names import (
+    EditRow,
     FlameMap,
     MappingError,
     ShapeKeyMapping,
+    apply_edits,
     build_mapping,
     coverage_lines,
     flame_expression_keys,
+    flame_pose_keys,
     load_flame_map,
     load_user_map,
+    mapping_table,
 )
 
 EXAMPLE_FLAME_MAP = os.path.join(os.path.dirname(os.path.dirname(__file__)), "assets", "flame_map_example.json")
@@ -74,6 +80,16 @@ class RigTarget:
     notes: list[str] = field(default_factory=list)
     extra: list[MeshPart] = field(default_factory=list)  # the other driven meshes of the character
     candidates: list[bpy.types.Object] = field(default_factory=list)  # every mesh that could be driven
+    eye_bones: tuple[str, str] | None = None  # (left, right) eye bones turned by eyeLook* (FLAME rigs)
+    rotation_edits: dict[str, EditRow] = field(default_factory=dict)  # panel rows "bone X" / "object X"
+
+    def rotation_gain(self, row: str) -> float:
+        """Gain of a rotated bone or object row (``"bone jaw"``, ``"object Face"``): 0 when switched off."""
+        e = self.rotation_edits.get(row)
+        return 1.0 if e is None else (float(e.gain) if e.enabled else 0.0)
+
+    def head_row(self) -> str:
+        return f"bone {self.head_bone}" if self.head_bone else f"object {self.head_target.name}"
 
     @property
     def key(self) -> bpy.types.Key:
@@ -110,11 +126,35 @@ class RigTarget:
             return self.armature
         return self.mesh
 
+    def table(self, with_edits: bool = True) -> list[tuple[str, str, str, str]]:
+        """(target, driver, origin, state) rows: the main mesh's shape keys (``core.rig_names.mapping_table``,
+        with the panel's edits) and the rotated bones / head object (their edits applied unless
+        ``with_edits`` is False). What the panel lists and ``thunder mapping`` prints."""
+        rows = mapping_table(self.mapping, stored_edits(self.mesh))
+        if self.jaw_bone and self.flame is not None:
+            fm = self.flame
+            rows.append((f"bone {self.jaw_bone}", f"{fm.jaw_open_radians:g} rad*jawOpen + "
+                         f"{fm.jaw_lateral_radians:g} rad*(jawLeft - jawRight)", "bone", "on"))
+            for bone, side in zip(self.eye_bones or (), ("Left", "Right"), strict=False):
+                rows.append((f"bone {bone}", f"{fm.look_radians:g} rad*eyeLook*{side}", "bone", "on"))
+        rows.append((self.head_row(), "headPitch, headYaw, headRoll", "head", "with head motion"))
+        out = []
+        for target, driver, origin, state in rows:  # edits of rotated bones / objects
+            e = self.rotation_edits.get(target) if origin in ("bone", "head") and with_edits else None
+            if e is not None and not e.enabled:
+                state = "off"
+            elif e is not None and e.gain != 1.0:
+                driver, origin = f"{e.gain:g} x ({driver})", "edited"
+            out.append((target, driver, origin, state))
+        return out
+
     def summary_lines(self) -> list[str]:
         lines = ["FLAME rig"] if self.flame is not None else []
         lines += coverage_lines(self.mapping)
         if self.jaw_bone:
             lines.append(f"Jaw: bone '{self.jaw_bone}' rotation")
+        if self.eye_bones:
+            lines.append(f"Eyes: bones '{self.eye_bones[0]}', '{self.eye_bones[1]}'")
         lines.append(f"Head: bone '{self.head_bone}'" if self.head_bone else f"Head: '{self.mesh.name}' rotation")
         if self.extra:
             lines.append(f"Meshes: {', '.join(p.mesh.name for p in self.parts)}")
@@ -156,6 +196,45 @@ def _find_bone(arm: bpy.types.Object, *words: str) -> str | None:
             if w in n.lower():
                 return n
     return None
+
+
+def _find_eye_bones(arm: bpy.types.Object) -> tuple[str, str] | None:
+    """(left, right) eye bones: ``left_eye``/``right_eye`` (FLAME), ``LeftEye``, ``eye.L``... or None."""
+    found = {}
+    for b in arm.data.bones:
+        n = b.name.lower().replace("-", "_").replace(".", "_").replace(" ", "_")
+        if "eye" not in n or any(w in n for w in ("lid", "brow", "lash")):
+            continue
+        for side, words in (("left", ("left", "_l", "l_")), ("right", ("right", "_r", "r_"))):
+            if side not in found and (n.startswith(words[2]) or n.endswith(words[1]) or words[0] in n):
+                found[side] = b.name
+    return (found["left"], found["right"]) if len(found) == 2 else None
+
+
+def stored_edits(mesh: bpy.types.Object) -> list[EditRow]:
+    """The mapping edits saved on ``mesh`` (panel rows; read as plain ID properties when the add-on's
+    properties are not registered, e.g. in the command line)."""
+    props = getattr(mesh, "thunder", None)
+    if props is not None:
+        return [EditRow(r.target, r.channel, float(r.gain), bool(r.enabled)) for r in props.map_rows]
+    raw = mesh.get("thunder")
+    rows = raw.get("map_rows", []) if raw is not None else []
+    return [EditRow(str(r.get("target", "")), str(r.get("channel", "")), float(r.get("gain", 1.0)),
+                    bool(r.get("enabled", True))) for r in rows]
+
+
+ROTATION_ROWS = ("bone ", "object ")  # mapping rows that stand for a rotated bone or object, not a shape key
+
+
+def mesh_mapping(mesh: bpy.types.Object, user=None, flame=None) -> tuple[ShapeKeyMapping, ShapeKeyMapping, list[str]]:
+    """(mapping with the panel edits, mapping as detected, problems with the edits) of one mesh."""
+    names = _key_names(mesh)
+    detected = build_mapping(names, user_map=user, flame_map=flame)
+    edits = [e for e in stored_edits(mesh) if not e.target.startswith(ROTATION_ROWS)]
+    if not edits:
+        return detected, detected, []
+    edited, off, problems = apply_edits(names, detected, edits)
+    return build_mapping(names, user_map=user, flame_map=flame, disabled=off, edited=edited), detected, problems
 
 
 def _armature_of(mesh: bpy.types.Object) -> bpy.types.Object | None:
@@ -251,12 +330,23 @@ def detect_rig(obj, user_map_path: str = "", flame_map_path: str = "") -> RigTar
             flame = load_flame_map(path)
         except MappingError as exc:
             raise RigError(str(exc)) from None
-    mapping = build_mapping(names, user_map=user, flame_map=flame)
+    mapping, _detected, problems = mesh_mapping(mesh, user, flame)
+    notes += problems
+    eyes = _find_eye_bones(arm) if flame is not None else None
     if flame is not None:
         n_exp = len(flame_expression_keys(names))
         if path == EXAMPLE_FLAME_MAP:
-            notes.append("Exp map is the hand-made example (illustrative, not fitted)")
-        notes.append(f"Not driven: {n_exp - mapping.count('flame')} of {n_exp} Exp keys, eyes, Pose*/Shape* keys")
+            notes.append("Exp map is the hand-made example (illustrative, not fitted): "
+                         "make one for this head with `thunder flame-map`")
+        n_pose = len(flame_pose_keys(names))
+        if n_pose:
+            notes.append(f"Pose correctives: {n_pose} keys from the neck, jaw and eye rotations")
+        missing = n_exp - mapping.count("flame")
+        if missing:
+            notes.append(f"Not driven: {missing} of {n_exp} Exp keys (not in the map)")
+        aa = [b for b in (jaw, head, *(eyes or ())) if b and arm.pose.bones[b].rotation_mode == "AXIS_ANGLE"]
+        if aa:
+            notes.append(f"Bones {', '.join(aa)} are keyed in their own axis-angle mode")
     else:
         if mapping.targets and not mapping.count("arkit") and not mapping.count("user"):
             notes.append("Not driven: brows, cheeks, nose (the rig has no ARKit keys)")
@@ -267,15 +357,16 @@ def detect_rig(obj, user_map_path: str = "", flame_map_path: str = "") -> RigTar
                        "add a mapping file in the THUNDER panel")
     extra, shown = [], [mesh]
     for m in candidates:
-        mm = build_mapping(_key_names(m), user_map=user, flame_map=flame)
+        mm = mesh_mapping(m, user, flame)[0]
         if not mm.targets or m is mesh:
             continue
         shown.append(m)
         if m in driven:
             extra.append(MeshPart(m, mm))
     candidates = [m for m in candidates if m in shown]
+    rot_edits = {e.target: e for e in stored_edits(mesh) if e.target.startswith(ROTATION_ROWS)}
     return RigTarget(holder, mesh, mapping, arm, jaw if flame is not None else None, head, flame, notes,
-                     extra, candidates)
+                     extra, candidates, eyes, rot_edits)
 
 
 def needs_data_override(mesh: bpy.types.Object) -> bool:

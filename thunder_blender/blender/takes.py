@@ -281,7 +281,7 @@ def _set_xform(t, d: dict) -> None:
 
 
 def _bones(rig: RigTarget) -> list[str]:
-    return [b for b in (rig.jaw_bone, rig.head_bone) if b and rig.armature is not None]
+    return [b for b in (rig.jaw_bone, rig.head_bone, *(rig.eye_bones or ())) if b and rig.armature is not None]
 
 
 def capture_rest(rig: RigTarget, only_missing: dict | None = None) -> dict:

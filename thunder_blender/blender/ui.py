@@ -17,20 +17,22 @@ def _signature(target, paths: dict) -> tuple:
     out = [type(target).__name__, target.name, tuple(sorted(paths.items()))]
     for o in objs:
         key = getattr(getattr(o, "data", None), "shape_keys", None) if o.type == "MESH" else None
-        drive = getattr(getattr(o, "thunder", None), "drive", True)
+        props = getattr(o, "thunder", None)
+        drive = getattr(props, "drive", True)
+        edits = tuple((r.target, r.channel, round(r.gain, 6), r.enabled) for r in props.map_rows) if props else ()
         out.append((o.name, o.type, o.parent.name if o.parent else "", drive, o.library is None,
-                    o.override_library is None, tuple(kb.name for kb in key.key_blocks) if key else ()))
+                    o.override_library is None, tuple(kb.name for kb in key.key_blocks) if key else (), edits))
     return tuple(out)
 
 
-def _rig_summary(context) -> tuple[list[str], str, str, list[str]]:
-    """(detected rig lines, error, name of the object holding the takes list, meshes that can be driven)
-    for the current target. Cached on what detection depends on."""
+def _rig_summary(context) -> tuple[list[str], str, str, list[str], str, list[tuple[str, str, str, str]]]:
+    """(detected rig lines, error, name of the object holding the takes list, meshes that can be driven,
+    main mesh, mapping table) for the current target. Cached on what detection depends on."""
     from .props import mapping_paths, target_of
 
     target = target_of(context)
     if target is None:
-        return [], "Select the face mesh (or its armature)", "", []
+        return [], "Select the face mesh (or its armature)", "", [], "", []
     paths = mapping_paths(context)
     sig = _signature(target, paths)
     if sig not in _RIG_CACHE:
@@ -38,12 +40,32 @@ def _rig_summary(context) -> tuple[list[str], str, str, list[str]]:
 
         try:
             rig = detect_rig(target, **paths)
-            _RIG_CACHE[sig] = (rig.summary_lines(), "", rig.obj.name, [m.name for m in rig.candidates])
+            _RIG_CACHE[sig] = (rig.summary_lines(), "", rig.obj.name, [m.name for m in rig.candidates],
+                               rig.mesh.name, rig.table())
         except RigError as exc:
-            _RIG_CACHE[sig] = ([], str(exc), "", [])
+            _RIG_CACHE[sig] = ([], str(exc), "", [], "", [])
         if len(_RIG_CACHE) > 32:
             _RIG_CACHE.pop(next(iter(_RIG_CACHE)))
     return _RIG_CACHE[sig]
+
+
+class THUNDER_UL_mapping(bpy.types.UIList):
+    """Mapping rows: on/off, shape key, driving channel (picker), gain."""
+
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0, flt_flag=0):
+        row = layout.row(align=True)
+        row.prop(item, "enabled", text="")
+        rotated = item.target.startswith(("bone ", "object "))
+        row.label(text=item.target, icon="BONE_DATA" if rotated else
+                  "SHAPEKEY_DATA" if (item.detected or item.channel) else "ERROR")
+        if rotated:  # a rotated bone or the head object: its channels are fixed, gain and on/off apply
+            row.label(text=item.detected)
+        elif item.channel or not item.detected:
+            row.prop(item, "channel", text="")
+        else:
+            row.label(text=item.detected)
+            row.prop(item, "channel", text="", icon="DOWNARROW_HLT")
+        row.prop(item, "gain", text="")
 
 
 class THUNDER_UL_takes(bpy.types.UIList):
@@ -78,7 +100,7 @@ def draw_thunder(layout, context) -> None:
             first, end = strip_span(strip)
             col.label(text=f"{strip.name}: frames {first}-{end - 1}", icon="SOUND")
     box = layout.box()
-    lines, err, holder_name, meshes = _rig_summary(context)
+    lines, err, holder_name, meshes, main_mesh, table = _rig_summary(context)
     from .props import target_of
 
     target = target_of(context)
@@ -96,6 +118,13 @@ def draw_thunder(layout, context) -> None:
             if m is not None:
                 sub.prop(m.thunder, "drive", text=name)
     box.prop(s, "mapping_file", text="Map")
+    if "FLAME rig" in lines:  # the ARKit->FLAME map (fitted with `thunder flame-map`) is chosen here too
+        from .prefs import get_prefs
+
+        prefs = get_prefs(context)
+        if prefs is not None:
+            box.prop(prefs, "flame_map_file", text="FLAME Map")
+    _draw_mapping(box, main_mesh, table)
     col = layout.column(align=True)
     col.prop(s, "n_takes")
     col.prop(s, "seed")
@@ -158,6 +187,42 @@ def draw_shaping(layout, s) -> None:
     sub.prop(s, "key_tolerance")
 
 
+def _draw_mapping(box, main_mesh: str, table) -> None:
+    """The mapping: the editable list when the mesh has rows, else the read-only table and a button."""
+    mesh = bpy.data.objects.get(main_mesh) if main_mesh else None
+    if mesh is None:
+        return
+    props = mesh.thunder
+    sub = box.column(align=True)
+    sub.label(text=f"Mapping of '{mesh.name}'", icon="MODIFIER")
+    keys = [r for r in table if r[2] not in ("bone", "head")]
+    if len(props.map_rows):
+        sub.template_list("THUNDER_UL_mapping", "", props, "map_rows", props, "map_active", rows=6)
+    else:
+        driven = [r for r in keys if r[2] != "unmatched"]
+        for target, driver, origin, state in driven[:MAX_TABLE_ROWS]:
+            sub.label(text=f"{target} <- {driver or '(none)'}   [{origin}, {state}]")
+        if len(driven) > MAX_TABLE_ROWS:
+            sub.label(text=f"... {len(driven) - MAX_TABLE_ROWS} more (Edit Mapping lists them all)")
+        for target, _driver, origin, state in keys:  # unmatched keys: always listed, pick a channel in the list
+            if origin == "unmatched":
+                sub.label(text=f"{target} <- (none)   [{origin}, {state}]", icon="ERROR")
+    if not len(props.map_rows):
+        for target, driver, _origin, state in table:
+            if (target, driver, _origin, state) not in keys:
+                sub.label(text=f"{target} <- {driver}  [{state}]", icon="BONE_DATA")
+    row = sub.row(align=True)
+    row.operator("thunder.mapping_edit", text="Edit Mapping" if not len(props.map_rows) else "Refresh",
+                 icon="GREASEPENCIL")
+    if len(props.map_rows):
+        row.operator("thunder.mapping_reset", text="Reset", icon="LOOP_BACK")
+    row.operator("thunder.mapping_import", text="", icon="IMPORT")
+    row.operator("thunder.mapping_export", text="", icon="EXPORT")
+
+
+MAX_TABLE_ROWS = 12
+
+
 class _ThunderPanel:
     """The same panel in the 3D View and the Sequencer sidebars (tab "THUNDER")."""
 
@@ -179,7 +244,7 @@ class THUNDER_PT_sequencer(_ThunderPanel, bpy.types.Panel):
     bl_space_type = "SEQUENCE_EDITOR"
 
 
-_CLASSES = (THUNDER_UL_takes, THUNDER_PT_view3d, THUNDER_PT_sequencer)
+_CLASSES = (THUNDER_UL_mapping, THUNDER_UL_takes, THUNDER_PT_view3d, THUNDER_PT_sequencer)
 
 
 def register() -> None:

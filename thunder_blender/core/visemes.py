@@ -1,7 +1,14 @@
-"""Oculus / Ready Player Me visemes derived from the ARKit mouth channels.
+"""Oculus / Ready Player Me visemes: from the audio's speech cues and the take's mouth, or from the mouth alone.
 
-The model speaks ARKit-52. Rigs that only have the 15 Oculus (OVR LipSync) visemes, as Ready Player Me
-avatars do (``viseme_sil viseme_PP ... viseme_U``), get viseme weights from a documented, hand-made mapping:
+Rigs that only have the 15 Oculus (OVR LipSync) visemes, as Ready Player Me avatars do (``viseme_sil viseme_PP
+... viseme_U``), and VRM's aa/ih/ou/ee/oh are driven by ``visemes_from_phones`` whenever the take carries the
+audio's ``SpeechCues`` (``runtime.generate.Takes.cues``: the encoder's phone-class posteriors and the audio's
+sibilance): the class says which viseme, the sibilance and the take's mouth split classes that hold several
+visemes, and the mouth supplies the closures. Measured on held-out recorded speech
+(``thunder_train.evaluation.viseme_eval``, docs/RIGS.md) it is far closer to the spoken phones than the
+projection below, which remains the fallback for performances without cues (e.g. an imported CSV).
+
+``visemes_from_arkit``, the hand-made mapping from the ARKit mouth:
 
 1. Each non-silent viseme ``v`` has a prototype mouth pose ``p_v`` over the ARKit mouth channels
    (``PROTOTYPES`` below; written by hand from the usual articulation of each viseme class, not fitted
@@ -16,10 +23,13 @@ The mapping is linear-ish and smooth in time when the ARKit curves are, so keys 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 
 from .channels import ARKIT_52, INDEX
+from .resample import resample
 
 VISEMES: tuple[str, ...] = (
     "sil", "PP", "FF", "TH", "DD", "kk", "CH", "SS", "nn", "RR", "aa", "E", "I", "O", "U",
@@ -82,3 +92,134 @@ def prototype_vector(viseme: str) -> npt.NDArray[np.float32]:
     for name, val in PROTOTYPES.get(viseme, {}).items():
         v[INDEX[name]] = val
     return v
+
+
+
+# Encoder phone classes (model card ``phone_classes``) -> the viseme(s) they stand for. Classes that hold two
+# visemes are split by the ARKit mouth of the take (``_split``); the alveolar class (t d n s z l r) is one pose
+# in the model's articulation targets, so its visemes are told apart only by the mouth shape the take has.
+PHONE_CLASSES: tuple[str, ...] = ("sil", "bilabial", "labiodental", "rounded", "open", "mid", "dental",
+                                  "alveolar", "postalveolar", "dorsal")
+_CLASS_VISEME: dict[str, str] = {"sil": "sil", "bilabial": "PP", "labiodental": "FF", "open": "aa",
+                                 "dental": "TH", "postalveolar": "CH", "dorsal": "kk"}
+_V = {v: i for i, v in enumerate(VISEMES)}
+
+
+SIBILANT_DB = -1.8  # sibilance above this: /s z/ (set on training-split Asterisk prompts, not real_val)
+STOP_DB = -4.9     # the DD / nn boundary (nasals and liquids are darker than stops; same prompts)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _smooth(x: np.ndarray, radius: int) -> np.ndarray:
+    """Centered moving average over time of (T, C)."""
+    if radius <= 0 or x.shape[0] < 2:
+        return x
+    k = np.ones(2 * radius + 1) / (2 * radius + 1)
+    pad = np.pad(x, ((radius, radius), (0, 0)), mode="edge")
+    return np.stack([np.convolve(pad[:, c], k, mode="valid") for c in range(x.shape[1])], axis=1)
+
+
+SIBILANCE_BANDS = (slice(0, 30), slice(60, 80))  # log-mel bins: below ~1.1 kHz, above ~3.9 kHz (80 bins, 8 kHz)
+
+
+def sibilance(log_mel: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """Log-mel frames (Tm, 80) at 100 fps -> (Tm // 2,) at the model's 50 fps: mean log energy of the high bands
+    minus the low bands. /s z/ put their energy high (median about 0 here), /t d n l r/ low (about -5 to -7)."""
+    m = np.asarray(log_mel, np.float64)
+    lo, hi = SIBILANCE_BANDS
+    d = m[:, hi].mean(axis=1) - m[:, lo].mean(axis=1)
+    n = len(d) // 2
+    return d[: 2 * n].reshape(n, 2).mean(axis=1).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class SpeechCues:
+    """What the audio says about the mouth, per frame, shared by every take of it.
+
+    phone_probs: (T, 10) phone-class posteriors (``PHONE_CLASSES``); sibilance: (T,) or None (``sibilance``)."""
+
+    phone_probs: np.ndarray
+    sibilance: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.phone_probs.shape[0])
+
+    def resampled(self, src_fps: float, dst_fps: float, n_out: int) -> SpeechCues:
+        """The cues at another frame rate (linear, no extreme preservation: these are not animation)."""
+        p = resample(np.asarray(self.phone_probs, np.float32), src_fps, dst_fps, n_out, preserve_extremes=False)
+        s = None if self.sibilance is None else resample(
+            np.asarray(self.sibilance, np.float32)[:, None], src_fps, dst_fps, n_out, preserve_extremes=False)[:, 0]
+        return SpeechCues(p, s)
+
+
+def lips_sealed_arkit(arkit: np.ndarray, tol: float = 0.05) -> np.ndarray:
+    """How sealed the lips of each frame are, in [0, 1] (T,): 1 when ``mouthClose`` has caught up with
+    ``jawOpen`` (ARKit's lips-together pose) and no lip-opening channel is on."""
+    a = np.asarray(arkit, np.float64)
+    gap = np.clip(a[:, INDEX["jawOpen"]] - a[:, INDEX["mouthClose"]], 0.0, None)
+    opening = a[:, [INDEX[n] for n in ("mouthFunnel", "mouthLowerDownLeft", "mouthLowerDownRight",
+                                          "mouthUpperUpLeft", "mouthUpperUpRight")]].max(axis=1)
+    return np.clip(1.0 - np.maximum(gap, opening) / tol, 0.0, 1.0) * (a[:, INDEX["mouthClose"]] > 0.02)
+
+
+def visemes_from_phones(phone_probs: npt.ArrayLike, arkit: npt.ArrayLike, smooth: int = 1,
+                        sharpen: float = 2.0, sibilance_db: npt.ArrayLike | None = None) -> npt.NDArray[np.float32]:
+    """Phone-class posteriors (T, 10) + the take's ARKit weights (T, >=52) -> viseme weights (T, 15).
+
+    1. The posteriors (softmax of the encoder's ``phone_logits``, classes ``PHONE_CLASSES``) are averaged over
+       ``2 * smooth + 1`` frames and sharpened (power ``sharpen``, renormalised).
+    2. Each class gives its weight to its viseme. Two-viseme classes are split by the take's mouth:
+       rounded -> O (jaw open) / U (jaw nearly shut); mid -> E (jaw open) / I (spread, jaw nearly shut);
+       alveolar -> SS / RR / DD / nn: with ``sibilance_db`` (T,), SS by the audio's high-band energy and DD / nn
+       by it too (stops' bursts are brighter than nasals); without it, by the mouth (spread lips -> SS, rounded
+       -> RR, jaw -> DD / nn).
+    3. Closures come from the mouth: where the take's lips are sealed (``lips_sealed_arkit``) PP takes at least
+       that much weight; every other viseme is scaled down to make room, so the vowels rest on /p b m/.
+    """
+    p = np.asarray(phone_probs, np.float64)
+    a = np.asarray(arkit, np.float64)
+    if p.ndim != 2 or p.shape[1] != len(PHONE_CLASSES) or a.ndim != 2 or a.shape[0] != p.shape[0]:
+        raise ValueError(f"expected phone posteriors (T, {len(PHONE_CLASSES)}) and ARKit (T, 52+), "
+                         f"got {p.shape} and {a.shape}")
+    p = _smooth(p, smooth) ** sharpen
+    p /= np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
+    c = {n: p[:, i] for i, n in enumerate(PHONE_CLASSES)}
+    jaw = a[:, INDEX["jawOpen"]]
+    spread = 0.5 * (a[:, INDEX["mouthStretchLeft"]] + a[:, INDEX["mouthStretchRight"]])
+    rnd = 0.5 * (a[:, INDEX["mouthPucker"]] + a[:, INDEX["mouthFunnel"]])
+    w = np.zeros((p.shape[0], len(VISEMES)))
+    for cls, vis in _CLASS_VISEME.items():
+        w[:, _V[vis]] += c[cls]
+    o_share = _sigmoid((jaw - 0.24) / 0.03)
+    w[:, _V["O"]] += c["rounded"] * o_share
+    w[:, _V["U"]] += c["rounded"] * (1.0 - o_share)
+    e_share = _sigmoid((jaw - 0.235) / 0.03)
+    w[:, _V["E"]] += c["mid"] * e_share
+    w[:, _V["I"]] += c["mid"] * (1.0 - e_share)
+    if sibilance_db is not None:
+        sib = _smooth(np.asarray(sibilance_db, np.float64).reshape(-1, 1), smooth)[:, 0]
+        if sib.shape[0] != p.shape[0]:
+            raise ValueError(f"sibilance must be ({p.shape[0]},), got {sib.shape}")
+        ss = _sigmoid((sib - SIBILANT_DB) / 1.0)
+        rr = (1.0 - ss) * _sigmoid((rnd - 0.25) / 0.05)
+        rest = 1.0 - ss - rr
+        dd = rest * _sigmoid((sib - STOP_DB) / 0.7)
+    else:
+        ss = _sigmoid((spread - 0.12) / 0.03)
+        rr = (1.0 - ss) * _sigmoid((rnd - 0.25) / 0.05)
+        rest = 1.0 - ss - rr
+        dd = rest * _sigmoid((jaw - 0.15) / 0.03)
+    w[:, _V["SS"]] += c["alveolar"] * ss
+    w[:, _V["RR"]] += c["alveolar"] * rr
+    w[:, _V["DD"]] += c["alveolar"] * dd
+    w[:, _V["nn"]] += c["alveolar"] * (rest - dd)
+    seal = lips_sealed_arkit(a)
+    pp = np.maximum(w[:, _V["PP"]], seal * (1.0 - w[:, _V["sil"]]))
+    others = 1.0 - w[:, _V["PP"]]
+    scale = np.where(others > 1e-9, (1.0 - pp) / np.maximum(others, 1e-9), 0.0)
+    w *= scale[:, None]
+    w[:, _V["PP"]] = pp
+    return w.astype(np.float32)

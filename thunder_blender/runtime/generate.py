@@ -25,6 +25,7 @@ import numpy as np
 from ..core import activity, blinks, features, gaze, schedule
 from ..core.channels import CHANNELS, EMOTION_INDEX, EMOTIONS, HEAD_INDEX, INDEX, N_ARKIT
 from ..core.speech_check import nonspeech_reason
+from ..core.visemes import SpeechCues, sibilance
 
 MAX_SECONDS = 3600.0  # one hour: generation and the numpy outputs stay within 2 GB (make bench)
 MIN_SECONDS = 0.1
@@ -89,6 +90,9 @@ class Takes:
 
     weights: (N, T, 55) float32 at ``fps``; ARKit weights in [0, 1], head rotation in radians.
     seeds: the seed of each take (re-rolling take i with seeds[i] reproduces it exactly).
+    cues: what the audio says about the mouth (``core.visemes.SpeechCues``: (T, 10) phone-class posteriors over
+        the card's ``phone_classes`` and (T,) sibilance), shared by all takes; viseme and VRM keys are driven
+        from them (``core.visemes.visemes_from_phones``). None when not available.
     """
 
     weights: np.ndarray
@@ -96,6 +100,7 @@ class Takes:
     seeds: tuple[int, ...]
     channels: tuple[str, ...] = CHANNELS
     settings: dict = field(default_factory=dict)
+    cues: SpeechCues | None = None
 
     @property
     def duration(self) -> float:
@@ -200,8 +205,9 @@ def add_eye_layer(perf: np.ndarray, fps: float, pause: np.ndarray, seed: int) ->
     return perf
 
 
-def encode(model, mel: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The encoder over ``n`` model frames of normalised log-mel ``mel`` (>= 2n, 80): (1, n, E), (1, n).
+def encode(model, mel: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The encoder over ``n`` model frames of normalised log-mel ``mel`` (>= 2n, 80): feats (1, n, E),
+    closure logits (1, n), phone logits (1, n, P) or None when the graph has no phone head.
 
     The encoder is convolutional with per-frame norms, so it runs in windows of the card's window length
     with its receptive field as margin on both sides: the same features as one pass (to float rounding),
@@ -209,15 +215,22 @@ def encode(model, mel: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """
     size, margin = model.card.window.frames, model.card.receptive_field_frames["encoder"]
     if n <= size + 2 * margin:
-        return model.run_encoder(mel[None, : 2 * n])
-    feats, closure = [], []
+        return model.run_encoder_phones(mel[None, : 2 * n])
+    parts: list[tuple] = []
     for s in range(0, n, size):
         e = min(n, s + size)
         a, b = max(0, s - margin), min(n, e + margin)
-        f, c = model.run_encoder(mel[None, 2 * a: 2 * b])
-        feats.append(f[:, s - a: s - a + e - s])
-        closure.append(c[:, s - a: s - a + e - s])
-    return np.concatenate(feats, axis=1), np.concatenate(closure, axis=1)
+        out = model.run_encoder_phones(mel[None, 2 * a: 2 * b])
+        parts.append(tuple(None if x is None else x[:, s - a: s - a + e - s] for x in out))
+    joined = [None if parts[0][j] is None else np.concatenate([p[j] for p in parts], axis=1) for j in range(3)]
+    return joined[0], joined[1], joined[2]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis, float32."""
+    z = np.asarray(logits, np.float64)
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
 def _check_cancel(cancel: threading.Event | None) -> None:
@@ -234,7 +247,6 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
     raw_mel = features.log_mel(audio)
     not_speech = nonspeech_reason(raw_mel)
     mel = features.normalise(raw_mel)
-    del raw_mel
     n = mel.shape[0] // 2
     if n < 2:
         raise InputError("the audio is too short")
@@ -257,8 +269,10 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
             progress(done, total)
 
     _check_cancel(cancel)
-    feats, closure_logit = encode(model, mel, n)
+    feats, closure_logit, phone_logits = encode(model, mel, n)
     del mel
+    cues = None if phone_logits is None else SpeechCues(softmax(phone_logits[0, :n]), sibilance(raw_mel[: 2 * n]))
+    del raw_mel
     closed = closure_logit[0] > card.closure_logit_threshold
     pause = activity.pause_frames(audio, features.SAMPLE_RATE, model.fps, n) if request.eye_layer else None
     tick()
@@ -299,4 +313,4 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
                 "windows": len(wins), "providers": list(getattr(model, "providers", []))}
     if not_speech:
         settings["warnings"] = [f"the audio does not look like speech: {not_speech}; the mouth moves anyway"]
-    return Takes(weights=out, fps=float(model.fps), seeds=seeds, settings=settings)
+    return Takes(weights=out, fps=float(model.fps), seeds=seeds, settings=settings, cues=cues)

@@ -118,8 +118,14 @@ class Model:
 
     def run_encoder(self, mel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """mel (1, Tm, 80) normalised -> feats (1, Tm // 2, E), closure_logit (1, Tm // 2)."""
-        feats, closure, _ = self._run("encoder", {"mel": np.ascontiguousarray(mel, np.float32)})
+        feats, closure, _phones = self.run_encoder_phones(mel)
         return feats, closure
+
+    def run_encoder_phones(self, mel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Like ``run_encoder``, plus phone_logits (1, Tm // 2, 10) over the card's ``phone_classes`` (None for an
+        encoder graph without that output)."""
+        feats, closure, *rest = self._run("encoder", {"mel": np.ascontiguousarray(mel, np.float32)})
+        return feats, closure, (rest[0] if rest else None)
 
     def run_denoiser(self, x_t: np.ndarray, feats: np.ndarray, t: np.ndarray, emotion: np.ndarray,
                      intensity: np.ndarray) -> np.ndarray:
