@@ -97,8 +97,7 @@ class MultiAligner:
         cmu = ipa_to_cmu([p for p, _, _ in phones if p not in ("", "_")])
         if not cmu:
             return None
-        for dec in (self.al.dec, self.al.wide):
-            dec.add_word(name, " ".join(cmu), True)
+        self.al.add_pronunciation(name, cmu)
         self.added.add(name)
         return name
 
@@ -107,17 +106,7 @@ class MultiAligner:
         names = [n for n in (self._word(w, voice) for w in words) if n]
         if not names:
             raise RuntimeError("no alignable words")
-        dither = np.random.default_rng(0).standard_normal(len(audio)) * 1e-4
-        pcm = (np.clip(audio + dither, -1, 1) * 32767).astype(np.int16).tobytes()
-        for dec in (self.al.dec, self.al.wide):
-            try:
-                al = self.al._run(dec, pcm, " ".join(names))
-                break
-            except RuntimeError:
-                al = None
-        if al is None:
-            raise RuntimeError("phone alignment failed")
-        return [(p.name, p.start / 100.0, (p.start + p.duration) / 100.0) for w in al for p in w]
+        return self.al.align_words(audio, names)
 
 
 def collect(per_lang: int, seed: int, cache: Path, langs: tuple[str, ...], corpus_seed: int | None = None) -> list[dict]:
