@@ -180,11 +180,4 @@ class THUNDER_OT_mapping_import(bpy.types.Operator):
 _CLASSES = (THUNDER_OT_mapping_edit, THUNDER_OT_mapping_reset, THUNDER_OT_mapping_export, THUNDER_OT_mapping_import)
 
 
-def register() -> None:
-    for cls in _CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(_CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(_CLASSES)

@@ -159,11 +159,4 @@ class THUNDER_OT_take_bake(_TakeOp, bpy.types.Operator):
 _CLASSES = (THUNDER_OT_takes_export, THUNDER_OT_take_bake)
 
 
-def register() -> None:
-    for cls in _CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(_CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(_CLASSES)

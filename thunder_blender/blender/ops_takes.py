@@ -148,11 +148,4 @@ class THUNDER_OT_takes_clear(bpy.types.Operator):
 _CLASSES = (THUNDER_OT_take_preview, THUNDER_OT_take_keep, THUNDER_OT_take_reroll, THUNDER_OT_takes_clear)
 
 
-def register() -> None:
-    for cls in _CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister() -> None:
-    for cls in reversed(_CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(_CLASSES)
