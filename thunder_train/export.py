@@ -3,7 +3,8 @@
 Graphs (dynamo exporter, weights embedded, dynamic time axis):
   encoder.onnx   mel (1, Tm, 80) normalised log-mel -> feats (1, Tm // 2, E), closure_logit (1, Tm // 2),
                  phone_logits (1, Tm // 2, n_phones)
-  denoiser.onnx  x_t (B, T, 55), feats (B, T, E), t (B,) int64, emotion (B,) int64, intensity (B,) float32
+  denoiser.onnx  x_t (B, T, 55), feats (B, T, E), t (B,) int64, emotion (B,) int64, intensity (B,) float32,
+                 phones (B, T, 11) float32 [core.phones.phone_input; zeros = no transcript]
                  -> x0 (B, T, 55)   [normalised performance space; card holds perf_mean / perf_std]
 """
 from __future__ import annotations
@@ -16,10 +17,10 @@ import torch
 from torch import nn
 
 from thunder_blender.core.channels import HEAD_CHANNELS
+from thunder_blender.core.phones import PHONE_CLASSES, UNKNOWN, phone_input
 from thunder_blender.core.schedule import ScheduleConfig
 from thunder_blender.runtime.card import ModelCard, Sampling
 from thunder_train.networks import Generator, count_parameters, receptive_field
-from thunder_train.phones import PHONE_CLASSES
 
 OPSET = 20
 ENCODER_FILE = "encoder.onnx"
@@ -42,8 +43,8 @@ class _DenoiserGraph(nn.Module):
         super().__init__()
         self.den = gen.denoiser
 
-    def forward(self, x_t, feats, t, emotion, intensity):
-        return self.den(x_t, feats, t, emotion, intensity)
+    def forward(self, x_t, feats, t, emotion, intensity, phones):
+        return self.den(x_t, feats, t, emotion, intensity, phones)
 
 
 def git_commit(repo: Path) -> str:
@@ -69,14 +70,16 @@ def export_onnx(gen: Generator, out_dir: Path) -> dict[str, Path]:
                           dynamic_shapes={"mel": {1: 2 * T}}, verbose=False)
     n_t = 150
     args = (torch.randn(2, n_t, gen.cfg.n_channels), torch.randn(2, n_t, gen.cfg.enc_dim),
-            torch.tensor([10, 500]), torch.tensor([0, 2]), torch.tensor([0.0, 0.7]))
+            torch.tensor([10, 500]), torch.tensor([0, 2]), torch.tensor([0.0, 0.7]),
+            torch.rand(2, n_t, gen.cfg.n_phone_input))
     den_path = out_dir / DENOISER_FILE
     with torch.no_grad():
         torch.onnx.export(_DenoiserGraph(gen).eval(), args, str(den_path), dynamo=True, external_data=False,
-                          opset_version=OPSET, input_names=["x_t", "feats", "t", "emotion", "intensity"],
+                          opset_version=OPSET, input_names=["x_t", "feats", "t", "emotion", "intensity", "phones"],
                           output_names=["x0"],
                           dynamic_shapes={"x_t": {0: B, 1: T}, "feats": {0: B, 1: T}, "t": {0: B},
-                                          "emotion": {0: B}, "intensity": {0: B}}, verbose=False)
+                                          "emotion": {0: B}, "intensity": {0: B}, "phones": {0: B, 1: T}},
+                          verbose=False)
     return {"encoder": enc_path, "denoiser": den_path}
 
 
@@ -92,7 +95,8 @@ def build_card(gen: Generator, *, steps: int, training: dict, repo: Path, status
         "inputs": {
             "encoder": {"mel": ["1", "Tm", gen.cfg.n_mels]},
             "denoiser": {"x_t": ["B", "T", gen.cfg.n_channels], "feats": ["B", "T", gen.cfg.enc_dim],
-                         "t": ["B"], "emotion": ["B"], "intensity": ["B"]},
+                         "t": ["B"], "emotion": ["B"], "intensity": ["B"],
+                         "phones": ["B", "T", gen.cfg.n_phone_input]},
         },
         "outputs": {
             "encoder": {"feats": ["1", "Tm//2", gen.cfg.enc_dim], "closure_logit": ["1", "Tm//2"],
@@ -112,7 +116,7 @@ def build_card(gen: Generator, *, steps: int, training: dict, repo: Path, status
         perf_mean=tuple(round(float(v), 7) for v in gen.perf_mean),
         perf_std=tuple(round(float(v), 7) for v in gen.perf_std),
         schedule=Sampling(**ScheduleConfig().to_dict(), steps=steps),
-        regression=bool(gen.regression), closure_seal=bool(closure_seal),
+        regression=bool(gen.regression), phone_input=True, closure_seal=bool(closure_seal),
         mouth_temperature=float(mouth_temperature), info=provenance,
     ).check()
 
@@ -140,8 +144,10 @@ def parity(gen: Generator, out_dir: Path, lengths: tuple[int, ...] = (37, 260), 
         t = np.array([999, 300, 0], np.int64)
         emo = np.array([0, 2, 5], np.int64)
         inten = np.array([0.0, 0.5, 1.0], np.float32)
+        ph = phone_input(rng.integers(UNKNOWN, len(PHONE_CLASSES), (3, n)))
         with torch.no_grad():
-            y_t = gen.denoiser(*(torch.from_numpy(a) for a in (x, feats, t, emo, inten))).numpy()
-        (y_o,) = den.run(None, {"x_t": x, "feats": feats, "t": t, "emotion": emo, "intensity": inten})
+            y_t = gen.denoiser(*(torch.from_numpy(a) for a in (x, feats, t, emo, inten, ph))).numpy()
+        (y_o,) = den.run(None, {"x_t": x, "feats": feats, "t": t, "emotion": emo, "intensity": inten,
+                                "phones": ph})
         worst = max(worst, float(np.abs(y_o - y_t).max()))
     return worst

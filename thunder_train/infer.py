@@ -10,6 +10,7 @@ import torch
 
 from thunder_blender.core import features, schedule
 from thunder_blender.core.channels import EMOTION_INDEX, N_ARKIT, N_CHANNELS
+from thunder_blender.core.phones import UNKNOWN, phone_input
 from thunder_train.networks import Generator
 
 
@@ -23,10 +24,12 @@ def mel_input(audio: np.ndarray) -> np.ndarray:
 @torch.no_grad()
 def sample_takes(gen: Generator, audio: np.ndarray, seeds: list[int], emotion: int = 0, intensity: float = 0.0,
                  steps: int = 8, guidance: float = 1.0, n_frames: int | None = None,
-                 mouth_temperature: float = 1.0) -> np.ndarray:
+                 mouth_temperature: float = 1.0, phones: np.ndarray | None = None) -> np.ndarray:
     """Takes for 16 kHz audio: (N, T, 55) float32 in raw units (ARKit clipped to [0, 1]).
 
     n_frames crops/pads (edge) the output to a given length (e.g. the reference performance's).
+    phones: (T',) int phone classes per 50 fps frame (``core.phones.UNKNOWN`` where none; cropped/padded
+    to T), the transcript mode; None is audio-only.
     """
     gen.eval()
     mel = torch.from_numpy(mel_input(audio))
@@ -36,14 +39,19 @@ def sample_takes(gen: Generator, audio: np.ndarray, seeds: list[int], emotion: i
     emo = torch.tensor([emotion])
     inten = torch.tensor([intensity if emotion else 0.0], dtype=torch.float32)
     guide = guidance != 1.0 and emotion != 0 and not gen.regression
+    ph = None
+    if phones is not None:
+        cls = np.full(T, UNKNOWN, np.int64)
+        cls[: min(T, len(phones))] = np.asarray(phones, np.int64)[:T]
+        ph = torch.from_numpy(phone_input(cls))[None]
     out = []
     for seed in seeds:
         x = torch.from_numpy(schedule.initial_noise(seed, T, N_CHANNELS, mouth_temperature))[None]
         for i, t in enumerate(sampler.timesteps):
             tt = torch.tensor([int(t)])
-            x0 = gen.denoiser(x, feats, tt, emo, inten)
+            x0 = gen.denoiser(x, feats, tt, emo, inten, ph)
             if guide:
-                x0u = gen.denoiser(x, feats, tt, torch.tensor([EMOTION_INDEX["auto"]]), torch.tensor([0.0]))
+                x0u = gen.denoiser(x, feats, tt, torch.tensor([EMOTION_INDEX["auto"]]), torch.tensor([0.0]), ph)
                 x0 = schedule.guided(x0, x0u, guidance)
             x = sampler.step(i, x, x0)
         perf = gen.denormalise(x)[0].numpy()

@@ -18,7 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from thunder_blender.core.channels import EMOTIONS, N_CHANNELS
-from thunder_train.phones import PHONE_CLASSES
+from thunder_blender.core.phones import N_PHONE_INPUT, PHONE_CLASSES
 
 
 @dataclass
@@ -35,6 +35,7 @@ class NetConfig:
     n_mels: int = 80
     n_emotions: int = len(EMOTIONS)
     n_phones: int = len(PHONE_CLASSES)
+    n_phone_input: int = N_PHONE_INPUT
     n_channels: int = N_CHANNELS
 
     def to_dict(self) -> dict:
@@ -121,8 +122,12 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 class Denoiser(nn.Module):
-    """x0 prediction: (x_t (B,T,55), feats (B,T,enc_dim), t (B,), emotion (B,) int64, intensity (B,))
-    -> x0 (B, T, 55), all in the normalised performance space.
+    """x0 prediction: (x_t (B,T,55), feats (B,T,enc_dim), t (B,), emotion (B,) int64, intensity (B,),
+    phones (B,T,n_phone_input) or None) -> x0 (B, T, 55), all in the normalised performance space.
+
+    ``phones`` are the aligned phone classes of a transcript (``core.phones.phone_input``: one-hot + known
+    flag; zeros where nothing is aligned, and None = zeros everywhere). The encoder stays audio-only: its
+    phone posteriors are what a transcript is aligned against.
 
     ``regression=True`` makes the deterministic baseline: same layers and capacity, but x_t and t are
     ignored (zero input, fixed step), so the output is a function of audio and emotion only.
@@ -135,6 +140,7 @@ class Denoiser(nn.Module):
         d = cfg.dim
         self.x_in = nn.Linear(cfg.n_channels, d)
         self.a_in = nn.Linear(cfg.enc_dim, d)
+        self.p_in = nn.Linear(cfg.n_phone_input, d, bias=False)   # zeros in -> nothing added
         self.t_mlp = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
         self.emo = nn.Embedding(cfg.n_emotions, d)
         self.emo_int = nn.Embedding(cfg.n_emotions, d)
@@ -144,13 +150,16 @@ class Denoiser(nn.Module):
         self.out = nn.Linear(d, cfg.n_channels)
 
     def forward(self, x_t: torch.Tensor, feats: torch.Tensor, t: torch.Tensor, emotion: torch.Tensor,
-                intensity: torch.Tensor) -> torch.Tensor:
+                intensity: torch.Tensor, phones: torch.Tensor | None = None) -> torch.Tensor:
         if self.regression:
             x_t = torch.zeros_like(x_t)
             t = torch.zeros_like(t)
         cond = self.t_mlp(timestep_embedding(t, self.cfg.dim))
         cond = cond + self.emo(emotion) + intensity.to(torch.float32)[:, None] * self.emo_int(emotion)
-        h = (self.x_in(x_t) + self.a_in(feats)).transpose(1, 2)
+        h = self.x_in(x_t) + self.a_in(feats)
+        if phones is not None:
+            h = h + self.p_in(phones)
+        h = h.transpose(1, 2)
         for b in self.blocks:
             h = b(h, cond)
         return self.out(self.out_norm(h).transpose(1, 2))

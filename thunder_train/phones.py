@@ -1,23 +1,13 @@
-"""Articulatory phone classes: the labels the corpus writes per frame and the evaluation scores on.
+"""Synthesiser and aligner phone names -> the articulatory phone classes (``thunder_blender.core.phones``).
 
-Every synthesiser / aligner phone (CMU/ARPAbet, espeak-ng names, festival/flite names) is mapped
-to one of these classes by the corpus code. Class ids are stable: they are stored in shards.
+Every synthesiser / aligner phone (CMU/ARPAbet, espeak-ng names, festival/flite names) is mapped to one
+of the classes by the corpus code. The classes themselves live in core, which the runtime shares.
 """
 from __future__ import annotations
 
-PHONE_CLASSES: tuple[str, ...] = (
-    "sil",          # 0 silence / pause: mouth closed and relaxed
-    "bilabial",     # 1 p b m: lips sealed (mouthClose / jaw nearly shut)
-    "labiodental",  # 2 f v: lower lip tucked under upper teeth
-    "rounded",      # 3 uw uh ow w oy (rounded vowels and glides): pucker / funnel
-    "open",         # 4 aa ae ah ao aw ay: jaw open
-    "mid",          # 5 eh ey ih iy er ax: mid/front vowels, spread lips
-    "dental",       # 6 th dh
-    "alveolar",     # 7 t d n s z l r
-    "postalveolar", # 8 sh zh ch jh: slightly funnelled
-    "dorsal",       # 9 k g ng hh y: back consonants
-)
-CLASS_INDEX: dict[str, int] = {n: i for i, n in enumerate(PHONE_CLASSES)}
+from thunder_blender.core.phones import CLASS_INDEX, PHONE_CLASSES
+
+__all__ = ["CLASS_INDEX", "CMU_TO_CLASS", "PHONE_CLASSES", "cmu_class"]
 
 # CMU / ARPAbet (pocketsphinx, flite) -> class.
 CMU_TO_CLASS: dict[str, str] = {

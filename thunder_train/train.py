@@ -14,6 +14,11 @@ Losses (all masked to valid frames), in the normalised performance space:
   + ``w_m2s`` * judges.m2s.m2s_loss + ``w_sync`` * judges.sync.sync_loss      (on the denormalised x0)
   + ``w_anchor`` * upper-face MSE to the frozen ``init_from`` model's prediction    (judge variants only)
 
+Phone conditioning: the denoiser sees the crop's phone classes (``core.phones.phone_input``) as a transcript
+aligner would give them, or not at all, so one model serves both modes. A crop has no phones with
+probability ``phone_drop``; otherwise one random stretch (``phone_span_drop``) is left unknown, as where an
+alignment is unsure, and the labels are shifted by up to ``phone_jitter`` frames, an aligner's boundary error.
+
 The judge losses push the mouth towards the audio; through the shared layers they also pull the upper face
 (mostly the brows) towards what the audio implies, which costs take-to-take diversity. ``w_anchor`` counters
 this: the judge variants fine-tune a trained diffusion model (``init_from``) and keep its upper-face
@@ -31,6 +36,7 @@ import torch
 from torch.nn import functional as F
 
 from thunder_blender.core.channels import EMOTIONS, INDEX, MOUTH_INDEX, N_CHANNELS, UPPER_INDEX
+from thunder_blender.core.phones import N_PHONE_INPUT, N_PHONES, UNKNOWN
 from thunder_train.checkpoint import RunDir, TimeLimitReached, atomic_save, capture, restore
 from thunder_train.data import BatchConfig, Batcher, perf_stats
 from thunder_train.diffusion import Diffusion
@@ -56,6 +62,9 @@ class TrainConfig:
     closure_frame_weight: float      # x0 loss weight of closure frames (lip seals are short and matter)
     w_extremum: float                # mouth x0/vel weight grows by w_extremum per target std above the mean
     w_phone: float
+    phone_drop: float                # crops without phone input (audio-only mode)
+    phone_span_drop: float           # crops with phones whose one random stretch is unknown
+    phone_jitter: int                # phone labels shifted by up to this many frames (aligner error)
     w_m2s: float
     w_sync: float
     w_anchor: float                  # upper-face anchor to the frozen init_from model (judge variants)
@@ -121,6 +130,30 @@ def channel_weights(w_mouth: float) -> torch.Tensor:
     return w
 
 
+def phone_condition(phone: torch.Tensor, mask: torch.Tensor, cfg: TrainConfig,
+                    tgen: torch.Generator) -> torch.Tensor:
+    """(B, T) int64 phone classes + (B, T) bool valid frames -> (B, T, N_PHONE_INPUT) denoiser phone input,
+    with the dropout, unknown stretches and boundary jitter described in the module docstring."""
+    B, T = phone.shape
+    cls = phone.clone()
+    shift = torch.randint(-cfg.phone_jitter, cfg.phone_jitter + 1, (B,), generator=tgen)
+    idx = torch.arange(T)[None, :] - shift[:, None]
+    inside = (idx >= 0) & (idx < T)
+    cls = torch.where(inside, torch.gather(cls, 1, idx.clamp(0, T - 1)), torch.full_like(cls, UNKNOWN))
+    cls[~mask] = UNKNOWN
+    cls[torch.rand(B, generator=tgen) < cfg.phone_drop] = UNKNOWN
+    span = torch.rand(B, generator=tgen) < cfg.phone_span_drop
+    length = (torch.rand(B, generator=tgen) * 0.5 * T).long()
+    start = (torch.rand(B, generator=tgen) * T).long()
+    t = torch.arange(T)[None, :]
+    cls[span[:, None] & (t >= start[:, None]) & (t < (start + length)[:, None])] = UNKNOWN
+    known = cls >= 0
+    out = torch.zeros(B, T, N_PHONE_INPUT)
+    out[..., :N_PHONES] = F.one_hot(cls.clamp_min(0), N_PHONES).to(torch.float32) * known[..., None]
+    out[..., N_PHONES] = known.to(torch.float32)
+    return out
+
+
 def build_generator(cfg: TrainConfig, utts: list | None) -> Generator:
     gen = Generator(cfg.net, regression=cfg.variant == "deterministic")
     if cfg.init_from:
@@ -153,7 +186,8 @@ def generator_loss(gen: Generator, diff: Diffusion, batch: dict, cfg: TrainConfi
     else:
         t = diff.sample_t(B, tgen)
         x_t = diff.q_sample(x0, t, torch.randn(x0.shape, generator=tgen))
-    pred = gen.denoiser(x_t, feats, t, emotion, intensity)
+    phones = phone_condition(batch["phone"][:, :T], mask, cfg, tgen)
+    pred = gen.denoiser(x_t, feats, t, emotion, intensity, phones)
     w = channel_weights(cfg.w_mouth)
     closure = batch["closure"][:, :T]
     fw = mask.to(torch.float32) * (1.0 + (cfg.closure_frame_weight - 1.0) * closure.to(torch.float32))
@@ -173,7 +207,7 @@ def generator_loss(gen: Generator, diff: Diffusion, batch: dict, cfg: TrainConfi
     if "anchor" in judges:
         ref = judges["anchor"]
         with torch.no_grad():
-            ref_pred = ref.denoiser(x_t, ref.encoder(batch["mel"])[:, :T], t, emotion, intensity)
+            ref_pred = ref.denoiser(x_t, ref.encoder(batch["mel"])[:, :T], t, emotion, intensity, phones)
         up = list(UPPER_INDEX)
         parts["anchor"] = _masked_mse(pred[..., up], ref_pred[..., up], mask, torch.ones(len(up)))
         loss = loss + cfg.w_anchor * parts["anchor"]

@@ -224,3 +224,47 @@ def test_extremum_loss_term_is_wired_into_the_generator_loss():
         parts[w] = generator_loss(gen, Diffusion(), batch, cfg, torch.Generator().manual_seed(0), {})[1]
     assert parts[0.0]["x0"] != pytest.approx(parts[2.0]["x0"])
     assert parts[0.0]["phone"] == pytest.approx(parts[2.0]["phone"])   # heads untouched
+
+
+def test_phone_input_reaches_the_denoiser_and_zeros_mean_none():
+    from thunder_blender.core.phones import UNKNOWN, phone_input
+
+    torch.manual_seed(0)
+    gen = Generator(SMALL).eval()
+    with torch.no_grad():
+        gen.denoiser.p_in.weight.normal_()
+    x, f = torch.randn(1, 30, 55), torch.randn(1, 30, gen.cfg.enc_dim)
+    args = (torch.tensor([300]), torch.tensor([0]), torch.tensor([0.0]))
+    cls = np.full(30, UNKNOWN)
+    cls[10:20] = 1
+    with torch.no_grad():
+        none = gen.denoiser(x, f, *args)
+        zeros = gen.denoiser(x, f, *args, torch.from_numpy(phone_input(np.full(30, UNKNOWN)))[None])
+        some = gen.denoiser(x, f, *args, torch.from_numpy(phone_input(cls))[None])
+    assert torch.equal(none, zeros)
+    assert not torch.allclose(none, some)
+
+
+def test_phone_condition_dropout_span_and_jitter():
+    from dataclasses import replace
+
+    from thunder_train.train import phone_condition
+
+    cfg = RECIPE.train_config("diffusion")
+    phone = torch.randint(0, 10, (64, 50))
+    mask = torch.ones(64, 50, dtype=torch.bool)
+    mask[:, 45:] = False
+    exact = phone_condition(phone, mask, replace(cfg, phone_drop=0.0, phone_span_drop=0.0, phone_jitter=0),
+                            torch.Generator().manual_seed(0))
+    assert torch.equal(exact[:, :45, :10].argmax(-1), phone[:, :45])
+    assert bool((exact[:, :45, 10] == 1).all()) and bool((exact[:, 45:] == 0).all())
+    dropped = phone_condition(phone, mask, replace(cfg, phone_drop=1.0), torch.Generator().manual_seed(0))
+    assert bool((dropped == 0).all())
+    g = torch.Generator().manual_seed(1)
+    mixed = phone_condition(phone, mask, replace(cfg, phone_drop=0.5, phone_span_drop=1.0, phone_jitter=2), g)
+    known = mixed[..., 10].sum(1)
+    assert 10 < int((known == 0).sum()) < 54          # about half the crops have no phones
+    # the others mostly lose a stretch (it may start in the padding) or an edge to the shift
+    assert float((known[known > 0] < 45).float().mean()) > 0.75
+    rows = mixed[..., :10].sum(-1)
+    assert torch.equal(rows, mixed[..., 10])            # one-hot exactly where known

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .channels import ARKIT_52, INDEX
+from .phones import PHONE_CLASSES
 from .resample import resample
 
 VISEMES: tuple[str, ...] = (
@@ -98,8 +99,6 @@ def prototype_vector(viseme: str) -> npt.NDArray[np.float32]:
 # Encoder phone classes (model card ``phone_classes``) -> the viseme(s) they stand for. Classes that hold two
 # visemes are split by the ARKit mouth of the take (``_split``); the alveolar class (t d n s z l r) is one pose
 # in the model's articulation targets, so its visemes are told apart only by the mouth shape the take has.
-PHONE_CLASSES: tuple[str, ...] = ("sil", "bilabial", "labiodental", "rounded", "open", "mid", "dental",
-                                  "alveolar", "postalveolar", "dorsal")
 _CLASS_VISEME: dict[str, str] = {"sil": "sil", "bilabial": "PP", "labiodental": "FF", "open": "aa",
                                  "dental": "TH", "postalveolar": "CH", "dorsal": "kk"}
 _V = {v: i for i, v in enumerate(VISEMES)}

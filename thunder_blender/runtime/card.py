@@ -80,7 +80,8 @@ class ModelCard:
     """What the runtime needs to run the two ONNX graphs (``files``) and turn their output into takes.
 
     perf_mean / perf_std: (55,) de-normalisation of the denoiser's output, in ``core.channels.CHANNELS``
-    order. closure_seal_threshold is a probability of the encoder's closure head.
+    order. closure_seal_threshold is a probability of the encoder's closure head. phone_input: the denoiser
+    graph has a ``phones`` input (``core.phones.phone_input``) for transcript-aligned phones.
     """
 
     perf_mean: tuple[float, ...]
@@ -88,6 +89,7 @@ class ModelCard:
     files: dict = field(default_factory=lambda: {"encoder": "encoder.onnx", "denoiser": "denoiser.onnx"})
     schedule: Sampling = Sampling()
     regression: bool = False
+    phone_input: bool = False
     window: Window = Window()
     closure_seal: bool = False
     closure_seal_threshold: float = 0.5
@@ -181,7 +183,7 @@ class ModelCard:
             kw["channels"] = tuple(d.get("channels", CHANNELS))
             kw["emotions"] = tuple(d.get("emotions", EMOTIONS))
             kw["fps"] = float(kw.get("fps", cls.fps))
-            for k, typ in (("regression", bool), ("closure_seal", bool), ("sample_rate", int),
+            for k, typ in (("regression", bool), ("closure_seal", bool), ("phone_input", bool), ("sample_rate", int),
                            ("null_emotion", int), ("card_version", int)):
                 if k in kw and not isinstance(kw[k], typ):
                     raise TypeError(f"{k} must be {typ.__name__}")

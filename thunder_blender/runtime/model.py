@@ -14,12 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.phones import N_PHONE_INPUT
 from .card import CardError, ModelCard
 
 GPU_PROVIDERS = ("CUDAExecutionProvider", "DmlExecutionProvider", "CoreMLExecutionProvider")
 CPU = "CPUExecutionProvider"
 INTRA_OP_THREADS = 2
 GRAPH_INPUTS = {"encoder": ("mel",), "denoiser": ("x_t", "feats", "t", "emotion", "intensity")}
+PHONE_GRAPH_INPUT = "phones"   # the denoiser's extra input when the card has ``phone_input``
 
 
 class ModelError(RuntimeError):
@@ -127,13 +129,24 @@ class Model:
         feats, closure, *rest = self._run("encoder", {"mel": np.ascontiguousarray(mel, np.float32)})
         return feats, closure, (rest[0] if rest else None)
 
+    @property
+    def phone_input(self) -> bool:
+        """The denoiser takes transcript-aligned phones (``core.phones.phone_input``)."""
+        return self.card.phone_input
+
     def run_denoiser(self, x_t: np.ndarray, feats: np.ndarray, t: np.ndarray, emotion: np.ndarray,
-                     intensity: np.ndarray) -> np.ndarray:
-        """x_t (B, T, 55), feats (B, T, E), t/emotion (B,) int64, intensity (B,) -> x0 (B, T, 55)."""
-        (x0,) = self._run("denoiser", {
+                     intensity: np.ndarray, phones: np.ndarray | None = None) -> np.ndarray:
+        """x_t (B, T, 55), feats (B, T, E), t/emotion (B,) int64, intensity (B,), phones (B, T, 11) or None
+        -> x0 (B, T, 55). ``phones`` is used when the model has that input (None: no transcript)."""
+        feeds = {
             "x_t": np.ascontiguousarray(x_t, np.float32), "feats": np.ascontiguousarray(feats, np.float32),
             "t": np.asarray(t, np.int64), "emotion": np.asarray(emotion, np.int64),
-            "intensity": np.asarray(intensity, np.float32)})
+            "intensity": np.asarray(intensity, np.float32)}
+        if self.card.phone_input:
+            shape = (*np.shape(x_t)[:2], N_PHONE_INPUT)
+            feeds[PHONE_GRAPH_INPUT] = (np.zeros(shape, np.float32) if phones is None
+                               else np.ascontiguousarray(np.broadcast_to(phones, shape), np.float32))
+        (x0,) = self._run("denoiser", feeds)
         return x0
 
 
@@ -158,7 +171,8 @@ def _open_sessions(directory: Path, card: ModelCard, providers: list[str]) -> di
             raise ModelError(f"model file {path.name} is corrupt or unreadable ({type(exc).__name__}); "
                              "reinstall the extension") from exc
         got = tuple(i.name for i in out[name].get_inputs())
-        if got != GRAPH_INPUTS[name]:
+        want = GRAPH_INPUTS[name] + ((PHONE_GRAPH_INPUT,) if name == "denoiser" and card.phone_input else ())
+        if got != want:
             raise ModelError(f"model file {path.name} is not the {name} graph (inputs {', '.join(got)}); "
                              "reinstall the extension")
     return out
