@@ -9,10 +9,11 @@ Every setting comes from the recipe (``thunder_train/recipe.toml``, ``--recipe``
   1. corpus      ``thunder_train.corpus.build`` (skipped when ``--corpus`` already holds the recipe's corpus,
                  rebuilt with --rebuild; a corpus built with other settings is an error)
   2. judges      ``thunder_train.judges.train_all.train_all_judges`` (M2S, sync experts, lip reader)
-  3. generators  the recipe's runs in order (``[generator.runs.*]``): deterministic baseline; a diffusion base
-                 model and its continuation ``diffusion``; then, from ``diffusion`` with equal step budgets:
-                 +M2S and +M2S+sync (judges frozen, upper face anchored to ``diffusion``) and the control
-                 ``diffusion_long`` (the same steps, no judges). Step checkpoints in ``work/runs/<run>.ckpt``.
+  3. generators  the recipe's runs in order (``[generator.runs.*]``): a diffusion base model and its
+                 continuation ``diffusion``; then, from ``diffusion`` with equal step budgets: +M2S+sync and
+                 +M2S (judges frozen, upper face anchored to ``diffusion``) and the control ``diffusion_long``
+                 (the same steps, no judges); last the deterministic baseline. Step checkpoints in
+                 ``work/runs/<run>.ckpt``.
   4. export      every variant to ONNX (parity-checked) in ``work/variants/<name>``
   5. evaluation  ``thunder_train.evaluation.run.evaluate`` over the exported models -> metrics.json
   6. ship        the chosen variant's ONNX + model.json, metrics.json and MODEL_CARD.md into ``--out``

@@ -40,6 +40,27 @@ def test_same_seed_gives_identical_shards(tiny):
             np.testing.assert_array_equal(za[k], zb[k], err_msg=f"{rel}:{k}")
 
 
+def test_rebuild_reuses_synthetic_splits_only_when_plan_and_code_match(tiny, tmp_path):
+    """A rebuild hard-links the synthetic shards of the corpus it replaces (same plan, same synthesis code) and
+    writes the same meta; another plan synthesises anew."""
+    import shutil
+    from dataclasses import replace
+
+    root, cfg, meta = tiny
+    out = tmp_path / "c"
+    shutil.copytree(root / "a", out)
+    logs: list[str] = []
+    again = replace(cfg, out=out)
+    meta2 = build(again, log=logs.append)
+    assert any("reused" in m for m in logs)
+    assert meta2["splits"] == meta["splits"] and meta2["unmapped_phones"] == meta["unmapped_phones"]
+    for rel in sorted(p.relative_to(root / "a") for p in (root / "a").glob("*/shard_*.npz")):
+        assert (out / rel).read_bytes() == (root / "a" / rel).read_bytes()
+    logs.clear()
+    build(replace(again, seed=cfg.seed + 1), log=logs.append)
+    assert not any("reused" in m for m in logs)
+
+
 def test_other_seed_differs(tiny):
     _, cfg, _ = tiny
     j0 = plan(cfg)["train"]

@@ -11,8 +11,8 @@ from thunder_train.recipe import DEFAULT_PATH, Recipe, RecipeError, derive_seed
 
 def test_the_shipped_recipe_fills_every_config_and_every_run():
     r = Recipe.load()
-    assert list(r.runs) == ["deterministic", "diffusion_base", "diffusion", "diffusion_m2s", "diffusion_m2s_sync",
-                            "diffusion_long"]
+    assert list(r.runs) == ["diffusion_base", "diffusion", "diffusion_m2s_sync", "diffusion_m2s", "diffusion_long",
+                            "deterministic"]
     cfgs = {name: r.train_config(name) for name in r.runs}
     # one step budget per run, from the recipe; every run trains with the same batches' shape and net
     assert {n: c.steps for n, c in cfgs.items()} == {n: run["steps"] for n, run in r.runs.items()}

@@ -1,6 +1,7 @@
 """Corpus build: plan jobs per split, synthesise them on a process pool, write shards and meta.json."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import resource
@@ -157,20 +158,27 @@ def build(cfg: BuildConfig, log=print) -> dict:
     t0 = time.time()
     jobs = plan(cfg)
     log(f"planned {sum(len(j) for j in jobs.values())} utterances in {time.time() - t0:.1f} s")
-    stats: dict = {}
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu0 = ru.ru_utime + ru.ru_stime
-    # one fresh process per utterance, never inheriting espeak-ng state (see synth_pool)
-    with synth_pool(cfg.workers) as pool:
-        for split, js in jobs.items():
-            t1 = time.time()
-            _write_split(root, split, pool.imap(run_job, js, chunksize=1), cfg.shard_seconds, stats)
-            sec = stats.get(split, {}).get("seconds", 0.0)
-            log(f"{split}: {len(js)} utterances, {sec / 3600:.2f} h in {time.time() - t1:.0f} s "
-                f"({sec / max(time.time() - t1, 1e-6):.0f}x real time)")
-    synth_wall = time.time() - t0
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    stats["_cpu_s"] = ru.ru_utime + ru.ru_stime - cpu0
+    key = synthetic_key(cfg, jobs)
+    stats = _reuse_synthetic(final, root, key)
+    if stats is not None:
+        log(f"synthetic splits: reused from {final} (same plan and synthesis code)")
+        synth_wall = float(stats.pop("_wall_s", 0.0))
+    else:
+        stats = {}
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu0 = ru.ru_utime + ru.ru_stime
+        # one fresh process per utterance, never inheriting espeak-ng state (see synth_pool)
+        with synth_pool(cfg.workers) as pool:
+            for split, js in jobs.items():
+                t1 = time.time()
+                _write_split(root, split, pool.imap(run_job, js, chunksize=1), cfg.shard_seconds, stats)
+                sec = stats.get(split, {}).get("seconds", 0.0)
+                log(f"{split}: {len(js)} utterances, {sec / 3600:.2f} h in {time.time() - t1:.0f} s "
+                    f"({sec / max(time.time() - t1, 1e-6):.0f}x real time)")
+        synth_wall = time.time() - t0
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        stats["_cpu_s"] = ru.ru_utime + ru.ru_stime - cpu0
+        _save_synthetic_stats(root, key, stats, synth_wall)
     if cfg.real:
         from .real import build_real
         t2 = time.time()
@@ -197,6 +205,55 @@ def build(cfg: BuildConfig, log=print) -> dict:
     else:
         root.rename(final)
     return meta
+
+
+# modules whose code decides what a synthetic utterance's audio and labels are
+SYNTH_MODULES = ("synth", "articulation", "expression", "render", "espeak", "festival", "flite", "phonemap",
+                 "shards", "text", "voices")
+SYNTH_STATS = "synthetic.json"
+
+
+def synthetic_key(cfg: BuildConfig, jobs: dict[str, list[Job]]) -> str:
+    """sha256 of everything the synthetic splits depend on: the planned jobs (voices, texts, emotions, seeds),
+    the shard size and the synthesis code."""
+    h = hashlib.sha256(repr((cfg.shard_seconds, FPS, SR, sorted(jobs.items()))).encode())
+    here = Path(__file__).parent
+    for name in SYNTH_MODULES:
+        h.update((here / f"{name}.py").read_bytes())
+    return h.hexdigest()
+
+
+def _save_synthetic_stats(root: Path, key: str, stats: dict, wall: float) -> None:
+    data = {k: v for k, v in stats.items() if k in SPLIT_SHARE or k in ("_unmapped", "_cpu_s")}
+    (root / SYNTH_STATS).write_text(json.dumps({"key": key, "wall_s": wall, "stats": data}, default=dict))
+
+
+def _reuse_synthetic(old: Path, root: Path, key: str) -> dict | None:
+    """Hard-link the synthetic splits of an earlier build ``old`` into ``root`` when they were made from the
+    same plan and code (``synthetic_key``); their stats, or None when nothing could be reused."""
+    try:
+        saved = json.loads((old / SYNTH_STATS).read_text())
+    except (OSError, ValueError):
+        return None
+    if saved.get("key") != key or not all((old / s).is_dir() for s in SPLIT_SHARE):
+        return None
+    for split in SPLIT_SHARE:
+        (root / split).mkdir()
+        for f in sorted((old / split).iterdir()):
+            os.link(f, root / split / f.name)
+    shutil.copy2(old / SYNTH_STATS, root / SYNTH_STATS)
+    stats: dict = {"_wall_s": saved.get("wall_s", 0.0)}
+    for k, v in saved["stats"].items():
+        if k in SPLIT_SHARE:
+            v = dict(v)
+            for c in ("voices", "langs", "sources"):
+                v[c] = Counter(v[c])
+            v["emotions"] = Counter({int(e): n for e, n in v["emotions"].items()})
+            v["phone_frames"] = Counter({int(e): n for e, n in v["phone_frames"].items()})
+        elif k == "_unmapped":
+            v = Counter(v)
+        stats[k] = v
+    return stats
 
 
 def _meta(cfg: BuildConfig, stats: dict, synth_wall: float, wall: float) -> dict:
