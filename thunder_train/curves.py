@@ -3,7 +3,8 @@
 Input: ``<runs>/<run>.ckpt/metrics.jsonl`` as written by ``train.train`` (``checkpoint.RunDir``), rows
 ``{"step", "split", <metric>: value}``: split "train" holds the training losses (mean over the last
 ``log_every`` steps) and the learning rate, the development split ("real_val" or "val") the metrics of
-``train_cli.closure_validation``.
+``train_cli.closure_validation`` and, when the development set was present, ``train_cli.devset_validation``
+(``dev_*``: ARKit-definition rates on a style-stratified subset of recorded voices never trained on).
 """
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from pathlib import Path
 
 from thunder_train.checkpoint import METRICS_FILE, read_metrics
 
-DEV_METRICS = ("closure_acc", "mouth_mae")
+DEV_METRICS = ("closure_acc", "mouth_mae", "dev_sealed", "dev_rounded", "dev_silent", "dev_round_peak")
 TRAIN_METRICS = ("x0",)
-LABELS = {"closure_acc": "closure accuracy (dev) ↑", "mouth_mae": "mouth MAE (dev) ↓", "x0": "x0 loss (train) ↓"}
+LABELS = {"closure_acc": "closure accuracy (val) ↑", "mouth_mae": "mouth MAE (val) ↓",
+          "dev_sealed": "p b m sealed (dev set) ↑", "dev_rounded": "uw ow w rounded (dev set) ↑",
+          "dev_silent": "silence closed (dev set) ↑", "dev_round_peak": "rounding peak ratio (dev set) → 1",
+          "x0": "x0 loss (train) ↓"}
 
 
 def load_logs(runs_dir: str | Path, order: list[str] | None = None) -> dict[str, list[dict]]:
@@ -30,7 +34,7 @@ def load_logs(runs_dir: str | Path, order: list[str] | None = None) -> dict[str,
 
 def series(rows: list[dict], metric: str, dev: bool) -> tuple[list[int], list[float]]:
     """(steps, values) of ``metric`` from the development rows (``dev``) or the training rows."""
-    pts = [(r["step"], r[metric]) for r in rows if metric in r and (r["split"] != "train") == dev]
+    pts = [(r["step"], r[metric]) for r in rows if r.get(metric) is not None and (r["split"] != "train") == dev]
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
@@ -42,8 +46,13 @@ def render_png(logs: dict[str, list[dict]], path: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     panels = [(m, True) for m in DEV_METRICS] + [(m, False) for m in TRAIN_METRICS]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5 * len(panels), 3.6), constrained_layout=True)
-    for ax, (metric, dev) in zip(axes, panels, strict=True):
+    cols = min(4, len(panels))
+    rows_n = -(-len(panels) // cols)
+    fig, grid = plt.subplots(rows_n, cols, figsize=(5 * cols, 3.6 * rows_n), constrained_layout=True, squeeze=False)
+    axes = list(grid.ravel())
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    for ax, (metric, dev) in zip(axes, panels, strict=False):
         for run, rows in logs.items():
             x, y = series(rows, metric, dev)
             if x:
@@ -68,7 +77,7 @@ def markdown_table(logs: dict[str, list[dict]]) -> str:
         for r in rows:
             if r["split"] == "train":
                 continue
-            vals = [f"{r[m]:.4f}" if m in r else "n/a" for m in DEV_METRICS]
+            vals = [f"{r[m]:.4f}" if r.get(m) is not None else "n/a" for m in DEV_METRICS]
             x0 = train_x0.get(r["step"])
             lines.append(f"| {run} | {r['step']} | {r['split']} | " + " | ".join(vals)
                          + f" | {'n/a' if x0 is None else f'{x0:.4f}'} |")

@@ -69,6 +69,58 @@ def closure_validation(utts: list, max_utts: int = 40, steps: int = 4, seed: int
     return val_fn
 
 
+DEVSET = Path("data/devset")   # `thunder-train devset` output: recorded speech of voices never trained on
+
+
+def devset_validation(root: Path, per_group: int = 8, steps: int = 4, seed: int = 0):
+    """Returns ``val_fn(gen) -> dict`` of ARKit-definition mouth rates on a fixed, style-stratified subset of the
+    development set (``per_group`` clips per style group, one take each), or None when ``root`` has no dev set.
+
+    dev_sealed / dev_rounded / dev_open / dev_silent: the rates of ``devset.evaluate`` (``arkit.*``) pooled
+    over the subset; dev_round_peak: median generated / target rounding peak; dev_pcc: lip PCC vs target.
+    """
+    from thunder_train.devset.evaluate import DevEvalConfig, _Acc, load_dev, score_clip
+    from thunder_train.evaluation import closure as cl
+    from thunder_train.evaluation.run import Geometry
+    from thunder_train.infer import sample_takes
+
+    try:
+        recs = load_dev(root)
+    except ValueError:
+        return None
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for style in sorted({r.style for r in recs}):
+        idx = [i for i, r in enumerate(recs) if r.style == style]
+        chosen += [recs[i] for i in sorted(rng.choice(idx, size=min(per_group, len(idx)), replace=False))]
+    cfg, geo = DevEvalConfig(), Geometry()
+
+    def val_fn(gen) -> dict:
+        acc = _Acc()
+        for k, r in enumerate(chosen):
+            take = sample_takes(gen, np.asarray(r.audio, np.float32) / 32768.0, [seed + k], steps=steps,
+                                n_frames=len(r.perf))[0]
+            score_clip(take, r, geo, cfg, acc)
+        out = {f"dev_{name}": round(cl.rate(acc.hits.get(f"arkit.{key}", [])), 4) for name, key in (
+            ("sealed", "bilabial_sealed"), ("rounded", "rounded_lips"), ("open", "open_jaw"),
+            ("silent", "silent_closed"))}
+        rr = acc.ratios.get("round", [])
+        out["dev_round_peak"] = round(float(np.median(rr)), 4) if rr else None
+        out["dev_pcc"] = round(float(np.mean(acc.pcc)), 4)
+        out["dev_clips"] = len(chosen)
+        return out
+
+    return val_fn
+
+
+def combined_validation(*fns):
+    """One ``val_fn`` whose dict merges those of ``fns`` (None entries skipped); None when all are None."""
+    fns = [f for f in fns if f is not None]
+    if not fns:
+        return None
+    return lambda gen: {k: v for f in fns for k, v in f(gen).items()}
+
+
 def add_recipe_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--recipe", type=Path, default=None, help="recipe file (default thunder_train/recipe.toml)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -116,7 +168,8 @@ def config_from_args(args: argparse.Namespace, recipe: Recipe) -> TrainConfig:
 
 
 def run_training(cfg: TrainConfig, corpus: Path, out: Path, log=print, recipe: Recipe | None = None,
-                 ckpt_dir: Path | None = None, resume: bool = False, deadline: float | None = None) -> dict:
+                 ckpt_dir: Path | None = None, resume: bool = False, deadline: float | None = None,
+                 devset: Path | None = DEVSET) -> dict:
     """Train one run to ``out`` (.pt, plus .json with its record); step checkpoints in ``ckpt_dir``."""
     utts = load_utterances(corpus, TRAIN_SPLITS)
     if not utts:
@@ -124,7 +177,8 @@ def run_training(cfg: TrainConfig, corpus: Path, out: Path, log=print, recipe: R
     val_split = validation_splits(corpus)[0]
     val = load_utterances(corpus, (val_split,))
     seed = recipe.seed_for("validation.subset") if recipe else 0
-    val_fn = closure_validation(val, max_utts=cfg.val_utts, seed=seed) if val else None
+    val_fn = combined_validation(closure_validation(val, max_utts=cfg.val_utts, seed=seed) if val else None,
+                                 devset_validation(devset, seed=seed) if devset is not None else None)
     provenance = recipe.provenance() if recipe else {}
     gen, info = train(cfg, utts, log=log, val_fn=val_fn, run_dir=ckpt_dir or out.with_suffix(".ckpt"),
                       resume=resume, deadline=deadline, provenance=provenance, val_split=val_split)

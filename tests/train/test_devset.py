@@ -300,3 +300,25 @@ def test_devset_eval_cli_reports_a_missing_devset(tmp_path, capsys):
                  "--out", str(out), "--markdown", ""])
     assert code == 2 and not out.exists()
     assert "thunder-train devset" in capsys.readouterr().err
+
+
+def test_training_validation_on_the_devset_subset(synth_clips, tmp_path):
+    """The curves' dev-set rows: a style-stratified subset, scored with the evaluation's ARKit definitions."""
+    import torch
+
+    from thunder_train.networks import Generator, NetConfig
+    from thunder_train.train_cli import combined_validation, devset_validation
+
+    assert devset_validation(tmp_path / "none") is None
+    _, results = synth_clips
+    kept, _ = db.select(results, db.DevsetConfig(max_floor_share=0.5))
+    _write_split(tmp_path, "dev", iter(db.to_records(kept, seed=0)), 900.0, {})
+    torch.manual_seed(0)
+    gen = Generator(NetConfig(enc_dim=16, dim=16, enc_dilations=(1,), den_dilations=(1,), kernel=3, dropout=0.0))
+    fn = devset_validation(tmp_path, per_group=1, steps=2)
+    out = combined_validation(fn, None, lambda g: {"other": 1})(gen)
+    assert out["dev_clips"] == len({r["clip"].style for r in kept}) and out["other"] == 1
+    for k in ("dev_sealed", "dev_rounded", "dev_open", "dev_silent"):
+        assert 0.0 <= out[k] <= 1.0
+    assert -1.0 <= out["dev_pcc"] <= 1.0
+    assert fn(gen) == fn(gen)   # fixed subset and seeds: the curve measures the network, not the draw
