@@ -80,6 +80,7 @@ def test_flame_addon_rig_driven_end_to_end(bpy, empty_scene, tmp_path):
     notes = json.loads(act["thunder_settings"])["notes"]
     assert any("36 Pose keys" in n and "widened" in n for n in notes)
     assert mesh.data.shape_keys.key_blocks["Pose12"].slider_min == -1.0
+    # Clear puts the character back as it was, slider ranges included (checked at the end of the test)
     obj_paths = {(fc.data_path, fc.array_index) for fc in fcurves(act, "OBJECT")}
     for bone in ("neck", "jaw", "left_eye", "right_eye"):
         assert {(f'pose.bones["{bone}"].rotation_axis_angle', i) for i in range(4)} <= obj_paths
@@ -124,6 +125,9 @@ def test_flame_addon_rig_driven_end_to_end(bpy, empty_scene, tmp_path):
     kf.clear_takes(rig)
     assert all(pb[b].rotation_mode == "AXIS_ANGLE" and tuple(pb[b].rotation_axis_angle) == (0.0, 0.0, 1.0, 0.0)
                for b in ("neck", "jaw", "left_eye", "right_eye"))
+    # ... and the Pose keys' slider ranges as they were before the first take
+    assert all((kb.slider_min, kb.slider_max) == (0.0, 1.0)
+               for kb in mesh.data.shape_keys.key_blocks if kb.name.startswith("Pose"))
 
 
 @pytest.mark.parametrize("digits", [1, 2, 3])

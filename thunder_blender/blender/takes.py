@@ -288,10 +288,12 @@ def capture_rest(rig: RigTarget, only_missing: dict | None = None) -> dict:
     """The state THUNDER may change, as plain data (see the module docstring). With ``only_missing``, an
     earlier record, only the parts it lacks (a mesh checked since) are captured and merged into a copy."""
     rest = json.loads(json.dumps(only_missing)) if only_missing else {}
-    keys, objs, bones, anim = (rest.setdefault(k, {}) for k in ("keys", "objects", "bones", "anim"))
+    keys, objs, bones, anim, sliders = (rest.setdefault(k, {}) for k in ("keys", "objects", "bones", "anim", "sliders"))
     for m in _meshes(rig, everything=True):
         if m.name not in keys:
             keys[m.name] = {kb.name: kb.value for kb in m.data.shape_keys.key_blocks}
+        if m.name not in sliders:  # ranges a take may widen (signed FLAME pose correctives)
+            sliders[m.name] = {kb.name: [kb.slider_min, kb.slider_max] for kb in m.data.shape_keys.key_blocks}
     ht = rig.head_target
     if ht is not None and ht.name not in objs:
         objs[ht.name] = _xform(ht)
@@ -362,5 +364,17 @@ def clear_takes(rig: RigTarget) -> tuple[int, list[bpy.types.Action]]:
     for idb in anim_ids(rig, everything=True):
         pop_user_action(idb)
     restore_rest(rig, rest)
+    kept = find_kept(rig)
+    if not kept:  # no take left that keys signed values: the shape-key slider ranges go back too
+        restore_slider_ranges(rig, rest)
     sync_list(rig)
-    return n, find_kept(rig)
+    return n, kept
+
+
+def restore_slider_ranges(rig: RigTarget, rest: dict) -> None:
+    """Put back the slider ranges of the rest record (a take widens those of FLAME's Pose keys)."""
+    for m in _meshes(rig, everything=True):
+        for kname, (lo, hi) in rest.get("sliders", {}).get(m.name, {}).items():
+            kb = m.data.shape_keys.key_blocks.get(kname)
+            if kb is not None and (kb.slider_min, kb.slider_max) != (lo, hi):
+                kb.slider_min, kb.slider_max = lo, hi
