@@ -87,6 +87,7 @@ def test_flame_addon_rig_driven_end_to_end(bpy, empty_scene, tmp_path):
     assert not any("rotation_quaternion" in p or "rotation_euler" in p for p, _ in obj_paths)
     key = {fc.data_path: fc for fc in fcurves(act, "KEY")}
     assert len([p for p in key if "Exp" in p]) == N_EXP and not any("Shape" in p for p in key)
+    assert {fc.group.name for fc in key.values()} == {"Shape Keys", "Pose correctives"}  # Graph Editor groups
 
     from thunder_blender.core.channels import INDEX
 

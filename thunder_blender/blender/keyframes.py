@@ -74,7 +74,6 @@ from .takes import (  # noqa: F401 - re-exported: the take API is also reachable
     retarget_tracks,
     set_active_take,
     slot_for,
-    slotted_actions,
     stored_rest,
     sync_list,
 )
@@ -132,14 +131,15 @@ def _quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 # -- curves ---------------------------------------------------------------------------------------------
 class _Writer:
-    """F-curve factory for one take's action: a channelbag per slot (4.4+) or the legacy action."""
+    """F-curve factory for one take's action: one layer, one keyframe strip, a channelbag per slot."""
 
     def __init__(self, action: bpy.types.Action, tol: float = 0.0, sealed: np.ndarray | None = None,
                  closure_groups: frozenset[str] = frozenset()) -> None:
         self.action = action
         self.slots: dict[str, object] = {}
         self._bags: dict[str, object] = {}
-        self._strip = action.layers.new("Layer").strips.new(type="KEYFRAME") if slotted_actions() else None
+        self._groups: dict[tuple, object] = {}
+        self._strip = action.layers.new("Layer").strips.new(type="KEYFRAME")
         # key reduction: curves are collected and reduced together in flush_all (all curves share the frames)
         self.tol, self.sealed, self.closure_groups = float(tol), sealed, closure_groups
         self._pending: list[tuple] = []
@@ -160,16 +160,18 @@ class _Writer:
 
     def _write(self, idb, path: str, index: int, frames: np.ndarray, values: np.ndarray, group: str,
                slot_name: str | None = None) -> None:
-        if self._strip is not None:
-            slot_name = slot_name or idb.name
-            key = (idb.id_type, slot_name)
-            if key not in self._bags:
-                slot = self.action.slots.new(id_type=idb.id_type, name=slot_name)
-                self.slots[key] = slot
-                self._bags[key] = self._strip.channelbag(slot, ensure=True)
-            fc = self._bags[key].fcurves.new(path, index=index)
-        else:  # Blender 4.2 / 4.3: legacy action, one ID type per action (untested here)
-            fc = self.action.fcurves.new(path, index=index, action_group=group)
+        slot_name = slot_name or idb.name
+        key = (idb.id_type, slot_name)
+        if key not in self._bags:
+            slot = self.action.slots.new(id_type=idb.id_type, name=slot_name)
+            self.slots[key] = slot
+            self._bags[key] = self._strip.channelbag(slot, ensure=True)
+        bag = self._bags[key]
+        fc = bag.fcurves.new(path, index=index)
+        if group:  # the Graph Editor's channel groups ("Shape Keys", "Pose correctives", ...)
+            if (key, group) not in self._groups:
+                self._groups[(key, group)] = bag.groups.new(group)
+            fc.group = self._groups[(key, group)]
         n = frames.shape[0]
         fc.keyframe_points.add(n)
         co = np.empty(2 * n, dtype=np.float32)
@@ -205,8 +207,6 @@ def _write_rotation(w: _Writer, rig: RigTarget, perf: np.ndarray, frames: np.nda
                     rest: dict) -> list[str]:
     """Head rotation (object or head/neck bone) and FLAME jaw bone keys. Returns notes."""
     notes: list[str] = []
-    if not slotted_actions():
-        return ["head and jaw rotation need Blender 4.4+ (slotted actions)"]
     target = rig.head_target
     if own_action(target):
         return [f"rotation skipped: '{target.name}' already has its own action"]
@@ -323,9 +323,6 @@ def build_take_action(rig: RigTarget, perf: np.ndarray, start_frame: int, name: 
     w = _Writer(act, tol, sealed, frozenset({rig.jaw_bone}) if rig.jaw_bone else frozenset())
     notes = []
     parts = rig.parts
-    if not slotted_actions() and len(parts) > 1:  # a legacy action animates one ID only
-        parts = parts[:1]
-        notes.append(f"only '{rig.mesh.name}' keyed: keying several meshes needs Blender 4.4+")
     correctives = None
     if rig.flame is not None:
         correctives = pose_correctives(flame_rotations(rig, perf, head_motion))  # (M, 36)
@@ -374,7 +371,7 @@ def _stamp(act, seed: int, k: int, info: dict, rest: dict, kept: bool = False) -
 
 def _add_tracks(rig: RigTarget, k: int, act) -> None:
     for idb, name in anim_targets(rig):
-        if slot_for(act, idb, name) is not None or (not slotted_actions() and idb is rig.key):
+        if slot_for(act, idb, name) is not None:
             add_track(idb, f"{TRACK_PREFIX}{k + 1}", act, name)
 
 

@@ -30,11 +30,6 @@ KEPT_PREFIX = "THUNDER kept "
 PRE_PREFIX = "pre-THUNDER "
 
 
-def slotted_actions() -> bool:
-    """True on Blender 4.4+ (layered actions with slots)."""
-    return "slots" in bpy.types.Action.bl_rna.properties
-
-
 def is_take(action) -> bool:
     return action is not None and PROP_SEED in action and PROP_TAKE in action
 
@@ -77,7 +72,7 @@ def _id_key(idb, name: str) -> str:
 
 def slot_for(action, idb, name: str | None = None):
     """The slot of ``action`` meant for ``idb`` (by ID type, then by slot name when there are several)."""
-    if not slotted_actions() or action is None:
+    if action is None:
         return None
     slots = [s for s in action.slots if s.target_id_type == idb.id_type]
     if len(slots) <= 1 or name is None:
@@ -127,7 +122,7 @@ def _assign(idb, action, name: str | None = None) -> None:
             ad.action = None
         return
     slot = slot_for(action, idb, name)
-    if slotted_actions() and slot is None:
+    if slot is None:
         _assign(idb, None)
         return
     if ad is None:
@@ -170,11 +165,10 @@ def retarget_tracks(rig: RigTarget, old: bpy.types.Action, new: bpy.types.Action
                     label = st.name
                     tr.strips.remove(st)
                     slot = slot_for(new, idb, name)
-                    if slot is None and slotted_actions():
+                    if slot is None:
                         continue
                     ns = tr.strips.new(label, int(round(new.frame_range[0])), new)
-                    if slot is not None:
-                        ns.action_slot = slot
+                    ns.action_slot = slot
             if len(tr.strips) == 0:  # this mesh is no longer driven
                 ad.nla_tracks.remove(tr)
         if ad.action is old:
@@ -203,7 +197,7 @@ def remove_takes(rig: RigTarget, keep: bpy.types.Action | None = None, delete_ke
     for idb, name in anim_targets(rig, everything=True):
         _remove_tracks(idb, doomed | {a.name for a in kept})
         for a in kept:
-            if slot_for(a, idb, name) is not None or not slotted_actions():
+            if slot_for(a, idb, name) is not None:
                 add_track(idb, KEPT_PREFIX + a.name, a, name)
     for a in kept:
         del a[PROP_TAKE]
@@ -246,7 +240,7 @@ def push_user_action(idb) -> None:
     tr = ad.nla_tracks.new()
     tr.name = PRE_PREFIX + act.name
     st = tr.strips.new(act.name, int(round(act.frame_range[0])), act)
-    if slotted_actions() and ad.action_slot is not None:
+    if ad.action_slot is not None:
         st.action_slot = ad.action_slot
     tr.mute = True
     ad.action = None
