@@ -133,6 +133,8 @@ def write_model_card(out: Path, card: dict, metrics: dict, work: Path | None = N
                      f"{_fmt(row['bilabial_sealed_deterministic'])}.")
     if not summ.get("splits"):
         lines.append("- No evaluation has been run for this model yet.")
+    if metrics.get("devset"):
+        lines += devset_section(metrics["devset"], metrics.get("shipped_variant", ""))
     lines += ["", "## Ablation (from metrics.json)", ""]
     lines += [to_markdown(metrics) if metrics.get("ablation") else "Not evaluated yet.", ""]
     if metrics.get("timings_s"):
@@ -156,7 +158,8 @@ def write_model_card(out: Path, card: dict, metrics: dict, work: Path | None = N
         "- Emotion guidance only has an effect when an emotion other than `auto` is chosen.",
         "- Upper-face motion (brows, head) is not determined by the audio: it comes from the per-take noise. "
         "Blinks and gaze come from a seeded runtime layer (`core.blinks`, `core.gaze`), not from the network: "
-        "the sampler loses sparse, brief events (measured with `python -m thunder_train.evaluation.blinks`).",
+        "the sampler loses sparse, brief events (measured with `python -m thunder_train.evaluation.blinks`; "
+        "the layer and its measurements: docs/BLINKS_AND_GAZE.md).",
         "",
     ]
     if notes:
@@ -164,6 +167,71 @@ def write_model_card(out: Path, card: dict, metrics: dict, work: Path | None = N
     path = out / "MODEL_CARD.md"
     path.write_text("\n".join(lines))
     return path
+
+
+DEV_RATES = (("bilabial_sealed", "p b m sealed", 0.95), ("rounded_lips", "uw ow w rounded", 0.90),
+             ("open_jaw", "open vowels jaw open", 0.95), ("silent_closed", "silence closed", 0.97))
+
+
+def _dev_cell(row: dict, key: str) -> str:
+    v = row.get(key)
+    if not v or v.get("mean") is None:
+        return "-"
+    return f"{v['mean']:.2f}" + (f" ± {v['std']:.2f}" if v.get("n", 1) > 1 and v.get("std") else "")
+
+
+def devset_section(dev: dict, shipped: str) -> list[str]:
+    """"On the real-speech development set": every variant overall, the shipped one per style group, and each
+    target with its figure (ARKit-weight definitions; the mesh ones are in devset_metrics.md)."""
+    groups = dev["groups"]
+    counts = dev.get("counts", {})
+    info = dev.get("devset", {})
+    ship = shipped if shipped in groups else next((v for v in groups if v != "target"), None)
+    seeds = dev.get("config", {}).get("seeds", [])
+    lines = ["## On the real-speech development set", "",
+             f"{counts.get('overall', {}).get('clips', '?')} clips, {counts.get('overall', {}).get('speakers', '?')} "
+             f"speakers{', ' + str(len(info['languages'])) + ' languages' if info.get('languages') else ''}, "
+             "none of them trained on (docs/DEVSET_CARD.md); "
+             f"{len(seeds)} take seeds, mean ± std over seeds. ARKit-weight definitions "
+             "(aperture = jawOpen - mouthClose: sealed < 0.12, open > 0.15; rounded: funnel or pucker > 0.2); "
+             "peak ratio = generated / articulation-target peak at the phone's extremum (median); lip PCC against "
+             "the articulation target. Both definitions and every group: `devset_metrics.md`.", "",
+             "| variant | " + " | ".join(lbl for _, lbl, _ in DEV_RATES) + " | rounding peak | closure peak | "
+             "jaw peak | lip PCC |", "|---" * (len(DEV_RATES) + 5) + "|"]
+    for name, per in groups.items():
+        row = per.get("overall", {})
+        cells = [_dev_cell(row, f"arkit.{k}") for k, _, _ in DEV_RATES]
+        cells += [_dev_cell(row, f"peak_ratio.{a}") for a in ("round", "close", "jaw")]
+        cells.append(_dev_cell(row, "lip_pcc_vs_target"))
+        lines.append(f"| {'**' + name + '**' if name == ship else name} | " + " | ".join(cells) + " |")
+    if ship is None:
+        return lines + [""]
+    names = [g for g in counts if g != "overall"] + ["overall"]
+    lines += ["", f"The shipped variant (`{ship}`) per style group:", "",
+              "| measure | " + " | ".join(f"{g} ({counts[g]['clips']})" for g in names) + " | target |",
+              "|---" * (len(names) + 2) + "|"]
+    for k, lbl, tgt in DEV_RATES:
+        lines.append(f"| {lbl} | " + " | ".join(_dev_cell(groups[ship].get(g, {}), f"arkit.{k}") for g in names)
+                     + f" | >= {tgt} |")
+    lines.append("| rounding peak ratio | " + " | ".join(_dev_cell(groups[ship].get(g, {}), "peak_ratio.round")
+                                                        for g in names) + " | 0.85-1.15 |")
+    lines += ["", "Targets not reached (shipped variant; a group is listed when its own figure misses):", ""]
+    missed = []
+    for k, lbl, tgt in DEV_RATES:
+        for g in names:
+            v = groups[ship].get(g, {}).get(f"arkit.{k}", {})
+            if v.get("mean") is not None and v["mean"] < tgt:
+                missed.append(f"{lbl} {g} {v['mean']:.2f} (target {tgt})")
+    for a in ("round", "close", "jaw"):
+        v = groups[ship].get("overall", {}).get(f"peak_ratio.{a}", {})
+        if v.get("mean") is not None and not 0.85 <= v["mean"] <= 1.15:
+            missed.append(f"{a} peak ratio overall {v['mean']:.2f} (target 0.85-1.15)")
+    det = groups.get("deterministic", {}).get("overall", {}).get("lip_pcc_vs_target", {}).get("mean")
+    pcc = groups[ship].get("overall", {}).get("lip_pcc_vs_target", {}).get("mean")
+    if det is not None and pcc is not None and pcc < det:
+        missed.append(f"lip PCC {pcc:.3f} below the deterministic baseline's {det:.3f}")
+    lines += [f"- {m}" for m in missed] if missed else ["- none"]
+    return lines + [""]
 
 
 # Closure targets on recorded speech (fractions; the definitions are in metrics.json).

@@ -53,6 +53,7 @@ class PipelineConfig:
     judges: Path | None = None
     resume: bool = False
     deadline: float | None = None    # time.monotonic() value: the session's time limit
+    devset: Path | None = Path("data/devset")   # recorded voices never trained on (training curves, evaluation)
 
 
 def _log(msg: str) -> None:
@@ -129,7 +130,7 @@ def stage_generators(cfg: PipelineConfig, corpus: Path, judges: dict[str, Path])
             c = cfg.recipe.train_config(name, m2s_path=str(judges["m2s_mouth"]), sync_path=str(judges["sync_loss"]),
                                         init_from=str(init) if init else None)
             info[name] = run_training(c, corpus, path, log=_log, recipe=cfg.recipe, ckpt_dir=runs / f"{name}.ckpt",
-                                      resume=cfg.resume, deadline=cfg.deadline)
+                                      resume=cfg.resume, deadline=cfg.deadline, devset=cfg.devset)
         ckpts[name] = path
         atomic_write_text(runs / "training.json", json.dumps(info, indent=1, default=str) + "\n")
     return ckpts
@@ -190,7 +191,19 @@ def stage_eval(cfg: PipelineConfig, corpus: Path, dirs: dict[str, Path]) -> dict
 
     ecfg = cfg.recipe.eval_config()
     variants = {name: onnx_sample_fn(d) for name, d in dirs.items()}
-    return evaluate(variants, corpus, cfg.work / "judges", ecfg, log=_log)
+    metrics = evaluate(variants, corpus, cfg.work / "judges", ecfg, log=_log)
+    if cfg.devset is not None and (cfg.devset / "dev").is_dir():
+        from thunder_train.devset.evaluate import DevEvalConfig, evaluate_devset
+
+        metrics["devset"] = evaluate_devset(variants, cfg.devset, DevEvalConfig(seeds=tuple(ecfg.take_seeds)),
+                                            log=_log)
+        meta = cfg.devset / "meta.json"
+        if meta.is_file():
+            metrics["devset"]["devset"] = {k: v for k, v in json.loads(meta.read_text())["summary"].items()
+                                           if k in ("clips", "hours", "speakers", "languages")}
+    else:
+        _log(f"evaluation: no development set at {cfg.devset} (`thunder-train devset` builds it); skipped")
+    return metrics
 
 
 def choose(cfg: PipelineConfig, dirs: dict[str, Path]) -> str:
@@ -214,6 +227,11 @@ def stage_ship(cfg: PipelineConfig, dirs: dict[str, Path], metrics: dict, shippe
     card = ModelCard.read(src / "model.json").with_changes(metrics_summary=metrics["summary"], variant=shipped)
     card.write(cfg.out / "model.json")
     write_model_card(cfg.out, card.to_dict(), metrics, cfg.work)
+    if metrics.get("devset"):
+        from thunder_train.devset.evaluate import to_markdown
+        from thunder_train.evaluation.report import write_result
+
+        write_result(metrics["devset"], cfg.out / "devset_metrics.json", cfg.out / "devset_metrics.md", to_markdown)
     _log(f"shipped {shipped} -> {cfg.out}")
 
 
@@ -258,6 +276,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rebuild", action="store_true", help="rebuild the corpus even if it exists")
     p.add_argument("--judges", type=Path, default=None,
                    help="reuse judges trained earlier (directory of m2s_mouth.pt, sync_loss.pt, ...)")
+    p.add_argument("--devset", type=Path, default=Path("data/devset"),
+                   help="development set (training curves and evaluation; skipped when missing)")
     p.add_argument("--max-hours", type=float, default=None,
                    help="session time limit: past it, checkpoint and exit with status 3 (continue with --resume)")
     add_recipe_arguments(p)
@@ -272,7 +292,7 @@ def config_from_args(args: argparse.Namespace) -> PipelineConfig:
     hours = args.max_hours if args.max_hours is not None else (
         args.max_minutes / 60.0 if args.max_minutes is not None else None)
     return PipelineConfig(out=args.out, recipe=recipe, work=work, corpus=corpus, rebuild=args.rebuild,
-                          judges=args.judges, resume=args.resume,
+                          judges=args.judges, resume=args.resume, devset=None if args.smoke else args.devset,
                           deadline=None if hours is None else time.monotonic() + 3600.0 * hours)
 
 

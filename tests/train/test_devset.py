@@ -291,6 +291,13 @@ def test_devset_evaluation_separates_target_from_a_frozen_mouth(synth_clips, tmp
     md = to_markdown(res)
     assert "arkit.rounded_lips" in md and "mesh.bilabial_sealed" in md
 
+    from thunder_train.model_card import devset_section
+
+    card = "\n".join(devset_section(res, "frozen"))
+    assert "| **frozen** | 0.00" in card                      # the shipped row, overall, seal rate first
+    assert "p b m sealed overall 0.00 (target 0.95)" in card    # each missed target with its figure
+    assert "open vowels jaw open overall" not in card           # a reached target is not listed
+
 
 def test_devset_eval_cli_reports_a_missing_devset(tmp_path, capsys):
     from thunder_train.cli import main
