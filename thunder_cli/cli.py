@@ -173,7 +173,7 @@ def _write_numpy_formats(staging: Path, formats: list[str], name: str, takes, au
         takes_json.write(out[-1], takes.weights, takes.fps, takes.seeds, model=meta,
                          audio={} if pcm is None else {"file": audio_label, "sample_rate": rate,
                                                         "duration": round(len(pcm) / rate, 4)},
-                         settings=takes.settings)
+                         settings=_with_words(takes))
     if "csv" in formats:
         fps = csv_fps or 30.0
         for k, w in enumerate(takes.weights):
@@ -187,7 +187,7 @@ def _write_numpy_formats(staging: Path, formats: list[str], name: str, takes, au
         preview.render(out[-1], takes.weights, takes.fps, takes.seeds, pcm, rate or 16000,
                        title=f"{audio_label}: {len(takes.seeds)} takes"
                              + (f" (emotion {emotion}, seed {takes.settings.get('seed')})" if emotion else ""),
-                       words=(takes.settings.get("transcript") or {}).get("words"))
+                       words=None if takes.alignment is None else takes.alignment.to_dict()["words"])
     return out
 
 
@@ -304,11 +304,17 @@ def _shaped(takes, shaping):
 
 def _alignment_summary(takes) -> str:
     """``; transcript: 17/18 words aligned in 0.02 s`` (empty without a transcript)."""
-    al = takes.settings.get("transcript")
+    al = takes.settings.get("alignment")
     if not al:
         return ""
-    used = sum(w["used"] for w in al["words"])
-    return f"; transcript: {used}/{len(al['words'])} words aligned in {al['seconds']:.2f} s"
+    return f"; transcript: {al['n_used']}/{al['n_words']} words aligned in {al['seconds']:.2f} s"
+
+
+def _with_words(takes) -> dict:
+    """The JSON's settings: the takes' settings, with the aligned words when there was a transcript."""
+    if takes.alignment is None:
+        return takes.settings
+    return {**takes.settings, "alignment": {**takes.settings.get("alignment", {}), **takes.alignment.to_dict()}}
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

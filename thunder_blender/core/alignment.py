@@ -82,6 +82,13 @@ class Alignment:
         """Share of frames with a known class."""
         return float(np.mean(self.frames >= 0)) if self.frames.size else 0.0
 
+    def summary(self) -> dict:
+        """Small enough to record on every take: counts, coverage, time taken."""
+        return {"n_words": len(self.words), "n_used": sum(w.used for w in self.words),
+                "n_not_found": sum(w.start is None for w in self.words), "unmatched_s": round(
+                    sum(e - s for s, e in self.unmatched), 3), "coverage": round(self.coverage, 3),
+                "seconds": round(self.seconds, 4)}
+
     def to_dict(self) -> dict:
         return {"words": [w.to_dict() for w in self.words],
                 "unmatched": [[round(s, 3), round(e, 3)] for s, e in self.unmatched],

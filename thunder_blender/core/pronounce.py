@@ -8,9 +8,10 @@ aligned words are the words the user wrote. Pronunciations come from the bundled
 (``assets/pronunciations_en.txt.gz``, from the CMU Pronouncing Dictionary, see its .md), in this order:
 the token as a whole; numbers spelled out (cardinals, ordinals, years, decimals, ``%``, ``$``, ``&``);
 hyphenated and apostrophe forms from their parts; acronyms (all capitals, not in the table) letter by
-letter; anything else from spelling rules (``letter_classes``). Accents are stripped first. Letters the
-rules do not know (other scripts) give no classes, and such a word is left to the audio. English only:
-other languages go through the same rules and are approximate.
+letter; anything else from spelling rules (``letter_classes``; Greek and Cyrillic letter by letter,
+``script_classes``). Accents are stripped first. Letters the rules do not know (other scripts) give no classes,
+and such a word is left to the audio. English only: other languages go through the same rules and are
+approximate.
 """
 from __future__ import annotations
 
@@ -63,6 +64,19 @@ _GRAPHEMES: dict[str, str] = {
 }
 _KEYS = sorted(_GRAPHEMES, key=len, reverse=True)
 _VOWELS = set("aeiouy")
+# Greek and Cyrillic letters straight to classes (read letter by letter: both scripts are close to phonemic)
+_SCRIPT: dict[str, str] = {
+    **dict(zip("αβγδεζηθικλμνξοπρσςτυφχψω", ["4", "2", "9", "6", "5", "7", "5", "6", "5", "9", "7", "1", "7", "97",
+                                              "4", "1", "7", "7", "7", "7", "5", "2", "9", "17", "4"], strict=True)),
+    **dict(zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+               ["4", "1", "2", "9", "7", "5", "93", "8", "7", "5", "9", "9", "7", "1", "7", "4", "1", "7", "7", "7",
+                "3", "2", "9", "7", "8", "8", "8", "", "5", "", "5", "93", "94"], strict=True)),
+}
+
+
+def script_classes(word: str) -> tuple[int, ...]:
+    """Phone classes of a Greek or Cyrillic word, letter by letter (other letters skipped)."""
+    return tuple(int(c) for ch in word.lower() for c in _SCRIPT.get(ch, ""))
 
 
 def letter_classes(word: str) -> tuple[int, ...]:
@@ -185,7 +199,8 @@ def _part(part: str, lex: dict[str, str]) -> tuple[str, str]:
             return lex[low], "dictionary"
     letters = re.sub(r"[^a-z]", "", low)
     if not letters:
-        return "", "none"
+        digits = "".join(map(str, script_classes(low)))
+        return digits, "rules" if digits else "none"
     no_vowel = not any(ch in _VOWELS for ch in letters)
     if (part.isupper() and len(letters) >= 2) or (no_vowel and len(letters) <= 5):  # acronym: spell it
         return "".join(lex.get(ch, "") for ch in letters), "rules"
@@ -202,6 +217,8 @@ def pronounce_token(token: str) -> Word:
     if num is not None:
         return Word(text, tuple(int(c) for w in num for c in lex.get(w, "")), "rules")
     plain = _ascii(token)
+    if any(ch.lower() in _SCRIPT for ch in plain):  # Greek / Cyrillic: accents stripped, no case folding of ς
+        return Word(text, script_classes(plain), "rules")
     if len(plain) > MAX_WORD_LETTERS:
         return Word(text, (), "none")
     low = plain.lower()

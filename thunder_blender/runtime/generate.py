@@ -108,7 +108,8 @@ class Takes:
         the card's ``phone_classes`` and (T,) sibilance), shared by all takes; viseme and VRM keys are driven
         from them (``core.visemes.visemes_from_phones``). None when not available.
     alignment: the transcript aligned to the audio (``core.alignment.Alignment``, model frames), shared by all
-        takes; None without a transcript. ``settings["transcript"]`` holds its JSON form.
+        takes; None without a transcript. ``settings["alignment"]`` holds a summary (``Alignment.summary``);
+        its words are in ``alignment.to_dict()``.
     """
 
     weights: np.ndarray
@@ -367,7 +368,7 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
     if not_speech:
         warnings.append(f"the audio does not look like speech: {not_speech}; the mouth moves anyway")
     if alignment is not None:
-        settings["transcript"] = {**alignment.to_dict(), "phone_input": bool(model.phone_input)}
+        settings["alignment"] = alignment.summary() | {"phone_input": bool(model.phone_input)}
         warnings += [f"transcript: {note}" for note in alignment.notes]
         if not model.phone_input:
             warnings.append("transcript: this model was trained without phone input, so the takes come from the "
