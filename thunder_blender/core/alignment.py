@@ -9,7 +9,7 @@ The graph is a left-to-right chain: an optional *gap* before, between and after 
 classes (runs of one class merged; each class a chain of ``min_frames`` states, so it lasts at least that
 long). A gap frame is either a pause (the silence class) or *unmatched speech* (any class, at a per-frame
 penalty: a word the transcript does not have). A word can be left out at a penalty (a transcript word that is
-not in the audio). Per word, confidence is the mean over its frames of p(aligned class) / p(best class);
+not in the audio). Per word, confidence is the mean over its frames of the aligned class's posterior;
 words under ``min_confidence``, left-out words and unmatched speech become ``UNKNOWN`` frames (audio only) and
 a note. The search is a beam over a band of the chain: time and memory grow with the clip's length times the
 band width, not with the transcript's length (``make bench``; 10 minutes of speech align within a few
@@ -76,6 +76,8 @@ class Alignment:
     notes: list[str]
     seconds: float
     fps: float
+    band_max: int = 0        # most chain states searched in one frame
+    pointer_bytes: int = 0   # back-pointer memory of the search
 
     @property
     def coverage(self) -> float:
@@ -168,8 +170,9 @@ def emissions(log_probs: np.ndarray, cfg: AlignConfig) -> tuple[np.ndarray, np.n
     return table, garbage > lp[:, SIL]
 
 
-def viterbi(table: np.ndarray, ch: _Chain, cfg: AlignConfig) -> np.ndarray:
-    """Best state path (T,) through the chain, beam-pruned over a moving band of states."""
+def viterbi(table: np.ndarray, ch: _Chain, cfg: AlignConfig) -> tuple[np.ndarray, int, int]:
+    """Best state path (T,) through the chain, beam-pruned over a moving band of states; also the widest band
+    and the back-pointer bytes."""
     t_len, n = table.shape[0], len(ch.cls)
     jmax = int(max(1, ch.jump.max(initial=0)))
     v = np.full(n, NEG)
@@ -209,7 +212,7 @@ def viterbi(table: np.ndarray, ch: _Chain, cfg: AlignConfig) -> np.ndarray:
         a = int(ptrs[t][s - offs[t]])
         s = s if a == 0 else (s - 1 if a == 1 else s - int(ch.jump[s]))
     path[0] = s
-    return path
+    return path, max(len(p) for p in ptrs), sum(p.nbytes + 8 for p in ptrs)
 
 
 def _stretches(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -230,13 +233,12 @@ def align(log_probs: np.ndarray, words: list, cfg: AlignConfig | None = None) ->
     placed = [k for k, w in enumerate(words) if w.classes]
     chain = build_chain([tuple(words[k].classes) for k in placed], cfg)
     table, unmatched_col = emissions(lp, cfg)
-    path = viterbi(table, chain, cfg) if t_len else np.zeros(0, np.int64)
+    path, band, nbytes = viterbi(table, chain, cfg) if t_len else (np.zeros(0, np.int64), 0, 0)
     frames = np.full(t_len, UNKNOWN, np.int8)
     state_word = chain.word[path]
     gap = state_word < 0
     garbage = gap & unmatched_col
     frames[gap & ~garbage] = SIL
-    lpn = lp - lp.max(axis=1, keepdims=True)
     out: list[AlignedWord] = [AlignedWord(w.text, None, None, 0.0) for w in words]
     notes: list[str] = []
     fps = cfg.fps
@@ -247,7 +249,7 @@ def align(log_probs: np.ndarray, words: list, cfg: AlignConfig | None = None) ->
         if idx.size == 0:
             continue
         c = chain.cls[path[idx]]
-        conf = float(np.mean(np.exp(lpn[idx, c])))
+        conf = float(np.mean(np.exp(lp[idx, c])))
         w.start, w.end, w.confidence = idx[0] / fps, (idx[-1] + 1) / fps, conf
         runs = chain.run[path[idx]]
         cuts = np.flatnonzero(np.diff(runs)) + 1
@@ -271,4 +273,4 @@ def align(log_probs: np.ndarray, words: list, cfg: AlignConfig | None = None) ->
     if unpronounced:
         notes.append(f"no pronunciation for {', '.join(unpronounced)}: audio only there")
     return Alignment(frames=frames, words=out, unmatched=unmatched, notes=notes,
-                     seconds=time.perf_counter() - t0, fps=fps)
+                     seconds=time.perf_counter() - t0, fps=fps, band_max=band, pointer_bytes=nbytes)

@@ -25,6 +25,7 @@ import numpy as np
 from ..core import activity, blinks, features, gaze, schedule
 from ..core.alignment import AlignConfig, Alignment, align
 from ..core.channels import CHANNELS, EMOTION_INDEX, EMOTIONS, HEAD_INDEX, INDEX, N_ARKIT
+from ..core.closures import aligned_closures
 from ..core.phones import phone_input
 from ..core.pronounce import pronounce
 from ..core.speech_check import nonspeech_reason
@@ -35,6 +36,9 @@ MIN_SECONDS = 0.1
 MAX_TAKES = 16
 MAX_TRANSCRIPT_CHARS = 200_000   # about 30 000 words: a few hours of speech
 MAX_WORDS_PER_SECOND = 8.0       # fast speech is 4-5 words/s; beyond this the text is not this clip's
+# For a model without phone input, seal the lips on the core of each aligned /p b m/ too
+# (core.closures.aligned_closures); chosen by the development-set measurement in docs/TRANSCRIPTS.md.
+TRANSCRIPT_SEAL = False
 LIP_OPENING = ("mouthFunnel", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft",
                "mouthUpperUpRight", "tongueOut")
 
@@ -72,6 +76,7 @@ class GenerateRequest:
     mouth_temperature: float | None = None  # x_T scale on the mouth channels (default: the card's, else 1)
     eye_layer: bool = True  # blinks and gaze from the seeded layers (core.blinks, core.gaze), see add_eye_layer
     transcript: str | None = None  # the words spoken (English); aligned to the audio, see align_transcript
+    transcript_seal: bool = TRANSCRIPT_SEAL  # model without phone input: also seal aligned /p b m/ (closures)
 
     def __post_init__(self) -> None:
         if self.emotion not in EMOTIONS:
@@ -326,6 +331,9 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
         if model.phone_input:
             phones = phone_input(alignment.frames)[None]
     closed = closure_logit[0] > card.closure_logit_threshold
+    if alignment is not None and request.transcript_seal and not model.phone_input:
+        closed = (closed if seal else np.zeros_like(closed)) | aligned_closures(alignment.frames)
+        seal = True
     pause = activity.pause_frames(audio, features.SAMPLE_RATE, model.fps, n) if request.eye_layer else None
     tick()
     mean, std = model.perf_mean, model.perf_std

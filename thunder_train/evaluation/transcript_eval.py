@@ -134,6 +134,7 @@ def evaluate(devset: str | Path, model_dir: str | Path | None = None, seed: int 
         row["align_s"] = al.seconds
         row["errors"] = boundary_errors(ref, al.to_dict()["words"])
         row["coverage"] = al.coverage
+        row["clean_conf"] = [w.confidence for w in al.words if w.start is not None]
         toks = tokens(r.text)
         if len(toks) >= 3:
             # one word removed: the audio says it, the transcript does not
@@ -143,18 +144,17 @@ def evaluate(devset: str | Path, model_dir: str | Path | None = None, seed: int 
             al_m = align_transcript(" ".join(toks[:k] + toks[k + 1:]), logits, n / model.fps)
             d = al_m.to_dict()
             row["removed_errors"] = boundary_errors(ref, d["words"])
-            flagged = [(s, e) for s, e in al_m.unmatched] + [(w["start"], w["end"]) for w in d["words"]
-                                                            if w["start"] is not None and not w["used"]]
-            row["removed_noted"] = bool(said) and any(s < said[0][1] + NEAR_S and e > said[0][0] - NEAR_S
-                                                      for s, e in flagged)
-            row["removed_has_ref"] = bool(said)
+            row["removed_said"] = said[0] if said else None
+            row["removed_unmatched"] = [list(u) for u in al_m.unmatched]
+            row["removed_words"] = [(w["start"], w["end"], w["confidence"]) for w in d["words"]
+                                    if w["start"] is not None]
             # one word added: the transcript says it, the audio does not
             extra = pool[int(rng.integers(len(pool)))]
             k2 = int(rng.integers(1, len(toks)))
             al_x = align_transcript(" ".join(toks[:k2] + [extra] + toks[k2:]), logits, n / model.fps)
             d = al_x.to_dict()
             row["added_errors"] = boundary_errors(ref, d["words"][:k2] + d["words"][k2 + 1:])
-            row["added_noted"] = not d["words"][k2]["used"]
+            row["added_conf"] = 0.0 if d["words"][k2]["start"] is None else d["words"][k2]["confidence"]
             row["produced"] = True
         rows.append(row)
         if (i + 1) % 50 == 0:
@@ -164,36 +164,105 @@ def evaluate(devset: str | Path, model_dir: str | Path | None = None, seed: int 
         cache_path.write_text(json.dumps(cache))
     res = summarise(rows)
     res["cost"]["refused"] = refused
+    res["rows"] = rows
     return res
 
 
-def summarise(rows: list[dict]) -> dict:
+def _removed_noted(r: dict, thr: float) -> bool:
+    """The removed word's stretch is noted: unmatched speech, or a word under ``thr``, within NEAR_S of it."""
+    s0, e0 = r["removed_said"][1], r["removed_said"][2]
+    flagged = [tuple(u) for u in r["removed_unmatched"]] + [(s, e) for s, e, c in r["removed_words"] if c < thr]
+    return any(s < e0 + NEAR_S and e > s0 - NEAR_S for s, e in flagged)
+
+
+def summarise(rows: list[dict], threshold: float | None = None) -> dict:
+    """Boundary errors per group; the notes at the runtime's confidence threshold (``AlignConfig``); and a
+    sweep over thresholds: share of clean words left to the audio against the share of edits noted."""
+    from thunder_blender.core.alignment import AlignConfig
+
+    thr = AlignConfig().min_confidence if threshold is None else threshold
+
     def group(sel) -> dict:
         rs = [r for r in rows if sel(r)]
         out = {"clips": len(rs), "clean": _stats([e for r in rs for e in r["errors"]])}
         rob = [r for r in rs if "removed_errors" in r]
         if rob:
+            rem = [_removed_noted(r, thr) for r in rob if r["removed_said"]]
             out["word_removed"] = {**_stats([e for r in rob for e in r["removed_errors"]]),
-                                   "noted": round(float(np.mean([r["removed_noted"] for r in rob
-                                                                 if r["removed_has_ref"]] or [np.nan])), 3)}
+                                   "noted": round(float(np.mean(rem)), 3) if rem else None}
             out["word_added"] = {**_stats([e for r in rob for e in r["added_errors"]]),
-                                 "noted": round(float(np.mean([r["added_noted"] for r in rob])), 3)}
+                                 "noted": round(float(np.mean([r["added_conf"] < thr for r in rob])), 3)}
             out["alignment_produced"] = round(float(np.mean([r["produced"] for r in rob])), 3)
+        return out
+
+    def sweep(rs: list[dict]) -> list[dict]:
+        rob = [r for r in rs if "removed_errors" in r]
+        out = []
+        for t in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4):
+            conf = [c for r in rs for c in r["clean_conf"]]
+            out.append({"threshold": t, "clean_words_left_to_audio": round(float(np.mean(np.array(conf) < t)), 3),
+                        "removed_noted": round(float(np.mean([_removed_noted(r, t) for r in rob
+                                                              if r["removed_said"]])), 3),
+                        "added_noted": round(float(np.mean([r["added_conf"] < t for r in rob])), 3)})
         return out
 
     secs = np.array([r["align_s"] for r in rows])
     audio_s = np.array([r["seconds"] for r in rows])
     result = {
+        "threshold": thr,
         "overall": group(lambda r: True),
         "by_language": {lang: group(lambda r, lang=lang: r["lang"] == lang) for lang in sorted({r["lang"] for r in rows})},
         "by_style": {s: group(lambda r, s=s: r["style"] == s) for s in sorted({r["style"] for r in rows})},
         "english_by_style": {s: group(lambda r, s=s: r["style"] == s and r["lang"] == "en")
                              for s in sorted({r["style"] for r in rows if r["lang"] == "en"})},
+        "threshold_sweep": {"all": sweep(rows), "en": sweep([r for r in rows if r["lang"] == "en"])},
         "cost": {"clips": len(rows), "align_s_total": round(float(secs.sum()), 3),
                  "align_ms_per_audio_s": round(float(1000 * secs.sum() / audio_s.sum()), 2),
                  "align_ms_max": round(float(1000 * secs.max()), 1)},
     }
     return result
+
+
+def seal_ablation(devset: str | Path, model_dir: str | Path | None = None, seeds: tuple[int, ...] = (0, 1, 2, 3),
+                  languages: tuple[str, ...] | None = None, log=print) -> dict:
+    """The development-set mouth metrics (``devset.evaluate``) of the model audio-only and with each clip's
+    transcript sealing the aligned /p b m/ (``GenerateRequest.transcript_seal``, for a model without phone
+    input). ``languages``: only clips of these languages (written to a temporary development set)."""
+    import hashlib
+    import tempfile
+
+    from thunder_blender.runtime.generate import GenerateRequest, InputError, generate
+    from thunder_blender.runtime.model import load_model
+    from thunder_train.corpus.shards import write_shard
+    from thunder_train.devset.evaluate import DevEvalConfig, evaluate_devset
+
+    model = load_model(model_dir, providers=["CPUExecutionProvider"])
+    recs = load_dev(devset)
+    if languages:
+        recs = [r for r in recs if r.lang in languages]
+    key = lambda a: hashlib.sha1(np.ascontiguousarray(a, np.float32).tobytes()).hexdigest()  # noqa: E731
+    texts = {key(np.asarray(r.audio, np.float32) / 32768.0): r.text for r in recs}
+
+    def audio_only(audio, seed, emotion):
+        req = GenerateRequest(pcm=audio, sample_rate=16000, n_takes=1, take_seeds=(seed,), emotion=emotion,
+                              eye_layer=False)
+        return generate(req, model).weights[0]
+
+    def with_transcript(audio, seed, emotion):
+        try:
+            req = GenerateRequest(pcm=audio, sample_rate=16000, n_takes=1, take_seeds=(seed,), emotion=emotion,
+                                  eye_layer=False, transcript=texts[key(audio)], transcript_seal=True)
+            return generate(req, model).weights[0]
+        except InputError:
+            return audio_only(audio, seed, emotion)
+
+    with tempfile.TemporaryDirectory(prefix="thunder-devsub-") as tmp:
+        root = devset
+        if languages:
+            write_shard(Path(tmp) / "dev" / "shard_00000.npz", recs)
+            root = tmp
+        return evaluate_devset({"audio_only": audio_only, "transcript_seal": with_transcript}, root,
+                               DevEvalConfig(seeds=tuple(seeds)), target_row=False, log=log)
 
 
 def to_markdown(res: dict) -> str:
@@ -215,6 +284,14 @@ def to_markdown(res: dict) -> str:
         row(f"style {k}", g)
     for k, g in res["english_by_style"].items():
         row(f"en, {k}", g)
+    lines += ["", f"Notes at confidence threshold {res['threshold']}. Threshold sweep (share of clean-transcript words "
+                  "left to the audio / removed word noted / added word noted):", "",
+              "| threshold | all: clean left, removed noted, added noted | en: clean left, removed noted, added noted |",
+              "|---|---|---|"]
+    for a, e in zip(res["threshold_sweep"]["all"], res["threshold_sweep"]["en"], strict=True):
+        lines.append(f"| {a['threshold']} | {a['clean_words_left_to_audio']}, {a['removed_noted']}, "
+                     f"{a['added_noted']} | {e['clean_words_left_to_audio']}, {e['removed_noted']}, "
+                     f"{e['added_noted']} |")
     c = res["cost"]
     lines += ["", f"Alignment cost: {c['align_ms_per_audio_s']} ms per second of audio "
                   f"({c['align_s_total']} s for {c['clips']} clips; slowest clip {c['align_ms_max']} ms)."]
@@ -229,7 +306,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="data/eval/transcript_align.json")
     ap.add_argument("--ref-cache", default="data/eval/transcript_ref_words.json",
                     help="pocketsphinx reference words per clip (made when missing)")
+    ap.add_argument("--seal-ablation", action="store_true",
+                    help="instead: mouth metrics audio-only vs. transcript-sealed /p b m/ (4 seeds; all clips, then "
+                         "English only)")
     args = ap.parse_args(argv)
+    if args.seal_ablation:
+        from thunder_train.devset.evaluate import to_markdown as dev_markdown
+
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        res = {"all": seal_ablation(args.devset, args.model), "en": seal_ablation(args.devset, args.model,
+                                                                                  languages=("en",))}
+        out.write_text(json.dumps(res, indent=1))
+        md = "\n".join(f"## {k} clips\n\n{dev_markdown(v)}" for k, v in res.items())
+        out.with_suffix(".md").write_text(md)
+        print(md)
+        return 0
     res = evaluate(args.devset, args.model, args.seed, ref_cache=args.ref_cache)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
