@@ -33,13 +33,19 @@ NEG = -1e30
 class AlignConfig:
     """Scores are in nats of log posterior. ``min_frames``: the shortest a class run can be (frames).
     ``skip_penalty``: cost of leaving a transcript word out. ``garbage_penalty``: per-frame cost of speech the
-    transcript does not have. ``beam``: pruning width behind the best path. ``max_band``: most chain states kept
+    transcript does not have. ``prior_weight``: the emissions are log posteriors minus this times the log of
+    the clip's mean posterior (a class the encoder favours everywhere counts for less; values from the
+    development-set sweep in docs/TRANSCRIPTS.md). ``beam``: pruning width behind the best path. ``max_band``: most chain states kept
     per frame (memory bound). ``floor``: posterior floor before the log."""
 
     min_frames: int = 2
     skip_penalty: float = 12.0
-    garbage_penalty: float = 1.5
-    min_confidence: float = 0.35
+    garbage_penalty: float = 1.25
+    prior_weight: float = 0.5
+    min_confidence: float = 0.2
+    run_seconds: float = 0.08    # typical length of one class run (12.5 a second), for the stretch check
+    max_stretch: float = 3.0     # a word longer than this many times its typical length (and 0.5 s) is suspect
+    squeeze_runs: int = 3        # a word of this many runs or more held at its minimum length is suspect
     beam: float = 40.0
     max_band: int = 4000
     floor: float = 1e-4
@@ -165,6 +171,8 @@ def emissions(log_probs: np.ndarray, cfg: AlignConfig) -> tuple[np.ndarray, np.n
     """(T, 10) log posteriors -> (T, 11) emission table (classes, then the gap column) and (T,) bool: the gap
     column is unmatched speech rather than a pause."""
     lp = np.maximum(np.asarray(log_probs, np.float64), np.log(cfg.floor))
+    if cfg.prior_weight and len(lp):
+        lp = lp - cfg.prior_weight * np.log(np.exp(lp).mean(axis=0))
     garbage = lp.max(axis=1) - cfg.garbage_penalty
     table = np.concatenate([lp, np.maximum(lp[:, SIL], garbage)[:, None]], axis=1)
     return table, garbage > lp[:, SIL]
@@ -255,11 +263,18 @@ def align(log_probs: np.ndarray, words: list, cfg: AlignConfig | None = None) ->
         cuts = np.flatnonzero(np.diff(runs)) + 1
         for seg in np.split(np.arange(idx.size), cuts):
             w.phones.append((PHONE_CLASSES[int(c[seg[0]])], idx[seg[0]] / fps, (idx[seg[-1]] + 1) / fps))
-        if conf >= cfg.min_confidence:
+        n_runs = int(runs.max()) + 1
+        seconds = idx.size / fps
+        if conf < cfg.min_confidence:
+            low.append(f"'{w.text}' ({w.start:.2f}-{w.end:.2f} s, confidence {conf:.2f})")
+        elif seconds > max(0.5, cfg.max_stretch * n_runs * cfg.run_seconds):
+            low.append(f"'{w.text}' ({w.start:.2f}-{w.end:.2f} s, far longer than the word: speech the transcript "
+                       "lacks?)")
+        elif n_runs >= cfg.squeeze_runs and idx.size <= n_runs * cfg.min_frames:
+            low.append(f"'{w.text}' ({w.start:.2f}-{w.end:.2f} s, squeezed to its shortest: not said?)")
+        else:
             frames[idx] = c
             w.used = True
-        else:
-            low.append(f"'{w.text}' ({w.start:.2f}-{w.end:.2f} s, confidence {conf:.2f})")
     missing = [f"'{words[k].text}'" for k in placed if out[k].start is None]
     unpronounced = [f"'{w.text}'" for w in words if not w.classes]
     unmatched = [(a / fps, b / fps) for a, b in _stretches(garbage) if b - a >= 2]
@@ -269,7 +284,7 @@ def align(log_probs: np.ndarray, words: list, cfg: AlignConfig | None = None) ->
         spans = ", ".join(f"{a:.2f}-{b:.2f} s" for a, b in unmatched)
         notes.append(f"speech not in the transcript at {spans}: audio only there")
     if low:
-        notes.append(f"low alignment confidence, audio only for: {', '.join(low)}")
+        notes.append(f"uncertain alignment, audio only for: {', '.join(low)}")
     if unpronounced:
         notes.append(f"no pronunciation for {', '.join(unpronounced)}: audio only there")
     return Alignment(frames=frames, words=out, unmatched=unmatched, notes=notes,

@@ -134,7 +134,7 @@ def evaluate(devset: str | Path, model_dir: str | Path | None = None, seed: int 
         row["align_s"] = al.seconds
         row["errors"] = boundary_errors(ref, al.to_dict()["words"])
         row["coverage"] = al.coverage
-        row["clean_conf"] = [w.confidence for w in al.words if w.start is not None]
+        row["clean_conf"] = [w.confidence if w.used else -1.0 for w in al.words if w.start is not None]
         toks = tokens(r.text)
         if len(toks) >= 3:
             # one word removed: the audio says it, the transcript does not
@@ -146,15 +146,16 @@ def evaluate(devset: str | Path, model_dir: str | Path | None = None, seed: int 
             row["removed_errors"] = boundary_errors(ref, d["words"])
             row["removed_said"] = said[0] if said else None
             row["removed_unmatched"] = [list(u) for u in al_m.unmatched]
-            row["removed_words"] = [(w["start"], w["end"], w["confidence"]) for w in d["words"]
-                                    if w["start"] is not None]
+            row["removed_words"] = [(w["start"], w["end"], w["confidence"] if w["used"] else -1.0)
+                                    for w in d["words"] if w["start"] is not None]
             # one word added: the transcript says it, the audio does not
             extra = pool[int(rng.integers(len(pool)))]
             k2 = int(rng.integers(1, len(toks)))
             al_x = align_transcript(" ".join(toks[:k2] + [extra] + toks[k2:]), logits, n / model.fps)
             d = al_x.to_dict()
             row["added_errors"] = boundary_errors(ref, d["words"][:k2] + d["words"][k2 + 1:])
-            row["added_conf"] = 0.0 if d["words"][k2]["start"] is None else d["words"][k2]["confidence"]
+            aw = d["words"][k2]
+            row["added_conf"] = -1.0 if aw["start"] is None or not aw["used"] else aw["confidence"]
             row["produced"] = True
         rows.append(row)
         if (i + 1) % 50 == 0:
@@ -170,7 +171,7 @@ def evaluate(devset: str | Path, model_dir: str | Path | None = None, seed: int 
 
 def _removed_noted(r: dict, thr: float) -> bool:
     """The removed word's stretch is noted: unmatched speech, or a word under ``thr``, within NEAR_S of it."""
-    s0, e0 = r["removed_said"][1], r["removed_said"][2]
+    s0, e0 = r["removed_said"]
     flagged = [tuple(u) for u in r["removed_unmatched"]] + [(s, e) for s, e, c in r["removed_words"] if c < thr]
     return any(s < e0 + NEAR_S and e > s0 - NEAR_S for s, e in flagged)
 
