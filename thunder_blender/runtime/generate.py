@@ -38,7 +38,7 @@ MAX_TRANSCRIPT_CHARS = 200_000   # about 30 000 words: a few hours of speech
 MAX_WORDS_PER_SECOND = 8.0       # fast speech is 4-5 words/s; beyond this the text is not this clip's
 # For a model without phone input, seal the lips on the core of each aligned /p b m/ too
 # (core.closures.aligned_closures); chosen by the development-set measurement in docs/TRANSCRIPTS.md.
-TRANSCRIPT_SEAL = False
+TRANSCRIPT_SEAL = True
 LIP_OPENING = ("mouthFunnel", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft",
                "mouthUpperUpRight", "tongueOut")
 
@@ -331,9 +331,11 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
         if model.phone_input:
             phones = phone_input(alignment.frames)[None]
     closed = closure_logit[0] > card.closure_logit_threshold
+    transcript_sealed = 0
     if alignment is not None and request.transcript_seal and not model.phone_input:
-        closed = (closed if seal else np.zeros_like(closed)) | aligned_closures(alignment.frames)
-        seal = True
+        cores = aligned_closures(alignment.frames)
+        closed = (closed if seal else np.zeros_like(closed)) | cores
+        seal, transcript_sealed = True, int(cores.sum())
     pause = activity.pause_frames(audio, features.SAMPLE_RATE, model.fps, n) if request.eye_layer else None
     tick()
     mean, std = model.perf_mean, model.perf_std
@@ -376,11 +378,14 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
     if not_speech:
         warnings.append(f"the audio does not look like speech: {not_speech}; the mouth moves anyway")
     if alignment is not None:
-        settings["alignment"] = alignment.summary() | {"phone_input": bool(model.phone_input)}
+        settings["alignment"] = alignment.summary() | {"phone_input": bool(model.phone_input),
+                                                       "sealed_frames": transcript_sealed}
         warnings += [f"transcript: {note}" for note in alignment.notes]
         if not model.phone_input:
             warnings.append("transcript: this model was trained without phone input, so the takes come from the "
-                            "audio alone; the aligned words are in the output")
+                            "audio alone" + (f", apart from the lips sealed on the {transcript_sealed} frames of the "
+                                             "aligned /p b m/" if transcript_sealed else "")
+                            + "; the aligned words are in the output")
     if warnings:
         settings["warnings"] = warnings
     return Takes(weights=out, fps=float(model.fps), seeds=seeds, settings=settings, cues=cues, alignment=alignment)
