@@ -18,6 +18,12 @@ def _strip(scene, frame_start=11):
     return se.strips.new_sound("speech", str(DEMO_SPEECH), channel=1, frame_start=frame_start)
 
 
+def _panel_texts(ui, bpy) -> list[str]:
+    layout = RecordingLayout()
+    ui.draw_thunder(layout, bpy.context)
+    return layout.texts()
+
+
 def test_transcript_is_stored_on_the_strip_and_survives_reload(bpy, empty_scene, tmp_path):
     tr = addon_module("blender.transcript")
     strip = _strip(empty_scene)
@@ -61,12 +67,22 @@ def test_generate_and_reroll_use_the_strip_transcript(bpy, empty_scene):
     info = json.loads(face.thunder.takes[0].action["thunder_settings"])
     assert info["transcript"] == DEMO_TEXT and info["alignment"]["n_words"] == len(words)
     # the panel shows the transcript fields and the aligned words
-    layout = RecordingLayout()
-    ui.draw_thunder(layout, bpy.context)
-    texts = layout.texts()
-    assert any("Transcript (English" in t for t in texts)
+    texts = _panel_texts(ui, bpy)
+    assert any("Transcript (English" in t for t in texts) and "Words as Markers" in texts
     assert any(t.startswith("Aligned words:") for t in texts)
     assert any(t.startswith("Watch  ") for t in texts)
+    # the words as timeline markers (over the strip in the Sequencer), and removed again
+    scene.sequence_editor.active_strip = strip
+    user_marker = scene.timeline_markers.new("mine", frame=5)
+    assert bpy.ops.thunder.word_markers() == {"FINISHED"}
+    names = {m.name: m.frame for m in scene.timeline_markers}
+    assert names["Watch"] == words[0][1] and len(scene.timeline_markers) == len(placed) + 1
+    assert any(t == "Remove Word Markers" for t in _panel_texts(ui, bpy))
+    # a new generation moves the markers to its words; removing them leaves the user's own marker
+    assert bpy.ops.thunder.generate() == {"FINISHED"}
+    assert len(scene.timeline_markers) == len(placed) + 1
+    assert bpy.ops.thunder.word_markers() == {"FINISHED"}
+    assert [m.name for m in scene.timeline_markers] == ["mine"] and user_marker.frame == 5
     # a re-roll reuses the take's recorded transcript, even after the strip's was changed
     strip.thunder.transcript = "something else entirely"
     assert bpy.ops.thunder.take_reroll(index=1) == {"FINISHED"}

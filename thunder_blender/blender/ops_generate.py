@@ -221,9 +221,10 @@ class GenerationSession:
 
         group = transcript.holder(context.scene, clip.source)
         if takes.alignment is not None and group is not None:
-            transcript.store_words(group, takes.alignment, clip.start_frame, clip.scene_fps)
-        elif self.reroll_take < 0:
-            transcript.clear_words(group)  # a generation without a transcript: the old words no longer apply
+            transcript.store_words(group, takes.alignment, clip.start_frame, clip.scene_fps, context.scene)
+        elif self.reroll_take < 0 and group is not None:  # without a transcript the old words no longer apply
+            transcript.remove_markers(context.scene, group)
+            transcript.clear_words(group)
 
         if self.reroll_take >= 0:
             old = next((a for a in find_takes(rig) if a.name == self.old_action_name), None)
