@@ -13,6 +13,10 @@ only, so a take can be re-rolled alone) and is denoised with a few deterministic
 (``core.schedule``). Clips longer than the card's window are processed in overlapping windows whose
 results are cross-faded linearly over the overlap (the noise is one global sequence sliced per window,
 so neighbouring windows agree in the overlap and there is no seam).
+
+With ``transcript=`` the words are aligned to the encoder's phone posteriors (``core.pronounce``,
+``core.alignment``; ``Takes.alignment``). A model with phone input gets the aligned classes; a model without
+it seals the lips on the aligned /p b m/ (``transcript_seal``) and its takes say so. docs/TRANSCRIPTS.md.
 """
 from __future__ import annotations
 
