@@ -1,4 +1,5 @@
-"""Preview picture of a run: the main channels of every take over time, under the audio waveform.
+"""Preview picture of a run: the main channels of every take over time, under the audio waveform (and the
+transcript's aligned words over it, when there was a transcript).
 
 CLI only (matplotlib is imported when called; Blender does not ship it and the add-on never uses this).
 """
@@ -44,11 +45,31 @@ def curves(weights: np.ndarray) -> np.ndarray:
                      for _, _, names, scale in ROWS])
 
 
+MAX_WORD_LABELS = 400  # beyond this the words are drawn as spans only (labels would overlap into a smear)
+
+
+def draw_words(ax, words: list[dict]) -> int:
+    """Aligned words (``Alignment.to_dict()["words"]``) as spans over the waveform axis: used words in blue,
+    low-confidence ones (audio only there) in orange; words not found in the audio are not drawn. Returns the
+    number of words drawn."""
+    placed = [w for w in words if w.get("start") is not None]
+    label = len(placed) <= MAX_WORD_LABELS
+    for i, w in enumerate(placed):
+        color = "tab:blue" if w.get("used") else "tab:orange"
+        ax.axvspan(w["start"], w["end"], ymin=0.0, ymax=1.0, color=color, alpha=0.13 if i % 2 else 0.22, lw=0)
+        if label:
+            ax.text((w["start"] + w["end"]) / 2, 0.93 if i % 2 == 0 else 0.72, w["text"], ha="center", va="top",
+                    fontsize=7, color="0.05" if w.get("used") else "tab:orange", clip_on=True)
+    return len(placed)
+
+
 def render(path: str | os.PathLike, weights: np.ndarray, fps: float, seeds: tuple[int, ...],
-           pcm: np.ndarray | None = None, sample_rate: int = 16000, title: str = "") -> None:
+           pcm: np.ndarray | None = None, sample_rate: int = 16000, title: str = "",
+           words: list[dict] | None = None) -> None:
     """Write a PNG to ``path``.
 
-    weights: (N, T, 55) takes at ``fps``; pcm: (S,) mono audio at ``sample_rate`` (optional).
+    weights: (N, T, 55) takes at ``fps``; pcm: (S,) mono audio at ``sample_rate`` (optional); words: the
+    transcript's aligned words (``core.alignment.Alignment.to_dict()["words"]``, optional), drawn over the audio.
     """
     # matplotlib's font cache goes to a temp dir (removed at exit): nothing is written outside --out
     global _MPL_DIR
@@ -77,7 +98,10 @@ def render(path: str | os.PathLike, weights: np.ndarray, fps: float, seeds: tupl
         tx = edges[:-1] / sample_rate
         ax.fill_between(tx, lo, hi, color="0.35", linewidth=0)
         ax.set_ylim(-1, 1)
-    ax.set_ylabel("audio", rotation=0, ha="right", va="center")
+    if words:
+        draw_words(ax, words)
+        ax.set_ylim(-1, 1)
+    ax.set_ylabel("audio + words" if words else "audio", rotation=0, ha="right", va="center")
     ax.set_yticks([])
     for r, (label, unit, _, _) in enumerate(ROWS):
         ax = axes[r + 1]

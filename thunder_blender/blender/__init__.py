@@ -5,7 +5,7 @@ import importlib
 
 # Submodules that define register()/unregister(), in registration order.
 _MODULE_NAMES: tuple[str, ...] = ("demo_head", "prefs", "props", "ops_generate", "ops_takes", "ops_output", "grid",
-                                  "ops_mapping", "ui")
+                                  "ops_mapping", "transcript", "ui")
 
 
 def _modules():

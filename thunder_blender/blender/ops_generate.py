@@ -26,7 +26,7 @@ STATUS: dict = {"running": False, "done": 0, "total": 0, "text": ""}
 _MODEL_CACHE: dict = {}
 _ACTIVE_JOBS: list = []
 # Generation settings recorded on each take and passed to GenerateRequest (a re-roll reuses them).
-REQUEST_KEYS = ("emotion", "intensity", "guidance", "head_motion", "mouth_temperature")
+REQUEST_KEYS = ("emotion", "intensity", "guidance", "head_motion", "mouth_temperature", "transcript")
 
 
 class UserError(ValueError):
@@ -122,9 +122,12 @@ class GenerationSession:
                     clip = strips.file_audio(scene, settings.audio_file, settings.file_start_frame)
                 else:
                     clip = strips.strip_audio(scene, strips.active_sound_strip(scene))
+                from .transcript import holder, text_of
+
                 self.settings = {"emotion": settings.emotion, "intensity": float(settings.intensity),
                                  "guidance": float(settings.guidance), "head_motion": bool(settings.head_motion),
                                  "mouth_temperature": float(settings.mouth_variation),
+                                 "transcript": text_of(holder(scene, clip.source)),
                                  "n_takes": int(settings.n_takes), "audio_source": clip.source,
                                  "shaping": shaping_from_scene(settings)}
                 request = GenerateRequest(pcm=clip.pcm, sample_rate=clip.sample_rate,
@@ -212,8 +215,16 @@ class GenerationSession:
                 grid.build_grid(context, rig)
 
     def _write(self, context, rig, takes, clip) -> str:
+        from . import transcript
         from .keyframes import replace_take, write_takes
         from .takes import find_takes
+
+        group = transcript.holder(context.scene, clip.source)
+        if takes.alignment is not None and group is not None:
+            transcript.store_words(group, takes.alignment, clip.start_frame, clip.scene_fps, context.scene)
+        elif self.reroll_take < 0 and group is not None:  # without a transcript the old words no longer apply
+            transcript.remove_markers(context.scene, group)
+            transcript.clear_words(group)
 
         if self.reroll_take >= 0:
             old = next((a for a in find_takes(rig) if a.name == self.old_action_name), None)

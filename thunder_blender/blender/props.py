@@ -100,6 +100,20 @@ class THUNDER_PG_object(bpy.types.PropertyGroup):
     map_active: IntProperty(name="Mapping Row", default=0, min=0, override={"LIBRARY_OVERRIDABLE"})
 
 
+class THUNDER_PG_transcript(bpy.types.PropertyGroup):
+    """What is said in one audio source (a sound strip, or the audio file), and its last alignment
+    (``blender.transcript``)."""
+
+    transcript: StringProperty(name="Transcript",
+                               description="What is said (English). Aligned to the audio for exact phone timing; "
+                                           "empty: the takes come from the audio alone")
+    transcript_text: PointerProperty(type=bpy.types.Text, name="Text",
+                                     description="A text datablock with what is said (used instead of the line "
+                                                 "above; for longer scripts)")
+    words: StringProperty(name="Aligned Words", options={"HIDDEN"},
+                          description="The words of the last generation as aligned (JSON, scene frames)")
+
+
 class THUNDER_PG_scene(bpy.types.PropertyGroup):
     audio_source: EnumProperty(
         name="Audio", default="STRIP",
@@ -109,6 +123,7 @@ class THUNDER_PG_scene(bpy.types.PropertyGroup):
                ("FILE", "File", "An audio file placed at a start frame")])
     audio_file: StringProperty(name="Audio File", subtype="FILE_PATH", description="Speech audio (wav, flac, mp3...)")
     file_start_frame: IntProperty(name="Start Frame", default=1, description="Frame where the audio file starts")
+    file_transcript: PointerProperty(type=THUNDER_PG_transcript, name="File Transcript")
     n_takes: IntProperty(name="Takes", default=4, min=1, max=16, description="How many takes to generate")
     seed: IntProperty(name="Seed", default=0, min=0, description="Seed of the first take (takes use derived seeds)")
     emotion: EnumProperty(name="Emotion", items=_EMOTION_ITEMS, default="auto",
@@ -173,7 +188,7 @@ def mapping_paths(context) -> dict:
             "flame_map_path": prefs.flame_map_file if prefs else ""}
 
 
-_CLASSES = (THUNDER_PG_take, THUNDER_PG_map_row, THUNDER_PG_object, THUNDER_PG_scene)
+_CLASSES = (THUNDER_PG_take, THUNDER_PG_map_row, THUNDER_PG_object, THUNDER_PG_transcript, THUNDER_PG_scene)
 
 
 @persistent
@@ -188,6 +203,7 @@ def register() -> None:
         bpy.utils.register_class(cls)
     bpy.types.Scene.thunder = PointerProperty(type=THUNDER_PG_scene)
     bpy.types.Object.thunder = PointerProperty(type=THUNDER_PG_object, override={"LIBRARY_OVERRIDABLE"})
+    bpy.types.SoundStrip.thunder = PointerProperty(type=THUNDER_PG_transcript)
     bpy.app.handlers.save_pre.append(_fill_override_references)
     bpy.app.handlers.load_post.append(_fill_override_references)
 
@@ -196,6 +212,7 @@ def unregister() -> None:
     for handlers in (bpy.app.handlers.save_pre, bpy.app.handlers.load_post):
         if _fill_override_references in handlers:
             handlers.remove(_fill_override_references)
+    del bpy.types.SoundStrip.thunder
     del bpy.types.Object.thunder
     del bpy.types.Scene.thunder
     for cls in reversed(_CLASSES):

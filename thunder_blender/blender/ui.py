@@ -86,9 +86,12 @@ def draw_thunder(layout, context) -> None:
     s = scene.thunder
     col = layout.column()
     col.prop(s, "audio_source", expand=True)
+    from . import transcript
+
     if s.audio_source == "FILE":
         col.prop(s, "audio_file", text="")
         col.prop(s, "file_start_frame")
+        transcript.draw(layout, s.file_transcript)
     else:
         from .compat import strip_span
         from .strips import active_sound_strip
@@ -99,6 +102,7 @@ def draw_thunder(layout, context) -> None:
         else:
             first, end = strip_span(strip)
             col.label(text=f"{strip.name}: frames {first}-{end - 1}", icon="SOUND")
+            transcript.draw(layout, strip.thunder)
     box = layout.box()
     lines, err, holder_name, meshes, main_mesh, table = _rig_summary(context)
     from .props import target_of

@@ -39,3 +39,18 @@ def keep_sealed(filtered: np.ndarray, original: np.ndarray, sealed: np.ndarray) 
         cols = list(SEAL_CHANNELS)
         filtered[np.ix_(idx, cols)] = np.asarray(original)[np.ix_(idx, cols)]
     return filtered
+
+
+def aligned_closures(frames: np.ndarray, bilabial: int = 1) -> np.ndarray:
+    """(T,) bool: the core of every aligned /p b m/ run of ``frames`` ((T,) phone class ids, ``core.phones``):
+    its middle frame, and the frame before it when the run is 4 frames or longer. Only the core, so that an
+    aligner's boundary error of a frame or two never seals the neighbouring vowel."""
+    f = np.asarray(frames)
+    out = np.zeros(f.shape[0], bool)
+    d = np.diff(np.concatenate([[0], (f == bilabial).astype(np.int8), [0]]))
+    for s, e in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1), strict=True):
+        mid = s + (e - s) // 2
+        out[mid] = True
+        if e - s >= 4:
+            out[mid - 1] = True
+    return out

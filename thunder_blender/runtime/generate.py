@@ -13,6 +13,10 @@ only, so a take can be re-rolled alone) and is denoised with a few deterministic
 (``core.schedule``). Clips longer than the card's window are processed in overlapping windows whose
 results are cross-faded linearly over the overlap (the noise is one global sequence sliced per window,
 so neighbouring windows agree in the overlap and there is no seam).
+
+With ``transcript=`` the words are aligned to the encoder's phone posteriors (``core.pronounce``,
+``core.alignment``; ``Takes.alignment``). A model with phone input gets the aligned classes; a model without
+it seals the lips on the aligned /p b m/ (``transcript_seal``) and its takes say so. docs/TRANSCRIPTS.md.
 """
 from __future__ import annotations
 
@@ -23,13 +27,22 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core import activity, blinks, features, gaze, schedule
+from ..core.alignment import AlignConfig, Alignment, align
 from ..core.channels import CHANNELS, EMOTION_INDEX, EMOTIONS, HEAD_INDEX, INDEX, N_ARKIT
+from ..core.closures import aligned_closures
+from ..core.phones import phone_input
+from ..core.pronounce import pronounce
 from ..core.speech_check import nonspeech_reason
 from ..core.visemes import SpeechCues, sibilance
 
 MAX_SECONDS = 3600.0  # one hour: generation and the numpy outputs stay within 2 GB (make bench)
 MIN_SECONDS = 0.1
 MAX_TAKES = 16
+MAX_TRANSCRIPT_CHARS = 200_000   # about 30 000 words: a few hours of speech
+MAX_WORDS_PER_SECOND = 8.0       # fast speech is 4-5 words/s; beyond this the text is not this clip's
+# For a model without phone input, seal the lips on the core of each aligned /p b m/ too
+# (core.closures.aligned_closures); chosen by the development-set measurement in docs/TRANSCRIPTS.md.
+TRANSCRIPT_SEAL = True
 LIP_OPENING = ("mouthFunnel", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft",
                "mouthUpperUpRight", "tongueOut")
 
@@ -66,6 +79,8 @@ class GenerateRequest:
     seal_closures: bool | None = None  # seal lips where the closure head fires (default: the card's)
     mouth_temperature: float | None = None  # x_T scale on the mouth channels (default: the card's, else 1)
     eye_layer: bool = True  # blinks and gaze from the seeded layers (core.blinks, core.gaze), see add_eye_layer
+    transcript: str | None = None  # the words spoken (English); aligned to the audio, see align_transcript
+    transcript_seal: bool = TRANSCRIPT_SEAL  # model without phone input: also seal aligned /p b m/ (closures)
 
     def __post_init__(self) -> None:
         if self.emotion not in EMOTIONS:
@@ -82,6 +97,14 @@ class GenerateRequest:
             raise InputError("mouth variation (mouth temperature) must be between 0 and 1")
         if self.steps is not None and not 1 <= int(self.steps) <= 50:
             raise InputError("steps must be between 1 and 50")
+        if self.transcript is not None:
+            if not isinstance(self.transcript, str):
+                raise InputError("the transcript must be text")
+            if not self.transcript.strip():
+                raise InputError("the transcript is empty")
+            if len(self.transcript) > MAX_TRANSCRIPT_CHARS:
+                raise InputError(f"the transcript is {len(self.transcript)} characters long; the limit is "
+                                 f"{MAX_TRANSCRIPT_CHARS} (split the audio and its text into shorter clips)")
 
 
 @dataclass
@@ -93,6 +116,9 @@ class Takes:
     cues: what the audio says about the mouth (``core.visemes.SpeechCues``: (T, 10) phone-class posteriors over
         the card's ``phone_classes`` and (T,) sibilance), shared by all takes; viseme and VRM keys are driven
         from them (``core.visemes.visemes_from_phones``). None when not available.
+    alignment: the transcript aligned to the audio (``core.alignment.Alignment``, model frames), shared by all
+        takes; None without a transcript. ``settings["alignment"]`` holds a summary (``Alignment.summary``);
+        its words are in ``alignment.to_dict()``.
     """
 
     weights: np.ndarray
@@ -101,6 +127,7 @@ class Takes:
     channels: tuple[str, ...] = CHANNELS
     settings: dict = field(default_factory=dict)
     cues: SpeechCues | None = None
+    alignment: Alignment | None = None
 
     @property
     def duration(self) -> float:
@@ -233,6 +260,34 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Log-softmax over the last axis, float64."""
+    z = np.asarray(logits, np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def align_transcript(transcript: str, phone_logits: np.ndarray | None, seconds: float,
+                     cfg: AlignConfig | None = None) -> Alignment:
+    """The transcript's words aligned to the encoder's phone posteriors. phone_logits: (T, 10) or None (an encoder
+    without a phone head). Raises InputError when nothing can be aligned."""
+    if phone_logits is None:
+        raise InputError("this model has no phone-class head, so a transcript cannot be aligned; "
+                         "generate without the transcript")
+    words = pronounce(transcript)
+    if not any(w.classes for w in words):
+        raise InputError("the transcript has no words that can be pronounced (English words, numbers)")
+    if len(words) > MAX_WORDS_PER_SECOND * seconds + 10:
+        raise InputError(f"the transcript has {len(words)} words for {format_duration(seconds)} of audio: "
+                         "it is not the text of this clip")
+    alignment = align(log_softmax(phone_logits), words, cfg)
+    spelled = [w for w in words if w.source != "dictionary"]
+    if len(spelled) > max(2, len(words) // 2):
+        alignment.notes.append(f"{len(spelled)} of {len(words)} words are not in the English pronunciation "
+                               "dictionary and were spelled by rules (only English transcripts are supported)")
+    return alignment
+
+
 def _check_cancel(cancel: threading.Event | None) -> None:
     if cancel is not None and cancel.is_set():
         raise GenerationCancelled("generation cancelled")
@@ -273,7 +328,18 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
     del mel
     cues = None if phone_logits is None else SpeechCues(softmax(phone_logits[0, :n]), sibilance(raw_mel[: 2 * n]))
     del raw_mel
+    alignment, phones = None, None
+    if request.transcript is not None:
+        alignment = align_transcript(request.transcript, None if phone_logits is None else phone_logits[0, :n],
+                                     n / model.fps, AlignConfig(fps=float(model.fps)))
+        if model.phone_input:
+            phones = phone_input(alignment.frames)[None]
     closed = closure_logit[0] > card.closure_logit_threshold
+    transcript_sealed = 0
+    if alignment is not None and request.transcript_seal and not model.phone_input:
+        cores = aligned_closures(alignment.frames)
+        closed = (closed if seal else np.zeros_like(closed)) | cores
+        seal, transcript_sealed = True, int(cores.sum())
     pause = activity.pause_frames(audio, features.SAMPLE_RATE, model.fps, n) if request.eye_layer else None
     tick()
     mean, std = model.perf_mean, model.perf_std
@@ -293,7 +359,8 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
             for i, t in enumerate(sampler.timesteps):
                 _check_cancel(cancel)
                 xin = np.concatenate([x, x]) if guide else x
-                x0 = model.run_denoiser(xin, f, np.full(len(xin), t, np.int64), cond_e, cond_i)
+                ph = None if phones is None else phones[:, s:e]
+                x0 = model.run_denoiser(xin, f, np.full(len(xin), t, np.int64), cond_e, cond_i, ph)
                 x0 = schedule.guided(x0[:1], x0[1:], float(request.guidance)) if guide else x0
                 x = sampler.step(i, x, x0)
                 tick()
@@ -311,6 +378,18 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
                 "head_motion": bool(request.head_motion), "steps": int(len(sampler.timesteps)), "seal_closures": bool(seal),
                 "mouth_temperature": tau, "eye_layer": bool(request.eye_layer),
                 "windows": len(wins), "providers": list(getattr(model, "providers", []))}
+    warnings = []
     if not_speech:
-        settings["warnings"] = [f"the audio does not look like speech: {not_speech}; the mouth moves anyway"]
-    return Takes(weights=out, fps=float(model.fps), seeds=seeds, settings=settings, cues=cues)
+        warnings.append(f"the audio does not look like speech: {not_speech}; the mouth moves anyway")
+    if alignment is not None:
+        settings["alignment"] = alignment.summary() | {"phone_input": bool(model.phone_input),
+                                                       "sealed_frames": transcript_sealed}
+        warnings += [f"transcript: {note}" for note in alignment.notes]
+        if not model.phone_input:
+            warnings.append("transcript: this model was trained without phone input, so the takes come from the "
+                            "audio alone" + (f", apart from the lips sealed on the {transcript_sealed} frames of the "
+                                             "aligned /p b m/" if transcript_sealed else "")
+                            + "; the aligned words are in the output")
+    if warnings:
+        settings["warnings"] = warnings
+    return Takes(weights=out, fps=float(model.fps), seeds=seeds, settings=settings, cues=cues, alignment=alignment)

@@ -122,6 +122,17 @@ def rows(results: dict, targets: Targets = Targets()) -> list[tuple[str, str, st
             out.append((f"CLI: {r['audio_s'] / 60:g} min audio, 4 takes, {r['formats']}",
                         f"{_fmt_s(r['wall_s'])}, peak RSS {r['peak_rss_mb']:.0f} MB",
                         f"<= 2048 MB: {_verdict(r['peak_rss_mb'], 2048.0)}"))
+    if (tr := section("transcript")) is not None:
+        t = tr["generate_4_takes_with_text_s"]
+        out.append((f"{tr['audio_s']:g} s clip with its text ({tr['words']} words), 4 takes",
+                    f"{_fmt_s(t)} (without text {_fmt_s(tr['generate_4_takes_without_text_s'])}; alignment "
+                    f"{_fmt_s(tr['alignment_s'])}, n={tr['runs']})",
+                    f"<= {targets.four_takes_10s_s} s: {_verdict(t, targets.four_takes_10s_s)}"))
+        out.append(("  pronunciation table, first load in a process", _fmt_s(tr["lexicon_first_load_s"]), ""))
+        lg = tr["long"]
+        out.append((f"  alignment of {lg['audio_s'] / 60:g} min ({lg['words']} words)",
+                    f"{_fmt_s(lg['align_s'])}, band {lg['band_max_states']} states, back-pointers "
+                    f"{lg['pointer_mb']:.1f} MB", ""))
     return out
 
 

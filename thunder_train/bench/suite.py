@@ -24,6 +24,7 @@ from .common import (
 )
 from .reference import ReferenceConfig, bench_reference
 from .runtime_bench import RuntimeBenchConfig, bench_denoiser_batching, bench_generation
+from .transcript_bench import bench_transcript
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,7 @@ def run_suite(cfg: SuiteConfig, log=print) -> dict:
             "head_load": lambda: run_probe(["head_load"]),
             "cli": lambda: bench_cli(clip10),
             "long_audio": lambda: bench_long_audio(work, cfg.long_audio),
+            "transcript": lambda: bench_transcript(work, cfg.runtime.timing),
         }
         for name, fn in parts.items():
             if cfg.only and name not in cfg.only:

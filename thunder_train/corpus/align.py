@@ -128,6 +128,18 @@ class Aligner:
 
     def align_words(self, audio: np.ndarray, words: list[str]) -> list[tuple[str, float, float]]:
         """As ``align`` for words that are all in the dictionary (see ``add_pronunciation``)."""
+        out = [(p.name, p.start / 100.0, (p.start + p.duration) / 100.0) for w in self._alignment(audio, words)
+               for p in w]
+        if not out:
+            raise RuntimeError("empty alignment")
+        return out
+
+    def word_times(self, audio: np.ndarray, words: list[str]) -> list[tuple[str, float, float]]:
+        """Words ``[(word, start_s, end_s)]`` of the same alignment as ``align_words`` (pauses included as
+        ``<sil>``/``sil``; pronunciation variants keep their ``(2)`` suffix)."""
+        return [(w.name, w.start / 100.0, (w.start + w.duration) / 100.0) for w in self._alignment(audio, words)]
+
+    def _alignment(self, audio: np.ndarray, words: list[str]):  # noqa: ANN202 (pocketsphinx Alignment)
         if not words:
             raise RuntimeError("no alignable words")
         # light fixed dither: digitally silent pauses (exact zeros) derail pocketsphinx's feature normalisation
@@ -144,13 +156,7 @@ class Aligner:
                 self._new_decoders()
         if al is None:
             raise RuntimeError("phone alignment failed")
-        out = []
-        for w in al:
-            for p in w:
-                out.append((p.name, p.start / 100.0, (p.start + p.duration) / 100.0))
-        if not out:
-            raise RuntimeError("empty alignment")
-        return out
+        return al
 
 
 def match_onsets(ref: list[tuple[int, float]], hyp: list[tuple[int, float]], gap: float = 1.0) -> np.ndarray:
