@@ -8,9 +8,6 @@
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -56,16 +53,12 @@ def test_alignment_matches_espeak_phone_timing():
 
 
 @pytest.fixture(scope="module")
-def phone_model(tmp_path_factory):
-    """A smoke-size exported model with phone input (THUNDER_SMOKE_MODEL: reuse one already built)."""
+def phone_model(smoke_run):
+    """The smoke-size exported model (conftest ``smoke_run``), which has phone input."""
     from thunder_blender.runtime.model import load_model
 
-    given = os.environ.get("THUNDER_SMOKE_MODEL")
-    out = Path(given) if given else tmp_path_factory.mktemp("smoke") / "models"
-    if not (out / "model.json").is_file():
-        res = subprocess.run([sys.executable, "-m", "thunder_train.cli", "all", "--out", str(out), "--smoke"],
-                             cwd=ROOT, capture_output=True, text=True, timeout=1800)
-        assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    out, res = smoke_run
+    assert res is None or res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     return load_model(out, providers=["CPUExecutionProvider"])
 
 
