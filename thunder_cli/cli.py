@@ -31,9 +31,12 @@ from . import INTERRUPT as _INTERRUPT
 FORMATS = ("glb", "fbx", "blend", "csv", "json", "png")
 BLENDER_FORMATS = {"glb", "fbx", "blend"}
 DEFAULT_FORMATS = "glb,csv,json,png"
-# Blender keys every frame of every take before exporting; past this its memory passes 2 GB. The numpy
-# formats (csv, json, png) take up to runtime.generate.MAX_SECONDS.
+# .blend and FBX need Blender to key every frame of every take (a .blend holds all takes at once, and the FBX
+# exporter samples frame by frame); past this its memory passes 2 GB. glb and the numpy formats (csv, json,
+# png) take up to runtime.generate.MAX_SECONDS: longer glTF takes are written one at a time
+# (headless.STREAM_SECONDS).
 BLENDER_MAX_SECONDS = 600.0
+LONG_LIMITED_FORMATS = {"fbx", "blend"}
 
 
 MAX_NAME_BYTES = 200  # output stems; file systems allow 255 bytes per name, suffixes need the rest
@@ -255,10 +258,13 @@ def _blender_job(args, formats: list[str], audio):
 def _blender_outputs(staging: Path, job, takes) -> list[Path]:
     if job is None:
         return []
-    from .headless import write_outputs
+    from .headless import TargetError, write_outputs
 
     print("writing Blender formats ...", file=sys.stderr)
-    return write_outputs(job, takes, staging)
+    try:
+        return write_outputs(job, takes, staging)
+    except TargetError as err:
+        raise CliError(str(err)) from None
 
 
 def _summary(what: str, t0: float, out_dir: Path, written: list[Path]) -> None:
@@ -324,10 +330,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         formats = _check_args(one)
         pcm, rate = read_audio(audio, max_seconds=MAX_SECONDS)
         _interrupt_point()
-        if BLENDER_FORMATS & set(formats) and len(pcm) / rate > BLENDER_MAX_SECONDS:
-            raise CliError(f"{Path(audio).name}: {format_duration(len(pcm) / rate)} is too long for the Blender "
-                           f"formats (glb, fbx, blend: at most {format_duration(BLENDER_MAX_SECONDS)}); "
-                           "use --format csv,json,png or split the audio")
+        if LONG_LIMITED_FORMATS & set(formats) and len(pcm) / rate > BLENDER_MAX_SECONDS:
+            raise CliError(f"{Path(audio).name}: {format_duration(len(pcm) / rate)} is too long for fbx and "
+                           f"blend (at most {format_duration(BLENDER_MAX_SECONDS)}); "
+                           "use --format glb,csv,json,png or split the audio")
         try:
             prepare_audio(pcm, rate)  # silence, length, invalid samples: refused before anything runs
             request = GenerateRequest(pcm=pcm, sample_rate=rate, n_takes=args.takes, seed=args.seed,
