@@ -245,6 +245,8 @@ def _blender_job(args, formats: list[str], audio):
     from .headless import BlenderJob, RigError, TargetError, prepare
 
     print("opening the target in Blender ...", file=sys.stderr)
+    # The speech goes on the sequencer of the .blend only (glTF and FBX carry no sound).
+    audio = audio if "blend" in formats else None
     job = BlenderJob(args.target, args.name, BLENDER_FORMATS & set(formats), args.fps, audio,
                      audio_name=Path(args.audio).name if audio is not None and args.audio else None,
                      shaping=getattr(args, "shaping", None))
@@ -342,6 +344,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         except InputError as err:
             raise CliError(f"{Path(audio).name}: {err}") from None
         jobs.append((one, request, pcm, rate))
+    pcm = request = None  # held by ``jobs`` only, which lets go of each once it is written
     out_dir = Path(args.out)
     t0 = time.perf_counter()
     report: list[str] = []
@@ -349,7 +352,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     def produce(staging: Path) -> list[Path]:
         model = load_model(args.model)
         files: list[Path] = []
-        for one, request, pcm, rate in jobs:
+        while jobs:  # each job's audio and request are let go once written (an hour of audio is 230 MB)
+            one, request, pcm, rate = jobs.pop(0)
             job = _blender_job(one, formats, (pcm, rate))
             _interrupt_point()
             label = "generating" if len(jobs) == 1 else f"{Path(one.audio).name}"
@@ -361,6 +365,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 raise CliError(f"{Path(one.audio).name}: {err}") from None
             finally:
                 bar.close()
+            del request
             for warning in takes.settings.get("warnings", []):
                 print(f"thunder: warning: {Path(one.audio).name}: {warning}", file=sys.stderr)
             report.append(f"{Path(one.audio).name}: {len(takes.seeds)} takes of {takes.duration:.2f} s "
@@ -369,6 +374,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             takes.settings.update(seed=args.seed, audio=Path(one.audio).name)
             files += _write_numpy_formats(staging, formats, one.name, _shaped(takes, args.shaping), (pcm, rate),
                                           Path(one.audio).name, _model_meta(model), one.fps)
+            del pcm
             _interrupt_point()
             files += _blender_outputs(staging, job, takes)
             _interrupt_point()

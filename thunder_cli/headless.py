@@ -247,6 +247,7 @@ def _write_outputs(job: BlenderJob, takes, staging: Path) -> list[Path]:
     fps = scene_fps(scene)
     start = int(scene.frame_start)
     if job.formats == {"glb"} and takes.duration > STREAM_SECONDS:
+        release_memory()  # what generation and the other formats freed
         return [_write_glb_streamed(job, takes, staging, start, fps)]
     if job.audio is not None:
         wav = staging / f".{job.name}_speech.wav"  # temporary: the sound is packed into the .blend
@@ -275,6 +276,22 @@ def _write_outputs(job: BlenderJob, takes, staging: Path) -> list[Path]:
     return out
 
 
+def release_memory() -> None:
+    """Hand freed heap memory back to the system (glibc ``malloc_trim``; a no-op elsewhere). Blender's freed
+    keyframe arrays and Python's freed objects otherwise stay in the process's heap, and the next take's
+    keys or the file's samples would come on top of them."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        if libc is not None and hasattr(libc, "malloc_trim"):
+            libc.malloc_trim(0)
+    except OSError:
+        pass
+
+
 def _write_glb_streamed(job: BlenderJob, takes, staging: Path, start: int, fps: float) -> Path:
     """The glTF of long takes, one take in Blender at a time: key the take, export it coarsely (one sample a
     second) for the scene and a check, compute its full-rate samples from the keys (``export.take_channels``),
@@ -282,8 +299,8 @@ def _write_glb_streamed(job: BlenderJob, takes, staging: Path, start: int, fps: 
     Peak memory: one take's keys in Blender plus every take's samples as float32."""
     import dataclasses
 
-    from thunder_blender.core import gltf_animation, gltf_compact
     from thunder_blender.blender.takes import TRACK_PREFIX
+    from thunder_blender.core import gltf_animation, gltf_compact
 
     from . import INTERRUPT
 
@@ -309,6 +326,12 @@ def _write_glb_streamed(job: BlenderJob, takes, staging: Path, start: int, fps: 
         except export.StreamError as err:
             raise TargetError(f"{Path(job.target).name}: {err}; write glb for at most "
                               f"{STREAM_SECONDS / 60:g} minutes of audio with this target") from None
+        # Free this take's keys now; the emptied action stays (with its rest record) until the next take
+        # replaces it, so every take is keyed relative to the same rest pose.
+        for bag in export.channelbags(act):
+            for fc in list(bag.fcurves):
+                bag.fcurves.remove(fc)
+        release_memory()
         if base is not None and [n.get("name") for n in doc["nodes"]] != [n.get("name") for n in base[0]["nodes"]]:
             raise RuntimeError("the coarse glTF exports of two takes have different nodes")
         # The last take's file is the base: its rest pose is what Blender's exporter writes with every take on

@@ -25,14 +25,15 @@ from ..core import gltf_compact
 from .compat import GLTF_MISLABELS_SHAPE_KEY_TRACKS
 
 
-def _channelbags(action: bpy.types.Action):
+def channelbags(action: bpy.types.Action):
+    """Every channelbag of a slotted action (all layers and strips)."""
     for layer in action.layers:
         for strip in layer.strips:
             yield from strip.channelbags
 
 
 def _fcurves(action: bpy.types.Action):
-    for bag in _channelbags(action):
+    for bag in channelbags(action):
         yield from bag.fcurves
 
 
@@ -311,7 +312,7 @@ def _curve_values(action: bpy.types.Action, slot, data_path: str, index: int, fr
     """The F-curve ``data_path[index]`` of ``slot`` evaluated at ``frames`` (linear keys), else ``default``."""
     import numpy as np
 
-    bag = next((b for b in _channelbags(action) if b.slot == slot), None) if slot is not None else None
+    bag = next((b for b in channelbags(action) if b.slot == slot), None) if slot is not None else None
     fc = bag.fcurves.find(data_path, index=index) if bag is not None else None
     if fc is None or len(fc.keyframe_points) == 0 or fc.mute or fc.modifiers or fc.driver is not None:
         if fc is not None and (fc.modifiers or len(fc.keyframe_points)):
@@ -430,5 +431,5 @@ def take_channels(doc: dict, blob: bytes, action: bpy.types.Action, fps: float) 
         if diff.max(initial=0.0) > STREAM_TOLERANCE:
             raise StreamError(f"{path} of {node.get('name', f'node {node_i}')} differs from Blender's export by "
                               f"{diff.max():.2g}; the take cannot be streamed")
-        channels.append(Channel(node_i, path, times, values))
+        channels.append(Channel(node_i, path, times.astype(np.float32), values.astype(np.float32)))
     return channels
