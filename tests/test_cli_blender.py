@@ -231,6 +231,35 @@ def test_streamed_glb_is_valid(bpy, short_wav, tmp_path, monkeypatch):  # noqa: 
     assert report["info"]["animationCount"] == 2
 
 
+def test_streamed_glb_refuses_a_head_bone_it_cannot_reproduce(bpy, short_wav, tmp_path, monkeypatch,  # noqa: F811
+                                                               capsys):
+    """Bone rotation is not computed from the keys: the check against the coarse export refuses the take with
+    one line instead of writing a wrong file, and nothing is left in --out."""
+    from tests.blender.test_export import make_face
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    arm = bpy.data.objects.new("Rig", bpy.data.armatures.new("Rig"))
+    bpy.context.scene.collection.objects.link(arm)
+    bpy.context.view_layer.objects.active = arm
+    bpy.ops.object.mode_set(mode="EDIT")
+    bone = arm.data.edit_bones.new("Head")
+    bone.head, bone.tail = (0, 0, 0), (0, 0, 1)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    face = make_face(bpy, "BoneFace")
+    face.parent = arm
+    face.modifiers.new("Armature", "ARMATURE").object = arm
+    face.vertex_groups.new(name="Head").add(list(range(len(face.data.vertices))), 1.0, "REPLACE")
+    src = tmp_path / "bone_rig.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(src))
+    monkeypatch.setattr("thunder_cli.headless.STREAM_SECONDS", 0.0)
+    out = tmp_path / "o"
+    assert cli.main(["generate", str(short_wav), "--takes", "2", "--target", str(src), "--out", str(out),
+                     "--format", "glb"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("thunder: error: bone_rig.blend: rotation of Head") and "streamed" in err[-1]
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("content, message", [
     (b"BLENDER-v405 but not really a blend file" * 10, "cannot open bad.blend"),
     (None, "has no mesh with shape keys"),

@@ -73,12 +73,12 @@ def bench_model_size() -> dict:
 
 
 def _thunder_cmd() -> list[str] | None:
-    exe = Path(sys.executable).parent / "thunder"
-    if exe.exists():
-        return [str(exe)]
+    """The command line of this checkout (run from ROOT, so its own code is imported, not whatever the
+    venv's ``thunder`` script points at), else the installed ``thunder``."""
     if (ROOT / "thunder_cli" / "cli.py").exists():
         return [sys.executable, "-m", "thunder_cli"]
-    return None
+    exe = Path(sys.executable).parent / "thunder"
+    return [str(exe)] if exe.exists() else None
 
 
 def bench_cli(wav: Path, runs: int = 2) -> dict:
