@@ -188,6 +188,78 @@ def test_convert_live_link_csvs_to_glb(demo_run, short_wav, tmp_path, model):  #
         np.testing.assert_allclose(values, scene[k, :, :52], atol=1e-4)
 
 
+def _streamed_run(monkeypatch, tmp_path, wav, *args):
+    """``thunder generate --format glb`` with every take streamed (``headless.STREAM_SECONDS`` at 0)."""
+    from thunder_cli import headless
+
+    monkeypatch.setattr(headless, "STREAM_SECONDS", 0.0)
+    out = tmp_path / "streamed"
+    code = cli.main(["generate", str(wav), "--target", "demo", "--out", str(out), "--name", "demo",
+                     "--format", "glb", *args])
+    return code, out
+
+
+def test_streamed_glb_equals_blenders_export(bpy, demo_run, short_wav, tmp_path, monkeypatch):  # noqa: F811
+    """Long takes are written one at a time with samples computed from the keys: the file holds the same
+    scene and the same animations as Blender's exporter writes with every take keyed at once."""
+    code, out = _streamed_run(monkeypatch, tmp_path, short_wav, "--takes", "4", "--seed", "3")
+    assert code == 0
+    ref, ref_blob = read_glb(demo_run / "demo.glb")
+    doc, blob = read_glb(out / "demo.glb")
+    assert doc["meshes"] == ref["meshes"] and doc.get("skins") == ref.get("skins")
+    assert [n["name"] for n in doc["nodes"]] == [n["name"] for n in ref["nodes"]]
+    assert sorted(a["name"] for a in doc["animations"]) == sorted(a["name"] for a in ref["animations"])
+    for anim in doc["animations"]:
+        ref_anim = next(a for a in ref["animations"] if a["name"] == anim["name"])
+        assert [c["target"] for c in anim["channels"]] == [c["target"] for c in ref_anim["channels"]]
+        for ch, ref_ch in zip(anim["channels"], ref_anim["channels"], strict=True):
+            s, r = anim["samplers"][ch["sampler"]], ref_anim["samplers"][ref_ch["sampler"]]
+            np.testing.assert_allclose(accessor(doc, blob, s["input"]), accessor(ref, ref_blob, r["input"]),
+                                       atol=1e-6)
+            # weights: both quantized to 16 bits (one step 1.5e-5); rotation: float32
+            np.testing.assert_allclose(accessor(doc, blob, s["output"]), accessor(ref, ref_blob, r["output"]),
+                                       atol=2e-5)
+
+
+@pytest.mark.node
+def test_streamed_glb_is_valid(bpy, short_wav, tmp_path, monkeypatch):  # noqa: F811
+    code, out = _streamed_run(monkeypatch, tmp_path, short_wav, "--takes", "2")
+    assert code == 0
+    report = validate_gltf(out / "demo.glb")
+    assert report["issues"]["numErrors"] == 0, report["issues"]["messages"][:5]
+    assert report["issues"]["numWarnings"] == 0, report["issues"]["messages"][:5]
+    assert report["info"]["animationCount"] == 2
+
+
+def test_streamed_glb_refuses_a_head_bone_it_cannot_reproduce(bpy, short_wav, tmp_path, monkeypatch,  # noqa: F811
+                                                               capsys):
+    """Bone rotation is not computed from the keys: the check against the coarse export refuses the take with
+    one line instead of writing a wrong file, and nothing is left in --out."""
+    from tests.blender.test_export import make_face
+
+    bpy.ops.wm.read_homefile(use_empty=True)
+    arm = bpy.data.objects.new("Rig", bpy.data.armatures.new("Rig"))
+    bpy.context.scene.collection.objects.link(arm)
+    bpy.context.view_layer.objects.active = arm
+    bpy.ops.object.mode_set(mode="EDIT")
+    bone = arm.data.edit_bones.new("Head")
+    bone.head, bone.tail = (0, 0, 0), (0, 0, 1)
+    bpy.ops.object.mode_set(mode="OBJECT")
+    face = make_face(bpy, "BoneFace")
+    face.parent = arm
+    face.modifiers.new("Armature", "ARMATURE").object = arm
+    face.vertex_groups.new(name="Head").add(list(range(len(face.data.vertices))), 1.0, "REPLACE")
+    src = tmp_path / "bone_rig.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(src))
+    monkeypatch.setattr("thunder_cli.headless.STREAM_SECONDS", 0.0)
+    out = tmp_path / "o"
+    assert cli.main(["generate", str(short_wav), "--takes", "2", "--target", str(src), "--out", str(out),
+                     "--format", "glb"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("thunder: error: bone_rig.blend: rotation of Head") and "streamed" in err[-1]
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("content, message", [
     (b"BLENDER-v405 but not really a blend file" * 10, "cannot open bad.blend"),
     (None, "has no mesh with shape keys"),

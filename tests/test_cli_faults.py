@@ -234,8 +234,9 @@ def test_long_audio_is_refused_before_decoding_and_blender_formats_have_their_ow
     res = run_cli("generate", str(hour), "--out", str(tmp_path / "o"), "--format", "json")
     _assert_failed_cleanly(res, "hour.wav is 1 h 00 min 05 s long; the limit is 1 h 00 min 00 s")
     eleven = silent_header_wav(tmp_path / "eleven.wav", 660)
-    res = run_cli("generate", str(eleven), "--out", str(tmp_path / "o"), "--format", "glb,json")
-    _assert_failed_cleanly(res, "too long for the Blender formats")
+    for formats in ("fbx,json", "glb,blend"):
+        res = run_cli("generate", str(eleven), "--out", str(tmp_path / "o"), "--format", formats)
+        _assert_failed_cleanly(res, "too long for fbx and blend")
     assert not (tmp_path / "o").exists()
 
 

@@ -31,9 +31,12 @@ from . import INTERRUPT as _INTERRUPT
 FORMATS = ("glb", "fbx", "blend", "csv", "json", "png")
 BLENDER_FORMATS = {"glb", "fbx", "blend"}
 DEFAULT_FORMATS = "glb,csv,json,png"
-# Blender keys every frame of every take before exporting; past this its memory passes 2 GB. The numpy
-# formats (csv, json, png) take up to runtime.generate.MAX_SECONDS.
+# .blend and FBX need Blender to key every frame of every take (a .blend holds all takes at once, and the FBX
+# exporter samples frame by frame); past this its memory passes 2 GB. glb and the numpy formats (csv, json,
+# png) take up to runtime.generate.MAX_SECONDS: longer glTF takes are written one at a time
+# (headless.STREAM_SECONDS).
 BLENDER_MAX_SECONDS = 600.0
+LONG_LIMITED_FORMATS = {"fbx", "blend"}
 
 
 MAX_NAME_BYTES = 200  # output stems; file systems allow 255 bytes per name, suffixes need the rest
@@ -243,6 +246,8 @@ def _blender_job(args, formats: list[str], audio):
     from .headless import BlenderJob, RigError, TargetError, prepare
 
     print("opening the target in Blender ...", file=sys.stderr)
+    # The speech goes on the sequencer of the .blend only (glTF and FBX carry no sound).
+    audio = audio if "blend" in formats else None
     job = BlenderJob(args.target, args.name, BLENDER_FORMATS & set(formats), args.fps, audio,
                      audio_name=Path(args.audio).name if audio is not None and args.audio else None,
                      shaping=getattr(args, "shaping", None))
@@ -256,10 +261,13 @@ def _blender_job(args, formats: list[str], audio):
 def _blender_outputs(staging: Path, job, takes) -> list[Path]:
     if job is None:
         return []
-    from .headless import write_outputs
+    from .headless import TargetError, write_outputs
 
     print("writing Blender formats ...", file=sys.stderr)
-    return write_outputs(job, takes, staging)
+    try:
+        return write_outputs(job, takes, staging)
+    except TargetError as err:
+        raise CliError(str(err)) from None
 
 
 def _summary(what: str, t0: float, out_dir: Path, written: list[Path]) -> None:
@@ -346,10 +354,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         formats = _check_args(one)
         pcm, rate = read_audio(audio, max_seconds=MAX_SECONDS)
         _interrupt_point()
-        if BLENDER_FORMATS & set(formats) and len(pcm) / rate > BLENDER_MAX_SECONDS:
-            raise CliError(f"{Path(audio).name}: {format_duration(len(pcm) / rate)} is too long for the Blender "
-                           f"formats (glb, fbx, blend: at most {format_duration(BLENDER_MAX_SECONDS)}); "
-                           "use --format csv,json,png or split the audio")
+        if LONG_LIMITED_FORMATS & set(formats) and len(pcm) / rate > BLENDER_MAX_SECONDS:
+            raise CliError(f"{Path(audio).name}: {format_duration(len(pcm) / rate)} is too long for fbx and "
+                           f"blend (at most {format_duration(BLENDER_MAX_SECONDS)}); "
+                           "use --format glb,csv,json,png or split the audio")
         try:
             prepare_audio(pcm, rate)  # silence, length, invalid samples: refused before anything runs
             request = GenerateRequest(pcm=pcm, sample_rate=rate, n_takes=args.takes, seed=args.seed,
@@ -362,6 +370,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             print(f"{Path(audio).name}: using the transcript {text_from} beside it (--no-transcript to ignore it)",
                   file=sys.stderr)
         jobs.append((one, request, pcm, rate))
+    pcm = request = None  # held by ``jobs`` only, which lets go of each once it is written
     out_dir = Path(args.out)
     t0 = time.perf_counter()
     report: list[str] = []
@@ -369,7 +378,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     def produce(staging: Path) -> list[Path]:
         model = load_model(args.model)
         files: list[Path] = []
-        for one, request, pcm, rate in jobs:
+        while jobs:  # each job's audio and request are let go once written (an hour of audio is 230 MB)
+            one, request, pcm, rate = jobs.pop(0)
             job = _blender_job(one, formats, (pcm, rate))
             _interrupt_point()
             label = "generating" if len(jobs) == 1 else f"{Path(one.audio).name}"
@@ -381,6 +391,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
                 raise CliError(f"{Path(one.audio).name}: {err}") from None
             finally:
                 bar.close()
+            del request
             for warning in takes.settings.get("warnings", []):
                 print(f"thunder: warning: {Path(one.audio).name}: {warning}", file=sys.stderr)
             report.append(f"{Path(one.audio).name}: {len(takes.seeds)} takes of {takes.duration:.2f} s "
@@ -389,6 +400,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             takes.settings.update(seed=args.seed, audio=Path(one.audio).name)
             files += _write_numpy_formats(staging, formats, one.name, _shaped(takes, args.shaping), (pcm, rate),
                                           Path(one.audio).name, _model_meta(model), one.fps)
+            del pcm
             _interrupt_point()
             files += _blender_outputs(staging, job, takes)
             _interrupt_point()

@@ -23,6 +23,9 @@ import numpy as np
 from thunder_blender.core.channels import ARKIT_52
 
 TARGET_SUFFIXES = (".blend", ".glb", ".gltf", ".fbx")
+# Takes longer than this are written to glTF one at a time (``_write_glb_streamed``): Blender holds one take's
+# keys instead of all, and the samples come from the keys instead of the exporter's frame-by-frame pass.
+STREAM_SECONDS = 600.0
 
 
 class TargetError(ValueError):
@@ -243,6 +246,9 @@ def _write_outputs(job: BlenderJob, takes, staging: Path) -> list[Path]:
         set_scene_fps(scene, job.fps or 30.0)
     fps = scene_fps(scene)
     start = int(scene.frame_start)
+    if job.formats == {"glb"} and takes.duration > STREAM_SECONDS:
+        release_memory()  # what generation and the other formats freed
+        return [_write_glb_streamed(job, takes, staging, start, fps)]
     if job.audio is not None:
         wav = staging / f".{job.name}_speech.wav"  # temporary: the sound is packed into the .blend
         write_wav(wav, *job.audio)
@@ -268,3 +274,73 @@ def _write_outputs(job: BlenderJob, takes, staging: Path) -> list[Path]:
         out.append(staging / f"{job.name}.glb")
         export.export_glb(out[-1], face, actions, extra=extra)
     return out
+
+
+def release_memory() -> None:
+    """Hand freed heap memory back to the system (glibc ``malloc_trim``; a no-op elsewhere). Blender's freed
+    keyframe arrays and Python's freed objects otherwise stay in the process's heap, and the next take's
+    keys or the file's samples would come on top of them."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        if libc is not None and hasattr(libc, "malloc_trim"):
+            libc.malloc_trim(0)
+    except OSError:
+        pass
+
+
+def _write_glb_streamed(job: BlenderJob, takes, staging: Path, start: int, fps: float) -> Path:
+    """The glTF of long takes, one take in Blender at a time: key the take, export it coarsely (one sample a
+    second) for the scene and a check, compute its full-rate samples from the keys (``export.take_channels``),
+    delete it; then put every take's samples into the last coarse file and compact it.
+    Peak memory: one take's keys in Blender plus every take's samples as float32."""
+    import dataclasses
+
+    from thunder_blender.blender.takes import TRACK_PREFIX
+    from thunder_blender.core import gltf_animation, gltf_compact
+
+    from . import INTERRUPT
+
+    face = job.face
+    extra = [part.mesh for part in detect_rig(face).extra]
+    base: tuple[dict, bytes] | None = None
+    animations = []
+    for k in range(takes.weights.shape[0]):
+        if INTERRUPT.is_set():
+            raise KeyboardInterrupt
+        one = dataclasses.replace(takes, weights=takes.weights[k:k + 1], seeds=tuple(takes.seeds[k:k + 1]))
+        (act,) = write_takes(face, one, start, fps, shaping=job.shaping, names=[f"{face.name}_take{k + 1}"])
+        for mesh in (face, *extra):
+            export.remove_other_tracks(mesh, [act])
+        coarse = staging / f".{job.name}_take{k + 1}.coarse.glb"
+        try:
+            export.export_glb(coarse, face, [act], extra=extra, compact=False, frame_step=max(1, round(fps)))
+            doc, blob = gltf_compact.read_glb(coarse.read_bytes())
+        finally:
+            coarse.unlink(missing_ok=True)
+        try:
+            animations.append((f"{TRACK_PREFIX}{k + 1}", export.take_channels(doc, blob, act, fps)))
+        except export.StreamError as err:
+            raise TargetError(f"{Path(job.target).name}: {err}; write glb for at most "
+                              f"{STREAM_SECONDS / 60:g} minutes of audio with this target") from None
+        # Free this take's keys now; the emptied action stays (with its rest record) until the next take
+        # replaces it, so every take is keyed relative to the same rest pose.
+        for bag in export.channelbags(act):
+            for fc in list(bag.fcurves):
+                bag.fcurves.remove(fc)
+        release_memory()
+        if base is not None and [n.get("name") for n in doc["nodes"]] != [n.get("name") for n in base[0]["nodes"]]:
+            raise RuntimeError("the coarse glTF exports of two takes have different nodes")
+        # The last take's file is the base: its rest pose is what Blender's exporter writes with every take on
+        # the NLA (the top track holds at frame 0).
+        base = (doc, blob)
+    doc, blob = base
+    blob = gltf_animation.replace_animations(doc, blob, animations)
+    del animations
+    doc, blob, _ = gltf_compact.compact(doc, blob)
+    path = staging / f"{job.name}.glb"
+    path.write_bytes(gltf_compact.write_glb(doc, blob))
+    return path

@@ -25,14 +25,15 @@ from ..core import gltf_compact
 from .compat import GLTF_MISLABELS_SHAPE_KEY_TRACKS
 
 
-def _channelbags(action: bpy.types.Action):
+def channelbags(action: bpy.types.Action):
+    """Every channelbag of a slotted action (all layers and strips)."""
     for layer in action.layers:
         for strip in layer.strips:
             yield from strip.channelbags
 
 
 def _fcurves(action: bpy.types.Action):
-    for bag in _channelbags(action):
+    for bag in channelbags(action):
         yield from bag.fcurves
 
 
@@ -164,7 +165,7 @@ def remove_other_tracks(obj: bpy.types.Object, actions: Sequence[bpy.types.Actio
 
 def export_glb(path: str | Path, obj: bpy.types.Object,
                actions: Sequence[bpy.types.Action] | None = None,
-               extra: Sequence[bpy.types.Object] = (), compact: bool = True) -> None:
+               extra: Sequence[bpy.types.Object] = (), compact: bool = True, frame_step: int = 1) -> None:
     """Write ``obj`` (and its armature) with every take as its own glTF animation: morph-target weights,
     plus node rotation when the take also rotates the head.
 
@@ -180,6 +181,7 @@ def export_glb(path: str | Path, obj: bpy.types.Object,
     (the exporter plays each track in turn; a muted one would export as a still pose).
     ``extra``: more meshes of the same character (teeth, tongue) exported with it, their shape-key tracks
     merged into the same animations.
+    ``frame_step``: sample every n-th frame only (the coarse pass of ``take_channels``).
     """
     key = obj.data.shape_keys
     if key is None:
@@ -224,7 +226,7 @@ def export_glb(path: str | Path, obj: bpy.types.Object,
                 filepath=str(path), export_format="GLB", use_selection=True,
                 export_animations=True, export_animation_mode="NLA_TRACKS",
                 export_morph=True, export_morph_animation=True, export_morph_normal=False,
-                export_anim_slide_to_zero=True, export_force_sampling=True,
+                export_anim_slide_to_zero=True, export_force_sampling=True, export_frame_step=int(frame_step),
                 export_optimize_animation_size=False, export_def_bones=False,
                 export_extras=False, export_cameras=False, export_lights=False,
             )
@@ -291,3 +293,143 @@ def export_fbx_take(path: str | Path, obj: bpy.types.Object, action: bpy.types.A
         scene.frame_start, scene.frame_end, scene.frame_current = frame_range
         saved.restore()
         bpy.data.actions.remove(tmp)
+
+
+# -- long takes: full-rate glTF samples from the keys -----------------------------------------------------
+# Blender's exporter samples a take by setting every frame of the scene and keeps Python objects per frame:
+# an hour-long take costs it minutes and over a gigabyte. ``take_channels`` computes the same samples from
+# the take's F-curves in numpy instead, and checks them against a coarse export (every n-th frame) of the
+# same take, so anything it does not reproduce (drivers, constraints, bone rotation) is refused, not written
+# wrong.
+STREAM_TOLERANCE = 2e-5  # float32 rounding of the exporter's values
+
+
+class StreamError(ValueError):
+    """This take cannot be written without Blender's sampling (one-line message)."""
+
+
+def _curve_values(action: bpy.types.Action, slot, data_path: str, index: int, frames, default: float):
+    """The F-curve ``data_path[index]`` of ``slot`` evaluated at ``frames`` (linear keys), else ``default``."""
+    import numpy as np
+
+    bag = next((b for b in channelbags(action) if b.slot == slot), None) if slot is not None else None
+    fc = bag.fcurves.find(data_path, index=index) if bag is not None else None
+    if fc is None or len(fc.keyframe_points) == 0 or fc.mute or fc.modifiers or fc.driver is not None:
+        if fc is not None and (fc.modifiers or len(fc.keyframe_points)):
+            raise StreamError(f"F-curve {data_path}[{index}] has modifiers or is muted")
+        return np.full(len(frames), float(default))
+    n = len(fc.keyframe_points)
+    co = np.empty(2 * n, np.float32)
+    fc.keyframe_points.foreach_get("co", co)
+    interp = np.empty(n, np.int32)
+    fc.keyframe_points.foreach_get("interpolation", interp)
+    linear = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value
+    if n > 1 and np.any(interp[:-1] != linear):
+        raise StreamError(f"F-curve {data_path}[{index}] is not linear")
+    return np.interp(frames, co[0::2].astype(np.float64), co[1::2].astype(np.float64))
+
+
+def _quat_mul(a, b):
+    import numpy as np
+
+    aw, ax, ay, az = np.moveaxis(np.broadcast_to(a, np.broadcast_shapes(np.shape(a), np.shape(b))), -1, 0)
+    bw, bx, by, bz = np.moveaxis(np.broadcast_to(b, np.broadcast_shapes(np.shape(a), np.shape(b))), -1, 0)
+    return np.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
+                     aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], axis=-1)
+
+
+def _basis_quaternions(obj: bpy.types.Object, action: bpy.types.Action, frames):
+    """(K, 4) w x y z: the object's own rotation at ``frames`` from the take's OBJECT slot."""
+    import numpy as np
+
+    slot = _slot_for(action, obj)
+    mode = obj.rotation_mode
+    if mode == "QUATERNION":
+        q = np.stack([_curve_values(action, slot, "rotation_quaternion", i, frames, obj.rotation_quaternion[i])
+                      for i in range(4)], 1)
+    elif mode == "AXIS_ANGLE":
+        aa = np.stack([_curve_values(action, slot, "rotation_axis_angle", i, frames, obj.rotation_axis_angle[i])
+                       for i in range(4)], 1)
+        axis = aa[:, 1:] / np.maximum(np.linalg.norm(aa[:, 1:], axis=1, keepdims=True), 1e-12)
+        q = np.concatenate([np.cos(aa[:, :1] / 2), np.sin(aa[:, :1] / 2) * axis], 1)
+    else:  # Euler "ABC": R = R_C R_B R_A
+        e = np.stack([_curve_values(action, slot, "rotation_euler", i, frames, obj.rotation_euler[i])
+                      for i in range(3)], 1)
+        q = np.tile([1.0, 0.0, 0.0, 0.0], (len(frames), 1))
+        for axis in mode:
+            i = "XYZ".index(axis)
+            half = np.zeros((len(frames), 4))
+            half[:, 0] = np.cos(e[:, i] / 2)
+            half[:, 1 + i] = np.sin(e[:, i] / 2)
+            q = _quat_mul(half, q)
+    return q / np.linalg.norm(q, axis=1, keepdims=True)
+
+
+def _continuous(q):
+    """Flip signs so consecutive quaternions lie in the same hemisphere (linear glTF samples stay short)."""
+    import numpy as np
+
+    flips = np.cumsum(np.einsum("ij,ij->i", q[1:], q[:-1]) < 0) % 2
+    q = q.copy()
+    q[1:][flips == 1] *= -1
+    return q
+
+
+def take_channels(doc: dict, blob: bytes, action: bpy.types.Action, fps: float) -> list:
+    """Full-rate ``core.gltf_animation.Channel`` list for the one animation of ``doc`` (a coarse export of
+    ``action`` by ``export_glb(frame_step=n)``): every frame of the take's range, time 0 at its first frame.
+
+    Morph weights come from the shape-key F-curves of the take (clamped to the sliders), object rotation
+    from its rotation curves (Blender Z-up to glTF Y-up, under the parent inverse). Channels that are constant
+    in the coarse export (an unanimated bone, the location) keep that value. Raises StreamError when the
+    coarse samples are not reproduced within ``STREAM_TOLERANCE``."""
+    import numpy as np
+
+    from ..core.gltf_animation import Channel, sampler_data
+
+    if len(doc.get("animations", [])) != 1:
+        raise StreamError(f"expected one animation in the coarse export, got {len(doc.get('animations', []))}")
+    anim = doc["animations"][0]
+    start, end = take_range(action)
+    frames = np.arange(int(round(start)), int(round(end)) + 1, dtype=np.float64)
+    times = (frames - frames[0]) / fps
+    channels = []
+    for ch in anim["channels"]:
+        node_i, path = ch["target"]["node"], ch["target"]["path"]
+        node = doc["nodes"][node_i]
+        coarse_t, coarse_v = sampler_data(doc, blob, anim, ch)
+        obj = bpy.data.objects.get(node.get("name", ""))
+        if path == "weights" and obj is not None and obj.type == "MESH" and "mesh" in node:
+            key = obj.data.shape_keys
+            names = doc["meshes"][node["mesh"]].get("extras", {}).get("targetNames")
+            if key is None or names is None:
+                raise StreamError(f"{obj.name}: no shape keys or target names to stream")
+            slot = _key_slot(action, obj) if any(s.target_id_type == "KEY" for s in action.slots) else None
+            cols = []
+            for name in names:
+                kb = key.key_blocks[name]
+                v = _curve_values(action, slot, f'key_blocks["{bpy.utils.escape_identifier(name)}"].value', 0,
+                                  frames, kb.value)
+                cols.append(np.clip(v, kb.slider_min, kb.slider_max))
+            values = np.stack(cols, 1)
+        elif path == "rotation" and obj is not None and (obj.parent is None or obj.parent_type == "OBJECT"):
+            q = _basis_quaternions(obj, action, frames)
+            if obj.parent is not None:
+                q = _quat_mul(np.array(obj.matrix_parent_inverse.to_quaternion()), q)
+            values = _continuous(q[:, [1, 3, 2, 0]] * np.array([1.0, 1.0, -1.0, 1.0]))  # w x y z -> x z -y w
+        elif np.ptp(coarse_v, axis=0).max(initial=0.0) <= STREAM_TOLERANCE:
+            values = np.repeat(coarse_v[:1], len(frames), 0)
+        else:
+            raise StreamError(f"{path} of {node.get('name', f'node {node_i}')} is animated in a way that cannot "
+                              "be streamed (bone rotation, constraints or drivers)")
+        idx = np.rint(coarse_t * fps).astype(np.int64)
+        if len(idx) == 0 or idx.max() >= len(frames) or np.abs(coarse_t - times[idx]).max() > 1e-4:
+            raise StreamError(f"the coarse export's times do not fall on the take's frames ({path})")
+        diff = np.abs(values[idx] - coarse_v)
+        if path == "rotation":
+            diff = np.minimum(diff, np.abs(values[idx] + coarse_v))  # q and -q are the same rotation
+        if diff.max(initial=0.0) > STREAM_TOLERANCE:
+            raise StreamError(f"{path} of {node.get('name', f'node {node_i}')} differs from Blender's export by "
+                              f"{diff.max():.2g}; the take cannot be streamed")
+        channels.append(Channel(node_i, path, times.astype(np.float32), values.astype(np.float32)))
+    return channels

@@ -82,11 +82,12 @@ def write_glb(doc: dict, blob: bytes) -> bytes:
     """(JSON document, BIN chunk) -> GLB bytes (chunks padded to 4 bytes: JSON with spaces, BIN with 0)."""
     text = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     text += b" " * (-len(text) % 4)
-    chunks = struct.pack("<I4s", len(text), b"JSON") + text
+    parts = [struct.pack("<I4s", len(text), b"JSON"), text]
     if blob:
-        blob = bytes(blob) + b"\x00" * (-len(blob) % 4)
-        chunks += struct.pack("<I4s", len(blob), b"BIN\x00") + blob
-    return struct.pack("<4sII", b"glTF", 2, 12 + len(chunks)) + chunks
+        pad = -len(blob) % 4
+        parts += [struct.pack("<I4s", len(blob) + pad, b"BIN\x00"), blob, b"\x00" * pad]
+    size = 12 + sum(len(p) for p in parts)
+    return b"".join([struct.pack("<4sII", b"glTF", 2, size), *parts])  # one copy of the BIN chunk, not three
 
 
 def _elem_size(acc: dict) -> int:
