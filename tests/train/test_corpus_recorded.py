@@ -151,6 +151,18 @@ def test_tuxpaint_english_and_skipped_stamps(tmp_path):
     assert [c.text for c in da] == ["En vombat."]
 
 
+def test_identical_recordings_are_kept_once_and_same_names_cached_apart(tmp_path):
+    for theme, data in (("a", b"one"), ("b", b"one"), ("c", b"two")):
+        (tmp_path / theme).mkdir()
+        (tmp_path / theme / "spider.txt").write_text("A spider.\nda.utf8=En edderkop.\n", encoding="utf-8")
+        (tmp_path / theme / "spider_desc_da.ogg").write_bytes(data)
+    da = cl.tuxpaint_clips(tmp_path, "da", 1, "read", "da")
+    assert len(da) == 3 and len({c.clip_id for c in da}) == 1
+    kept = recorded.unique(da)
+    assert [c.path.parent.name for c in kept] == ["a", "c"]
+    assert len({recorded.cache_key(c, tmp_path) for c in kept}) == 2
+
+
 # --- decode / align / check / render ----------------------------------------------------------------------
 
 def test_recorded_records_are_cached_deterministic_and_split_by_speaker(tmp_path):
@@ -184,3 +196,25 @@ def test_recorded_records_are_cached_deterministic_and_split_by_speaker(tmp_path
                 np.testing.assert_array_equal(a.audio, x.audio)
                 np.testing.assert_array_equal(a.perf, x.perf)
                 assert a.segments == x.segments
+
+
+def test_corpus_build_writes_recorded_speech_and_its_card(tmp_path):
+    """The whole path through ``build``: fetched (here: pre-unpacked) package -> shards -> meta -> data card."""
+    from thunder_train.corpus.build import build
+    from thunder_train.corpus.dataset import load_split
+
+    _fillets_package(tmp_path / "cache" / "src" / "x")
+    cfg = BuildConfig(out=tmp_path / "corpus", hours=0.01, seed=5, workers=2, shard_seconds=30.0, real=True,
+                      real_sources=("fillets-cs",), cache=tmp_path / "cache")
+    meta = build(cfg, log=lambda *_: None)
+    assert meta["real_sources"] == ["fillets-cs"]
+    train, val = load_split(cfg.out, "real_train"), load_split(cfg.out, "real_val")
+    assert {u.voice for u in val} == {"fillets-cs/robodog"} and train
+    assert not {u.voice for u in train} & {u.voice for u in val}
+    for u in train + val:
+        assert len(u.audio) == len(u.perf) * 320 and u.lang == "cs" and u.source == "fillets-cs"
+    rec = meta["recorded"]["fillets-cs"]
+    assert sum(g["kept"] for g in rec["groups"].values()) == len(train) + len(val)
+    card = (cfg.out / "DATA_CARD.md").read_text()
+    assert "#### fillets-cs" in card and "GPL-2" in card and "`fillets-cs/robodog`" in card
+    assert meta["splits"]["real_val"]["voices"] == ["fillets-cs/robodog"]

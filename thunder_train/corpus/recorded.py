@@ -19,6 +19,7 @@ so ``real_val`` measures voices that training never heard.
 """
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter
 from pathlib import Path
@@ -28,6 +29,7 @@ import numpy as np
 from thunder_train.devset.sources import Source
 
 SR = 16000
+SAVE_EVERY = 320  # clips aligned between cache saves
 TUXPAINT_LANGS: tuple[str, ...] = ("ca", "ro", "ru", "bg", "be", "da", "nl", "en", "lt")
 
 SOURCES: tuple[Source, ...] = (
@@ -67,16 +69,42 @@ def catalogue(key: str, dirs: dict[str, Path]) -> list:
     from thunder_train.devset import clips as cl
 
     if key == "fillets-cs":
-        return cl.fillets_clips(dirs["fillets-text"] / "usr/share/games/fillets-ng/script",
-                                dirs["fillets-cs"] / "usr/share/games/fillets-ng/sound", lang="cs",
-                                source="fillets-cs", fish_only=False, min_words=1)
+        return unique(cl.fillets_clips(dirs["fillets-text"] / "usr/share/games/fillets-ng/script",
+                                       dirs["fillets-cs"] / "usr/share/games/fillets-ng/sound", lang="cs",
+                                       source="fillets-cs", fish_only=False, min_words=1))
     if key == "tuxpaint":
         stamps = dirs["tuxpaint-more"] / "usr/share/tuxpaint/stamps"
         out = []
         for lang in SOURCE_BY_KEY["tuxpaint-more"].langs:
             out += cl.tuxpaint_clips(stamps, lang, 1, "read", lang, source=f"tuxpaint-{lang}")
-        return out
+        return unique(out)
     raise ValueError(f"unknown recorded source {key!r} (known: {', '.join(NEEDS)})")
+
+
+def unique(clips: list) -> list:
+    """The first of clips whose recordings are byte-identical (packages ship some files in two folders:
+    Fillets levels that share a scene, Tux Paint stamps filed under two themes)."""
+    seen: set[bytes] = set()
+    out = []
+    for c in clips:
+        digest = hashlib.sha256(c.path.read_bytes()).digest()
+        if digest not in seen:
+            seen.add(digest)
+            out.append(c)
+    return out
+
+
+def cache_key(clip, cache: Path) -> str:  # noqa: ANN001 (devset.clips.Clip)
+    """What a cached result belongs to: the recording (path inside ``<cache>/src``) and its transcript.
+
+    Not ``clip_id``: two different recordings can share a file name (Tux Paint's ``spider`` stamps).
+    """
+    path = Path(clip.path).resolve()
+    try:
+        rel = path.relative_to((cache / "src").resolve()).as_posix()
+    except ValueError:
+        rel = path.as_posix()
+    return f"{rel}\n{clip.text}"
 
 
 def _process(clip) -> dict:  # noqa: ANN001 (devset.clips.Clip)
@@ -92,30 +120,34 @@ def _process(clip) -> dict:  # noqa: ANN001 (devset.clips.Clip)
 def load_or_align(key: str, clips: list, cache: Path, workers: int = 2, log=print) -> list[dict]:
     """Decoded and aligned clips of one source: devset ``process`` results in ``clips`` order.
 
-    Cached in ``<cache>/recorded_<key>.npz`` per (clip id, text): only clips not in the cache are aligned, so a
+    Cached in ``<cache>/recorded_<key>.npz`` per recording and text (``cache_key``): only clips not in the cache are aligned, so a
     rebuild only re-renders. Every clip is aligned with fresh decoders, so a result depends on its clip only.
     """
     from .synth import synth_pool
 
     path = cache / f"recorded_{key}.npz"
-    have: dict[tuple[str, str], dict] = {}
+    have: dict[str, dict] = {}
     wall = 0.0
     if path.exists():
         z = _load(path)
         wall = float(z["align_wall_s"])
-        have = {(str(i), str(t)): r for i, t, r in zip(z["ids"], z["texts"], _rows(z), strict=True)}
-    todo = [c for c in clips if (c.clip_id, c.text) not in have]
+        have = {str(k): r for k, r in zip(z["keys"], _rows(z), strict=True)}
+    keys = [cache_key(c, cache) for c in clips]
+    todo = [c for c, k in zip(clips, keys, strict=True) if k not in have]
     if todo:
-        t0 = time.time()
         with synth_pool(workers) as pool:
-            res = pool.map(_process, todo, chunksize=16)
-        wall += time.time() - t0
-        log(f"recorded {key}: decoded and aligned {len(todo)} clips in {time.time() - t0:.0f} s")
-        have.update({(c.clip_id, c.text): r for c, r in zip(todo, res, strict=True)})
-        _save(path, [(c.clip_id, c.text, have[(c.clip_id, c.text)]) for c in clips], wall)
+            for i in range(0, len(todo), SAVE_EVERY):
+                t0 = time.time()
+                batch = todo[i:i + SAVE_EVERY]
+                res = pool.map(_process, batch, chunksize=16)
+                wall += time.time() - t0
+                have.update({cache_key(c, cache): r for c, r in zip(batch, res, strict=True)})
+                # saved after every batch: an interrupted build resumes where it stopped
+                _save(path, [(k, have[k]) for k in keys if k in have], wall)
+                log(f"recorded {key}: aligned {i + len(batch)}/{len(todo)} clips ({wall:.0f} s)")
     out = []
-    for c in clips:
-        r = have[(c.clip_id, c.text)]
+    for c, k in zip(clips, keys, strict=True):
+        r = have[k]
         audio = None if r["audio"] is None else r["audio"].astype(np.float32) / 32768.0
         out.append({**r, "clip": c, "audio": audio})
     return out
@@ -127,15 +159,14 @@ def align_wall_s(key: str, cache: Path) -> float:
         return float(z["align_wall_s"])
 
 
-def _save(path: Path, rows: list[tuple[str, str, dict]], wall: float) -> None:
+def _save(path: Path, rows: list[tuple[str, dict]], wall: float) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    res = [r for _, _, r in rows]
+    res = [r for _, r in rows]
     ph = [p for r in res for p in r["phones"]]
     audio = [r["audio"] if r["audio"] is not None else np.zeros(0, np.int16) for r in res]
     tmp = path.with_name(path.stem + ".part.npz")
     np.savez_compressed(
-        tmp, ids=np.array([i for i, _, _ in rows]), texts=np.array([t for _, t, _ in rows]),
-        decoded=np.array([r["audio"] is not None for r in res]), errors=np.array([r["error"] for r in res]),
+        tmp, keys=np.array([k for k, _ in rows]), decoded=np.array([r["audio"] is not None for r in res]), errors=np.array([r["error"] for r in res]),
         speech_s=np.array([r["speech_s"] for r in res]), espeak_s=np.array([r["espeak_s"] for r in res]),
         align_wall_s=np.array(wall), audio=np.concatenate(audio or [np.zeros(0, np.int16)]),
         audio_offsets=np.concatenate([[0], np.cumsum([len(a) for a in audio])]).astype(np.int64),
@@ -156,7 +187,7 @@ def _rows(z: dict[str, np.ndarray]) -> list[dict]:
     return [{"audio": z["audio"][ao[i]:ao[i + 1]] if z["decoded"][i] else None, "speech_s": float(z["speech_s"][i]),
              "espeak_s": float(z["espeak_s"][i]), "error": str(z["errors"][i]),
              "phones": [(names[k], times[k][0], times[k][1]) for k in range(po[i], po[i + 1])]}
-            for i in range(len(z["ids"]))]
+            for i in range(len(z["keys"]))]
 
 
 def group_of(clip) -> str:  # noqa: ANN001 (devset.clips.Clip)
