@@ -147,7 +147,8 @@ def _recorded_section(rec: dict) -> list[str]:
                   "|---|---|---|---|---|---|---|---|"]
         for g in r["groups"].values():
             lines.append(f"| `{g['speaker']}` | {g['split']} | {g['found']} | {g['text_ok']} | {g['aligned']} | "
-                         f"{g['kept']} | {g['hours_kept']:.3f} | {100 * g['floor_share']:.1f}% |")
+                         f"{g['kept']} | {g['hours_kept']:.3f} | "
+                         + (f"{100 * g['floor_share']:.1f}% |" if g["kept"] else "- |"))
         lines.append("")
     return lines
 
