@@ -62,8 +62,11 @@ def _log(msg: str) -> None:
 
 def corpus_mismatch(meta: dict, want) -> list[str]:
     """Settings in which a built corpus (its meta.json) differs from the recipe's BuildConfig ``want``."""
-    have = {"seed": meta.get("seed"), "hours": meta.get("hours_requested")}
-    need = {"seed": want.seed, "hours": want.hours}
+    # corpora built before real_sources existed hold the Asterisk prompts only
+    sources = meta.get("real_sources", ["asterisk"] if meta.get("splits", {}).get("real_train") else [])
+    have = {"seed": meta.get("seed"), "hours": meta.get("hours_requested"), "real_sources": sorted(sources)}
+    need = {"seed": want.seed, "hours": want.hours,
+            "real_sources": sorted(want.real_sources) if want.real else []}
     return [f"{k} {have[k]} (recipe: {need[k]})" for k in need if have[k] != need[k]]
 
 

@@ -175,8 +175,14 @@ class Recipe:
         from thunder_train.corpus.build import BuildConfig
 
         c = self.data["corpus"]
-        return _fill(BuildConfig, c, "corpus", {"out": out, "seed": self.seed_for("corpus"), "workers": workers,
-                                                "card": card, "cache": Path("data/cache")})
+        try:
+            return _fill(BuildConfig, c, "corpus", {"out": out, "seed": self.seed_for("corpus"), "workers": workers,
+                                                    "card": card, "cache": Path("data/cache")},
+                         tuples=("real_sources",))
+        except RecipeError:
+            raise
+        except ValueError as e:  # BuildConfig's own checks (e.g. an unknown real_sources entry)
+            raise RecipeError(f"recipe section [corpus]: {e}") from None
 
     def judge_items_seed(self) -> int:
         return self.seed_for("judges.items")

@@ -36,10 +36,19 @@ class BuildConfig:
     seed: int = 0
     workers: int = 2
     shard_seconds: float = 900.0   # audio per shard
-    real: bool = True              # also build real_train / real_val from the Asterisk prompts
+    real: bool = True              # also build real_train / real_val from recorded speech
+    real_sources: tuple[str, ...] = ("asterisk", "fillets-cs", "tuxpaint")  # real.REAL_SOURCES to use
     card: Path | None = None       # extra copy of the data card (e.g. docs/DATA_CARD.md)
     cache: Path = Path("data/cache")  # decoded + aligned real speech, reused between builds
     groups: dict[str, float] = field(default_factory=lambda: dict(GROUP_SHARE))
+
+    def __post_init__(self) -> None:
+        from .real import REAL_SOURCES
+
+        self.real_sources = tuple(self.real_sources)
+        unknown = [s for s in self.real_sources if s not in REAL_SOURCES]
+        if unknown:
+            raise ValueError(f"real_sources: unknown {unknown} (known: {', '.join(REAL_SOURCES)})")
 
 
 def _group(v: Voice) -> str:
@@ -182,16 +191,17 @@ def build(cfg: BuildConfig, log=print) -> dict:
     if cfg.real:
         from .real import build_real
         t2 = time.time()
-        build_real(root, cfg.seed, stats, log=log, workers=cfg.workers, cache=cfg.cache)
+        build_real(root, cfg.seed, stats, log=log, workers=cfg.workers, cache=cfg.cache, sources=cfg.real_sources)
         log(f"real speech in {time.time() - t2:.0f} s")
     from .quality import closure_check, timing_check
     t3 = time.time()
-    quality = {"closures": closure_check(root, tuple(stats.keys() - {"_unmapped", "_cpu_s", "_notes"})),
+    quality = {"closures": closure_check(root, tuple(sorted(k for k in stats if not k.startswith("_")))),
                "timing_vs_pocketsphinx": timing_check(root, "test")}
     log(f"quality checks in {time.time() - t3:.0f} s")
     meta = _meta(cfg, stats, synth_wall, time.time() - t0)
     meta["quality"] = quality
     meta["notes"] = stats.get("_notes", [])
+    meta["recorded"] = stats.get("_recorded", {})
     (root / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
     from .datacard import write_card
     write_card(root, meta, cfg.card)
@@ -274,6 +284,7 @@ def _meta(cfg: BuildConfig, stats: dict, synth_wall: float, wall: float) -> dict
         }
     return {
         "fps": FPS, "sample_rate": SR, "seed": cfg.seed, "hours_requested": cfg.hours, "workers": cfg.workers,
+        "real_sources": list(cfg.real_sources) if cfg.real else [],
         "synthetic_hours": round(synth_sec / 3600, 4), "synthetic_wall_s": round(synth_wall, 1),
         "synthetic_speed_x_realtime": round(synth_sec / max(synth_wall, 1e-6), 1), "build_wall_s": round(wall, 1),
         "synthetic_cpu_s": round(stats.get("_cpu_s", 0.0), 1),

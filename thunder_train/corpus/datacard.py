@@ -94,20 +94,63 @@ def render_card(meta: dict) -> str:
                          f"onsets from {t['utterances_tried']} utterances, median {t['median_abs_ms']} ms, "
                          f"p90 {t['p90_abs_ms']} ms.")
         lines.append("")
-    if meta.get("notes"):
-        lines += ["## Real speech", ""] + [f"- {n}" for n in meta["notes"]] + [
-            "- The es/fr DTW alignments are not filtered by quality; their accuracy is estimated on English "
-            "prompts (line above, when present).",
-            "- The real splits have one speaker per language (same speaker in real_train and real_val, "
-            "split by prompt). Their performances are rendered from the alignments with the same "
-            "articulation model; emotion is labelled neutral with intensity 0 (not annotated).",
-            "- Voices held out for development: real_val shares its speakers with real_train, so it measures new "
-            "prompts, not new voices. The development set (`thunder-train devset`, docs/DEVSET_CARD.md) holds "
-            "recorded speakers that no split of this corpus uses.", ""]
+    rec = meta.get("recorded", {})
+    if meta.get("notes") or rec:
+        lines += ["## Real speech", ""] + [f"- {n}" for n in meta.get("notes", [])]
+        if meta.get("notes"):
+            lines += [
+                "- The Asterisk es/fr DTW alignments are not filtered by quality; their accuracy is estimated on "
+                "English prompts (line above, when present).",
+                "- Asterisk prompts: one speaker per language, split into real_train / real_val by prompt (the same "
+                "speaker in both, so that part of real_val measures new prompts, not new voices)."]
+        lines += [
+            "- Performances are rendered from the alignments with the same articulation model; emotion is "
+            "labelled neutral with intensity 0 (not annotated).",
+            "- The development set (`thunder-train devset`, docs/DEVSET_CARD.md) holds recorded speakers that no "
+            "split of this corpus uses (tests/train/test_corpus_recorded.py checks it).", ""]
+    if rec:
+        lines += _recorded_section(rec)
     lines += ["## Sources and licences", ""]
-    lines += _table({**ENGINE_LICENCES, **meta.get("text_sources", {})}, ("source", "licence / origin"))
+    licences = dict(ENGINE_LICENCES)
+    for key, r in rec.items():
+        licences[key] = f"{r['licence']}; Debian {', '.join(r['packages'].values())}"
+    lines += _table({**licences, **meta.get("text_sources", {})}, ("source", "licence / origin"))
     lines += ["", "## Articulation model", "", ARTICULATION_DOC.strip(), ""]
     return "\n".join(lines) + "\n"
+
+
+def _recorded_section(rec: dict) -> list[str]:
+    """The recorded sources fetched from registry packages (meta["recorded"], see corpus/recorded.py)."""
+    lines = ["### Recorded speech from registry packages", "",
+             "Fetched with `apt-get download` at build time, aligned like the development set (espeak-ng "
+             "pronunciations mapped to CMU phones, pocketsphinx en-us forced alignment) and filtered with the "
+             "development set's checks. Split by speaker: the speakers listed as held out are in real_val only.",
+             ""]
+    for key, r in rec.items():
+        c = r["checks"]
+        by_split = {k: sum(g["hours_kept"] for g in r["groups"].values() if g["split"] == k)
+                    for k in ("real_train", "real_val")}
+        lines += [f"#### {key}", "",
+                  f"- Packages: {', '.join(r['packages'].values())}. Licence: {r['licence']}.",
+                  f"- Speakers: {r['credit']}.",
+                  f"- {r['clips_kept']} of {r['clips_found']} clips kept; dropped: "
+                  + (", ".join(f"{k} {v}" for k, v in r["dropped_by_reason"].items()) or "none")
+                  + f". Checks: transcript-length ratio within [{c['ratio'][0]}, {c['ratio'][1]}] x the median "
+                  f"(transcripts of {c['ratio_min_words']}+ words), at most {100 * c['max_floor_share']:.0f} % of "
+                  "phones at pocketsphinx's 30 ms minimum, at least "
+                  f"{c['min_seconds']} s.",
+                  f"- Hours: real_train {by_split['real_train']:.3f}, real_val {by_split['real_val']:.3f}.",
+                  "- Held out (real_val only): " + (", ".join(f"`{v}`" for v in r["val_speakers"]) or "none") + ".",
+                  f"- Fetch {r['fetch_wall_s']:.0f} s, decode + alignment {r['align_wall_s']:.0f} s wall "
+                  "(2 processes, nice'd, on a shared 2-core machine).", "",
+                  "| speaker | split | found | text ok | aligned | kept | hours kept | phones at 30 ms |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for g in r["groups"].values():
+            lines.append(f"| `{g['speaker']}` | {g['split']} | {g['found']} | {g['text_ok']} | {g['aligned']} | "
+                         f"{g['kept']} | {g['hours_kept']:.3f} | "
+                         + (f"{100 * g['floor_share']:.1f}% |" if g["kept"] else "- |"))
+        lines.append("")
+    return lines
 
 
 def write_card(root: Path, meta: dict, extra: Path | None = None) -> None:

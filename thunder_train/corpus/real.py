@@ -9,6 +9,7 @@
   English, where pocketsphinx gives a reference.
 Prompts are split into ``real_train`` / ``real_val`` by prompt name (about 15 % held out). Decoded and
 aligned prompts are cached in ``<cache>/real_<lang>.npz`` so later builds only re-render.
+``build_real`` also adds the recorded sources of ``recorded.py`` (more voices, split by speaker).
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ import numpy as np
 
 from thunder_blender.core.channels import EMOTIONS
 
+from .recorded import NEEDS as RECORDED
+
 SOUNDS = Path("/usr/share/asterisk/sounds")
 DOCS = Path("/usr/share/doc")
 SETS = {"en": "en_US_f_Allison", "es": "es_MX_f_Allison", "fr": "fr_CA_f_June"}
@@ -29,6 +32,9 @@ SETS = {"en": "en_US_f_Allison", "es": "es_MX_f_Allison", "fr": "fr_CA_f_June"}
 ESPEAK_VOICE = {"en": "en-us+f3", "es": "es-419+f3", "fr": "fr+f3"}
 SR = 16000
 VAL_SHARE = 0.15
+# every source of recorded speech BuildConfig.real_sources may name ("asterisk": this module; the others:
+# recorded.py, fetched from registry packages)
+REAL_SOURCES: tuple[str, ...] = ("asterisk", *RECORDED)
 
 
 def transcripts(lang: str) -> dict[str, str]:
@@ -122,17 +128,25 @@ def _unpack(z: dict[str, np.ndarray], tr: dict[str, str]) -> list[dict]:
 
 
 def build_real(root: Path, seed: int, stats: dict, log=print, workers: int = 2,
-               langs: tuple[str, ...] = ("en", "es", "fr"), cache: Path | None = None) -> None:
-    """Write ``real_train`` / ``real_val`` shards under ``root`` (performances rendered from alignments)."""
+               langs: tuple[str, ...] = ("en", "es", "fr"), cache: Path | None = None,
+               sources: tuple[str, ...] = REAL_SOURCES) -> None:
+    """Write ``real_train`` / ``real_val`` shards under ``root`` (performances rendered from alignments).
+
+    ``sources``: "asterisk" (this module's prompts, split by prompt) and the recorded sources of
+    ``recorded.py`` (split by speaker), in that order.
+    """
     from .articulation import ArticulationStyle
     from .build import _write_split
     from .expression import ExpressionStyle
     from .shards import Record
 
+    unknown = [s for s in sources if s not in REAL_SOURCES]
+    if unknown:
+        raise ValueError(f"unknown real speech sources {unknown} (known: {', '.join(REAL_SOURCES)})")
     cache = cache or Path("data/cache")
     recs: dict[str, list[Record]] = {"real_train": [], "real_val": []}
     neutral = EMOTIONS.index("neutral")
-    for lang in langs:
+    for lang in langs if "asterisk" in sources else ():
         try:
             prompts = load_or_align(lang, cache, workers, log)
         except (FileNotFoundError, subprocess.CalledProcessError) as exc:
@@ -157,8 +171,16 @@ def build_real(root: Path, seed: int, stats: dict, log=print, workers: int = 2,
                 intensity=0.0, voice=f"asterisk/{SETS[lang]}", lang=lang,
                 source=f"asterisk-{'pocketsphinx' if p['kind'] == 'cmu' else 'dtw-espeak'}",
                 text=p["text"], segments=segs))
-    if "en" in langs and (cache / "real_en.npz").exists():
+    if "asterisk" in sources and "en" in langs and (cache / "real_en.npz").exists():
         stats.setdefault("_notes", []).append(dtw_check(load_or_align("en", cache, workers, log), seed))
+    packaged = tuple(s for s in sources if s != "asterisk")
+    if packaged:
+        from .recorded import recorded_records
+
+        more, info = recorded_records(packaged, cache, seed, workers, log)
+        for split, rs in more.items():
+            recs[split] += rs
+        stats["_recorded"] = info
     for split, rs in recs.items():
         _write_split(root, split, iter(rs), 900.0, stats)
 

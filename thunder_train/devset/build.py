@@ -33,7 +33,7 @@ import numpy as np
 
 from . import clips as cl
 from .fetch import fetch_all, unzip_members
-from .sources import SOURCES, STYLES
+from .sources import SOURCE_BY_KEY, SOURCES, STYLES
 
 SR = 16000
 
@@ -70,9 +70,11 @@ def catalogue(cfg: DevsetConfig, dirs: dict[str, Path]) -> list[cl.Clip]:
                       cfg.caps["fillets-nl"], cfg.seed)
     if "tuxpaint" in dirs:
         stamps = dirs["tuxpaint"] / "usr/share/tuxpaint/stamps"
-        for lang in ("fr", "es", "el"):
-            out += cl.cap(cl.tuxpaint_clips(stamps, lang, 4, "read", lang), cfg.caps["tuxpaint"], cfg.seed)
-        out += cl.tuxpaint_clips(stamps, "pt_BR", 1, "high_pitched", "pt_BR-children")
+        for lang in SOURCE_BY_KEY["tuxpaint"].langs:
+            if lang == "pt_BR":
+                out += cl.tuxpaint_clips(stamps, "pt_BR", 1, "high_pitched", "pt_BR-children")
+            else:
+                out += cl.cap(cl.tuxpaint_clips(stamps, lang, 4, "read", lang), cfg.caps["tuxpaint"], cfg.seed)
     if "pingus" in dirs:
         out += cl.pingus_clips(dirs["pingus"] / "usr/share/games/pingus/data/sounds")
     for key, lang, spk in (("asterisk-es-co", "es", "july-jimenez"), ("asterisk-fr-armelle", "fr", "armelle")):

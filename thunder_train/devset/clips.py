@@ -90,41 +90,70 @@ def warzone_clips(audio_dir: Path) -> list[Clip]:
 _DIALOG = re.compile(r'dialogId\("([^"]+)",\s*(?:"([^"]*)"|nil),\s*"(?:[^"\\]|\\.)*"\)\s*'
                      r'dialogStr\("((?:[^"\\]|\\.)*)"\)', re.S)
 FILLETS_FONTS = {"font_small": "small_fish", "font_big": "big_fish"}
+# colour fonts: each level casts its own character in them
+_FILLETS_COLOURS = {"font_yellow", "font_cyan", "font_white", "font_lightgrey", "font_darkgrey", "font_green",
+                    "font_magenta", "font_brown"}
 
 
-def fillets_clips(text_root: Path, sound_root: Path, lang: str = "nl") -> list[Clip]:
-    """Fish Fillets NG dubbed lines: ``script/<level>/dialogs_<lang>.lua`` + ``sound/<level>/<lang>/<id>.ogg``."""
+def fillets_character(font: str | None, level: str) -> str | None:
+    """Who speaks a Fish Fillets line, from its font: ``small_fish``, ``big_fish``, a named character
+    (``font_parrot`` -> ``parrot``), ``<level>-<colour>`` for colour fonts (each level casts its own
+    character in them); None for lines with no font or spoken by both fish."""
+    if not font or font == "font_both" or not font.startswith("font_"):
+        return None
+    if font in FILLETS_FONTS:
+        return FILLETS_FONTS[font]
+    if font in _FILLETS_COLOURS:
+        return f"{level}-{font[5:]}"
+    return font[5:]
+
+
+def fillets_clips(text_root: Path, sound_root: Path, lang: str = "nl", source: str = "fillets-nl",
+                  fish_only: bool = True, min_words: int = 2, style: str = "acted") -> list[Clip]:
+    """Fish Fillets NG dubbed lines: ``script/<level>/dialogs_<lang>.lua`` + ``sound/<level>/<lang>/<id>.ogg``.
+
+    Speaker ids are ``<source>/<character>`` (``fillets_character``); ``fish_only`` keeps the two fish.
+    Lines with format placeholders (``%1``) are skipped: the recording says something the text does not.
+    """
     out = []
     for lua in sorted(text_root.glob(f"*/dialogs_{lang}.lua")):
         level = lua.parent.name
         for m in _DIALOG.finditer(lua.read_text(encoding="utf-8")):
             sid, font, text = m.groups()
+            who = fillets_character(font, level)
             ogg = sound_root / level / lang / f"{sid}.ogg"
-            if font not in FILLETS_FONTS or not ogg.exists() or len(text.split()) < 2:
+            if (who is None or (fish_only and font not in FILLETS_FONTS) or not ogg.exists()
+                    or len(text.split()) < min_words or "%" in text):
                 continue
-            out.append(Clip(ogg, text.replace('\\"', '"'), f"fillets-{lang}/{FILLETS_FONTS[font]}", lang, "acted",
-                            "fillets-nl"))
+            out.append(Clip(ogg, text.replace('\\"', '"'), f"{source}/{who}", lang, style, source))
     return out
 
 
 TUX_SKIP = re.compile(r"^(asl_|.*_outline$|.*_filled$)")
 
 
-def tuxpaint_clips(stamps: Path, lang: str, min_words: int, style: str, speaker: str) -> list[Clip]:
-    """Tux Paint stamp descriptions ``<stem>_desc_<lang>.ogg`` (or .wav) with ``<lang>.utf8=`` text from ``<stem>.txt``."""
+def tuxpaint_clips(stamps: Path, lang: str, min_words: int, style: str, speaker: str,
+                   source: str = "tuxpaint") -> list[Clip]:
+    """Tux Paint stamp descriptions ``<stem>_desc_<lang>.ogg`` (or .wav) with ``<lang>.utf8=`` text from ``<stem>.txt``.
+
+    English is ``<stem>_desc.ogg`` with the first line of ``<stem>.txt``. Sign-language letters (``asl_*``) and
+    outline/filled letter stamps are skipped (their recordings say less than the current text).
+    """
     out = []
-    found = sorted(stamps.rglob(f"*_desc_{lang}.ogg")) + sorted(stamps.rglob(f"*_desc_{lang}.wav"))
+    suffix = "_desc" if lang == "en" else f"_desc_{lang}"
+    found = sorted(stamps.rglob(f"*{suffix}.ogg")) + sorted(stamps.rglob(f"*{suffix}.wav"))
     for ogg in found:
-        stem = ogg.name[: -len(f"_desc_{lang}.ogg")]
+        stem = ogg.name[: -len(f"{suffix}.ogg")]
         txt = ogg.with_name(stem + ".txt")
         if TUX_SKIP.match(stem) or not txt.exists():
             continue
-        text = None
-        for line in txt.read_text(encoding="utf-8", errors="replace").splitlines():
+        lines = txt.read_text(encoding="utf-8", errors="replace").splitlines()
+        text = lines[0].strip() if lang == "en" and lines else None
+        for line in lines:
             if line.startswith(f"{lang}.utf8="):
                 text = line.split("=", 1)[1].strip()
         if text and len(text.split()) >= min_words:
-            out.append(Clip(ogg, text, f"tuxpaint/{speaker}", lang.split("_")[0], style, "tuxpaint"))
+            out.append(Clip(ogg, text, f"tuxpaint/{speaker}", lang.split("_")[0], style, source))
     return out
 
 

