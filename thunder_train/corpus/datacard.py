@@ -133,7 +133,9 @@ def _recorded_section(rec: dict) -> list[str]:
         lines += [f"#### {key}", "",
                   f"- Packages: {', '.join(r['packages'].values())}. Licence: {r['licence']}.",
                   f"- Speakers: {r['credit']}.",
-                  f"- {r['clips_kept']} of {r['clips_found']} clips kept; dropped: "
+                  f"- {r['clips_kept']} of {r['clips_found']} clips kept"
+                  + (f" (at most {r['max_clips_per_speaker']} per speaker aligned, a seeded subset: "
+                     f"{r['clips_used']})" if r.get("max_clips_per_speaker") else "") + "; dropped: "
                   + (", ".join(f"{k} {v}" for k, v in r["dropped_by_reason"].items()) or "none")
                   + f". Checks: transcript-length ratio within [{c['ratio'][0]}, {c['ratio'][1]}] x the median "
                   f"(transcripts of {c['ratio_min_words']}+ words), at most {100 * c['max_floor_share']:.0f} % of "

@@ -60,6 +60,11 @@ VAL_SPEAKERS: tuple[str, ...] = (
 )
 
 
+# At most this many clips per speaker id are aligned and used (a seeded subset, ``devset.clips.cap``): Tux Paint's
+# ~750 one-line descriptions per language add voices, not variety, and cost about 2 s of alignment each.
+MAX_CLIPS_PER_SPEAKER: dict[str, int] = {"tuxpaint": 150}
+
+
 def split_of(speaker: str) -> str:
     return "real_val" if speaker in VAL_SPEAKERS else "real_train"
 
@@ -243,6 +248,11 @@ def recorded_records(keys: tuple[str, ...], cache: Path, seed: int, workers: int
         dirs = {k: fetch(SOURCE_BY_KEY[k], cache / "src", log) for k in NEEDS[key]}
         t_fetch = time.time() - t0
         clips = catalogue(key, dirs)
+        n_found = len(clips)
+        if key in MAX_CLIPS_PER_SPEAKER:
+            from thunder_train.devset.clips import cap
+
+            clips = cap(clips, MAX_CLIPS_PER_SPEAKER[key], seed)
         results = load_or_align(key, clips, cache, workers, log)
         kept, dropped = select(results, checks)
         by_split: dict[str, list] = {"real_train": [], "real_val": []}
@@ -254,7 +264,8 @@ def recorded_records(keys: tuple[str, ...], cache: Path, seed: int, workers: int
         info[key] = {
             "packages": {k: SOURCE_BY_KEY[k].package for k in NEEDS[key]},
             "licence": SOURCE_BY_KEY[NEEDS[key][0]].licence, "credit": SOURCE_BY_KEY[NEEDS[key][0]].credit,
-            "fetch_wall_s": round(t_fetch, 1), "align_wall_s": round(align_wall, 1), "clips_found": len(clips),
+            "fetch_wall_s": round(t_fetch, 1), "align_wall_s": round(align_wall, 1), "clips_found": n_found,
+            "clips_used": len(clips), "max_clips_per_speaker": MAX_CLIPS_PER_SPEAKER.get(key),
             "clips_kept": len(kept), "dropped_by_reason": dict(Counter(d["reason"] for d in dropped)),
             "checks": {"ratio": [checks.ratio_lo, checks.ratio_hi], "ratio_min_words": checks.ratio_min_words,
                        "max_floor_share": checks.max_floor_share, "min_seconds": checks.min_seconds},
