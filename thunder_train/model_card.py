@@ -226,6 +226,13 @@ def devset_section(dev: dict, shipped: str) -> list[str]:
         v = groups[ship].get("overall", {}).get(f"peak_ratio.{a}", {})
         if v.get("mean") is not None and not 0.85 <= v["mean"] <= 1.15:
             missed.append(f"{a} peak ratio overall {v['mean']:.2f} (target 0.85-1.15)")
+    text = next((v for v in (f"{ship}+text", f"{ship.removesuffix('_sealed')}+text") if v in groups), None)
+    if text is not None:  # with the transcript: the stricter targets of transcript-assisted takes
+        for k, lbl, tgt in (("bilabial_sealed", "p b m sealed", 0.98), ("rounded_lips", "uw ow w rounded", 0.95)):
+            for g in names:
+                v = groups[text].get(g, {}).get(f"arkit.{k}", {})
+                if v.get("mean") is not None and v["mean"] < tgt:
+                    missed.append(f"with the transcript ({text}): {lbl} {g} {v['mean']:.2f} (target {tgt})")
     det = groups.get("deterministic", {}).get("overall", {}).get("lip_pcc_vs_target", {}).get("mean")
     pcc = groups[ship].get("overall", {}).get("lip_pcc_vs_target", {}).get("mean")
     if det is not None and pcc is not None and pcc < det:

@@ -198,8 +198,11 @@ def stage_eval(cfg: PipelineConfig, corpus: Path, dirs: dict[str, Path]) -> dict
     if cfg.devset is not None and (cfg.devset / "dev").is_dir():
         from thunder_train.devset.evaluate import DevEvalConfig, evaluate_devset
 
+        # transcript-assisted rows (the words aligned at run time, issue "When the script is known")
+        text = {f"{n}+text": onnx_sample_fn(dirs[n], transcript=True) for n in (SHIP_ORDER[0], "deterministic")
+                if n in dirs}
         metrics["devset"] = evaluate_devset(variants, cfg.devset, DevEvalConfig(seeds=tuple(ecfg.take_seeds)),
-                                            log=_log)
+                                            log=_log, text_variants=text)
         meta = cfg.devset / "meta.json"
         if meta.is_file():
             metrics["devset"]["devset"] = {k: v for k, v in json.loads(meta.read_text())["summary"].items()

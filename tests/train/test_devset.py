@@ -281,7 +281,15 @@ def test_devset_evaluation_separates_target_from_a_frozen_mouth(synth_clips, tmp
     def frozen(audio, seed, emotion):
         return np.repeat(open_pose[None], int(np.ceil(len(audio) / 320)), axis=0)
 
-    res = evaluate_devset({"frozen": frozen}, tmp_path, log=lambda *_: None)
+    seen: list[str] = []
+
+    def told(audio, seed, emotion, text):
+        seen.append(text)
+        return frozen(audio, seed, emotion)
+
+    res = evaluate_devset({"frozen": frozen}, tmp_path, log=lambda *_: None, text_variants={"told": told})
+    assert sorted(set(seen)) == sorted({r["clip"].text for r in kept})   # each clip's own transcript
+    assert res["groups"]["told"]["overall"] == res["groups"]["frozen"]["overall"]
     tgt, fz = res["groups"]["target"]["overall"], res["groups"]["frozen"]["overall"]
     assert tgt["arkit.bilabial_sealed"]["mean"] == 1.0 and fz["arkit.bilabial_sealed"]["mean"] == 0.0
     assert fz["arkit.silent_closed"]["mean"] == 0.0 and fz["arkit.open_jaw"]["mean"] == 1.0

@@ -26,6 +26,8 @@ from thunder_train.evaluation import metrics as mt
 from .sources import STYLES
 
 SampleFn = Callable[[np.ndarray, int, str], np.ndarray]  # (audio (S,) 16 kHz, seed, emotion) -> (T, 55) 50 fps
+# the same with the clip's transcript as a fourth argument (transcript-assisted rows)
+TextSampleFn = Callable[[np.ndarray, int, str, str], np.ndarray]
 
 RATES: tuple[tuple[str, str], ...] = (
     ("bilabial_sealed", "p b m sealed"), ("rounded_lips", "uw ow w rounded"),
@@ -106,8 +108,11 @@ def _summary(accs: list[_Acc]) -> dict:
 
 
 def evaluate_devset(variants: dict[str, SampleFn], root: str | Path, cfg: DevEvalConfig | None = None,
-                    target_row: bool = True, log=print) -> dict:
-    """``{"groups": {variant: {group: summary}}, "counts", "config", "definitions"}`` (groups + "overall")."""
+                    target_row: bool = True, log=print, text_variants: dict[str, TextSampleFn] | None = None
+                    ) -> dict:
+    """``{"groups": {variant: {group: summary}}, "counts", "config", "definitions"}`` (groups + "overall").
+
+    ``text_variants`` are scored like ``variants`` but also get each clip's transcript."""
     from thunder_train.evaluation.run import Geometry
 
     cfg = cfg or DevEvalConfig()
@@ -118,6 +123,9 @@ def evaluate_devset(variants: dict[str, SampleFn], root: str | Path, cfg: DevEva
         samplers["target"] = lambda r, seed: np.asarray(r.perf, np.float32)
     for name, fn in variants.items():
         samplers[name] = lambda r, seed, fn=fn: fn(np.asarray(r.audio, np.float32) / 32768.0, int(seed), cfg.emotion)
+    for name, fn in (text_variants or {}).items():
+        samplers[name] = lambda r, seed, fn=fn: fn(np.asarray(r.audio, np.float32) / 32768.0, int(seed), cfg.emotion,
+                                                   r.text)
     groups = [s for s in STYLES if any(r.style == s for r in recs)]
     result: dict = {"groups": {}, "config": asdict(cfg), "definitions": definitions(cfg), "targets": TARGETS,
                     "counts": {g: {"clips": sum(r.style == g for r in recs),

@@ -15,8 +15,12 @@ from .report import to_markdown, write_result
 from .run import EvalConfig, SampleFn, evaluate
 
 
-def onnx_sample_fn(model_dir: str | Path) -> SampleFn:
-    """sample_fn backed by the shipped runtime (onnxruntime) and an exported model directory."""
+def onnx_sample_fn(model_dir: str | Path, transcript: bool = False, transcript_seal: bool = False):
+    """sample_fn backed by the shipped runtime (onnxruntime) and an exported model directory.
+
+    ``transcript``: the function takes the clip's transcript as a fourth argument and generates with it
+    (``devset.evaluate.TextSampleFn``; a transcript the runtime refuses falls back to audio only);
+    ``transcript_seal``: also seal the aligned /p b m/ (``GenerateRequest.transcript_seal``)."""
     from thunder_blender.runtime.generate import GenerateRequest, generate
     from thunder_blender.runtime.model import load_model
 
@@ -31,7 +35,18 @@ def onnx_sample_fn(model_dir: str | Path) -> SampleFn:
                               eye_layer=False)
         return generate(req, model).weights[0]
 
-    return sample
+    def sample_text(audio: np.ndarray, seed: int, emotion: str, text: str) -> np.ndarray:
+        from thunder_blender.runtime.generate import InputError
+
+        try:
+            req = GenerateRequest(pcm=audio, sample_rate=16000, n_takes=1, take_seeds=(int(seed),),
+                                  emotion=emotion, eye_layer=False, transcript=text,
+                                  transcript_seal=transcript_seal)
+            return generate(req, model).weights[0]
+        except InputError:
+            return sample(audio, seed, emotion)
+
+    return sample_text if transcript else sample
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -229,41 +229,27 @@ def seal_ablation(devset: str | Path, model_dir: str | Path | None = None, seeds
     """The development-set mouth metrics (``devset.evaluate``) of the model audio-only and with each clip's
     transcript sealing the aligned /p b m/ (``GenerateRequest.transcript_seal``, for a model without phone
     input). ``languages``: only clips of these languages (written to a temporary development set)."""
-    import hashlib
     import tempfile
 
-    from thunder_blender.runtime.generate import GenerateRequest, InputError, generate
-    from thunder_blender.runtime.model import load_model
+    from thunder_blender.runtime.model import find_model_dir
     from thunder_train.corpus.shards import write_shard
     from thunder_train.devset.evaluate import DevEvalConfig, evaluate_devset
+    from thunder_train.evaluation.cli import onnx_sample_fn
 
-    model = load_model(model_dir, providers=["CPUExecutionProvider"])
     recs = load_dev(devset)
     if languages:
         recs = [r for r in recs if r.lang in languages]
-    key = lambda a: hashlib.sha1(np.ascontiguousarray(a, np.float32).tobytes()).hexdigest()  # noqa: E731
-    texts = {key(np.asarray(r.audio, np.float32) / 32768.0): r.text for r in recs}
-
-    def audio_only(audio, seed, emotion):
-        req = GenerateRequest(pcm=audio, sample_rate=16000, n_takes=1, take_seeds=(seed,), emotion=emotion,
-                              eye_layer=False)
-        return generate(req, model).weights[0]
-
-    def with_transcript(audio, seed, emotion):
-        try:
-            req = GenerateRequest(pcm=audio, sample_rate=16000, n_takes=1, take_seeds=(seed,), emotion=emotion,
-                                  eye_layer=False, transcript=texts[key(audio)], transcript_seal=True)
-            return generate(req, model).weights[0]
-        except InputError:
-            return audio_only(audio, seed, emotion)
+    audio_only = onnx_sample_fn(model_dir if model_dir is not None else find_model_dir())
+    with_transcript = onnx_sample_fn(model_dir if model_dir is not None else find_model_dir(), transcript=True,
+                                     transcript_seal=True)
 
     with tempfile.TemporaryDirectory(prefix="thunder-devsub-") as tmp:
         root = devset
         if languages:
             write_shard(Path(tmp) / "dev" / "shard_00000.npz", recs)
             root = tmp
-        return evaluate_devset({"audio_only": audio_only, "transcript_seal": with_transcript}, root,
-                               DevEvalConfig(seeds=tuple(seeds)), target_row=False, log=log)
+        return evaluate_devset({"audio_only": audio_only}, root, DevEvalConfig(seeds=tuple(seeds)), target_row=False,
+                               log=log, text_variants={"transcript_seal": with_transcript})
 
 
 def to_markdown(res: dict) -> str:
