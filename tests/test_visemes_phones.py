@@ -123,3 +123,19 @@ def test_generation_carries_phone_posteriors(real_model):
     np.testing.assert_allclose(cues.phone_probs.sum(axis=1), 1.0, atol=1e-4)
     half = cues.resampled(takes.fps, takes.fps / 2, len(cues) // 2)
     assert len(half) == len(cues) // 2 and half.sibilance.shape == (len(cues) // 2,)
+
+
+def test_transcript_cues_follow_the_aligned_class_and_keep_the_rest():
+    from thunder_blender.core.phones import CLASS_INDEX, UNKNOWN
+    from thunder_blender.core.visemes import TRANSCRIPT_WEIGHT, SpeechCues
+
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(10), size=6).astype(np.float32)
+    frames = np.array([UNKNOWN, CLASS_INDEX["bilabial"], CLASS_INDEX["rounded"], UNKNOWN, 0, 9])
+    q = SpeechCues(p, np.zeros(6, np.float32)).with_transcript(frames)
+    np.testing.assert_allclose(q.phone_probs.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(q.phone_probs[[0, 3]], p[[0, 3]])          # not aligned: the audio's cues
+    known = frames >= 0
+    assert (q.phone_probs[known].argmax(axis=1) == frames[known]).all()
+    assert (q.phone_probs[known, frames[known]] >= TRANSCRIPT_WEIGHT).all()
+    assert q.sibilance is not None and p[1, 1] < 0.5                          # the input was not already sure

@@ -134,6 +134,11 @@ def sibilance(log_mel: npt.ArrayLike) -> npt.NDArray[np.float32]:
     return d[: 2 * n].reshape(n, 2).mean(axis=1).astype(np.float32)
 
 
+# share of an aligned transcript phone in the cues (the rest: the encoder's posteriors, which keep the
+# within-class detail the sibilance and the take's mouth split further)
+TRANSCRIPT_WEIGHT = 0.85
+
+
 @dataclass(frozen=True)
 class SpeechCues:
     """What the audio says about the mouth, per frame, shared by every take of it.
@@ -145,6 +150,16 @@ class SpeechCues:
 
     def __len__(self) -> int:
         return int(self.phone_probs.shape[0])
+
+    def with_transcript(self, frames: np.ndarray, weight: float = TRANSCRIPT_WEIGHT) -> SpeechCues:
+        """The cues where a transcript is aligned: ``frames`` (T,) class ids (``UNKNOWN`` = not aligned) replace
+        the posteriors by ``weight`` x the aligned class's one-hot + (1 - weight) x the posteriors."""
+        p = np.asarray(self.phone_probs, np.float32).copy()
+        f = np.asarray(frames)[: len(p)]
+        known = np.flatnonzero(f >= 0)
+        p[known] *= 1.0 - weight
+        p[known, f[known]] += weight
+        return SpeechCues(p, self.sibilance)
 
     def resampled(self, src_fps: float, dst_fps: float, n_out: int) -> SpeechCues:
         """The cues at another frame rate (linear, no extreme preservation: these are not animation)."""

@@ -334,6 +334,8 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
                                      n / model.fps, AlignConfig(fps=float(model.fps)))
         if model.phone_input:
             phones = phone_input(alignment.frames)[None]
+        if cues is not None:  # viseme and VRM keys follow the aligned phones
+            cues = cues.with_transcript(alignment.frames)
     closed = closure_logit[0] > card.closure_logit_threshold
     transcript_sealed = 0
     if alignment is not None and request.transcript_seal and not model.phone_input:

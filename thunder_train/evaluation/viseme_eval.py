@@ -57,7 +57,8 @@ EXPECTED_VISEME: dict[str, str] = {
 }
 VRM_MOUTH = ("aa", "ih", "ou", "ee", "oh")
 # "phones": posteriors + mouth + the audio's sibilance (what the add-on does); "phones_mouth_only": without it
-METHODS = ("projection", "phones_mouth_only", "phones")
+# "phones_text": as "phones", with the prompt's transcript aligned at run time (``SpeechCues.with_transcript``)
+METHODS = ("projection", "phones_mouth_only", "phones", "phones_text")
 QUIET_DB = -40.0  # a frame this far below the clip's loudest frame is silent
 
 
@@ -142,7 +143,7 @@ def collect(per_lang: int, seed: int, cache: Path, langs: tuple[str, ...], corpu
             z = np.load(f)
             audio = real.decode(path)
             sib = sibilance(features.log_mel(features.to_model_audio(audio, 16000)))
-            out.append({"lang": lang, "key": key, "level_db": frame_level_db(audio, float(z["fps"])), "sibilance": sib, "perf": z["perf"], "logits": z["logits"], "fps": float(z["fps"]),
+            out.append({"lang": lang, "key": key, "text": text, "level_db": frame_level_db(audio, float(z["fps"])), "sibilance": sib, "perf": z["perf"], "logits": z["logits"], "fps": float(z["fps"]),
                         "phones": [str(p) for p in z["phones"]], "times": z["times"]})
     return out
 
@@ -188,9 +189,11 @@ def score(items: list[dict], method: str) -> dict:
         if method == "projection":
             vis = visemes_from_arkit(perf)
         else:
-            sib = it.get("sibilance") if method == "phones" else None
+            sib = it.get("sibilance") if method in ("phones", "phones_text") else None
             if sib is not None:
                 sib = np.pad(sib[:n], (0, max(0, n - len(sib))), mode="edge")
+            if method == "phones_text":
+                probs = _with_transcript(it, probs)
             vis = visemes_from_phones(probs, perf, sibilance_db=sib)
         peak = np.maximum(peak, vis.max(axis=0))
         for p, (s, e) in zip(it["phones"], it["times"], strict=True):
@@ -237,6 +240,20 @@ def score(items: list[dict], method: str) -> dict:
         "vrm_sum_quiet_p90": float(np.percentile(vrm_quiet, 90)) if vrm_quiet else None,
         "quiet_frames": len(vrm_quiet),
     }
+
+
+def _with_transcript(it: dict, probs: np.ndarray) -> np.ndarray:
+    """The posteriors with the item's transcript aligned as the runtime does it (unchanged if it cannot be)."""
+    from thunder_blender.core.alignment import AlignConfig
+    from thunder_blender.core.visemes import SpeechCues
+    from thunder_blender.runtime.generate import InputError, align_transcript
+
+    n = probs.shape[0]
+    try:
+        al = align_transcript(it["text"], it["logits"][:n], n / it["fps"], AlignConfig(fps=it["fps"]))
+    except InputError:
+        return probs
+    return SpeechCues(probs).with_transcript(al.frames).phone_probs
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
