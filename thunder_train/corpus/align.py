@@ -124,7 +124,11 @@ class Aligner:
 
         Raises ``RuntimeError`` when pocketsphinx cannot align the text.
         """
-        return self.align_words(audio, [w for w in words_of(text) if self._ensure_word(w)])
+        return self.align_words(audio, self.tokens(text))
+
+    def tokens(self, text: str) -> list[str]:
+        """The English words of ``text`` that the dictionary has or espeak-ng can spell (added once)."""
+        return [w for w in words_of(text) if self._ensure_word(w)]
 
     def align_words(self, audio: np.ndarray, words: list[str]) -> list[tuple[str, float, float]]:
         """As ``align`` for words that are all in the dictionary (see ``add_pronunciation``)."""

@@ -112,22 +112,11 @@ def align_clip(audio: np.ndarray, text: str, lang: str) -> list[tuple[str, float
     global _ALIGNER
     from thunder_train.corpus.align import Aligner
 
-    from .xlang import spell, words
+    from .xlang import aligner_tokens
 
     if _ALIGNER is None:
         _ALIGNER = Aligner(fresh=True)  # each clip's alignment independent of the others
-    if lang == "en":
-        return _ALIGNER.align(audio, text)
-    toks = []
-    for w in words(text):
-        key = f"{lang}:{w}"
-        if _ALIGNER.dec.lookup_word(key) is None:
-            cmu = spell(w, lang)
-            if not cmu:
-                continue
-            _ALIGNER.add_pronunciation(key, cmu)
-        toks.append(key)
-    return _ALIGNER.align_words(audio, toks)
+    return _ALIGNER.align_words(audio, aligner_tokens(_ALIGNER, text, lang))
 
 
 def process(clip: cl.Clip) -> dict:

@@ -95,3 +95,21 @@ def floor_share(phones: list[tuple[str, float, float]], floor_s: float = 0.03) -
     """Share of non-silence phones at pocketsphinx's minimum length (a squeezed alignment), 0..1."""
     d = [e - s for p, s, e in phones if p.upper() not in ("SIL", "+NSN+", "+SPN+")]
     return float(np.mean([x <= floor_s + 1e-6 for x in d])) if d else 1.0
+
+
+def aligner_tokens(aligner, text: str, lang: str) -> list[str]:  # noqa: ANN001 (corpus.align.Aligner)
+    """The pocketsphinx dictionary entries a transcript is aligned with: English words as ``Aligner.tokens``
+    spells them; other languages' words as ``<lang>:<word>``, spelled by espeak-ng in that language and mapped
+    to CMU phones (added to the aligner once; words espeak-ng cannot spell are left out)."""
+    if lang == "en":
+        return aligner.tokens(text)
+    toks = []
+    for w in words(text):
+        key = f"{lang}:{w}"
+        if aligner.dec.lookup_word(key) is None:
+            cmu = spell(w, lang)
+            if not cmu:
+                continue
+            aligner.add_pronunciation(key, cmu)
+        toks.append(key)
+    return toks

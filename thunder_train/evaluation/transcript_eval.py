@@ -43,24 +43,13 @@ _REF_ALIGNER = None
 def reference_words(audio: np.ndarray, text: str, lang: str) -> list[tuple[str, float, float]]:
     """pocketsphinx words ``[(word, start_s, end_s)]`` (pauses dropped), as the development set was aligned."""
     global _REF_ALIGNER
-    from thunder_train.corpus.align import Aligner, words_of
-    from thunder_train.devset.xlang import spell, words
+    from thunder_train.corpus.align import Aligner
+    from thunder_train.devset.xlang import aligner_tokens
 
     if _REF_ALIGNER is None:
         _REF_ALIGNER = Aligner(fresh=True)
     al = _REF_ALIGNER
-    if lang == "en":
-        toks = [w for w in words_of(text) if al._ensure_word(w)]  # noqa: SLF001 (same path as Aligner.align)
-    else:
-        toks = []
-        for w in words(text):
-            key = f"{lang}:{w}"
-            if al.dec.lookup_word(key) is None:
-                cmu = spell(w, lang)
-                if not cmu:
-                    continue
-                al.add_pronunciation(key, cmu)
-            toks.append(key)
+    toks = aligner_tokens(al, text, lang)
     out = []
     for name, s, e in al.word_times(audio, toks):
         base = re.sub(r"\(\d+\)$", "", name).split(":", 1)[-1]
