@@ -378,11 +378,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
     def produce(staging: Path) -> list[Path]:
         model = load_model(args.model)
         files: list[Path] = []
+        single = len(jobs) == 1
         while jobs:  # each job's audio and request are let go once written (an hour of audio is 230 MB)
             one, request, pcm, rate = jobs.pop(0)
             job = _blender_job(one, formats, (pcm, rate))
             _interrupt_point()
-            label = "generating" if len(jobs) == 1 else f"{Path(one.audio).name}"
+            label = "generating" if single else f"{Path(one.audio).name}"
             bar = ProgressBar(label)
             t_gen = time.perf_counter()
             try:
