@@ -337,3 +337,12 @@ def test_training_validation_on_the_devset_subset(synth_clips, tmp_path):
         assert 0.0 <= out[k] <= 1.0
     assert -1.0 <= out["dev_pcc"] <= 1.0
     assert fn(gen) == fn(gen)   # fixed subset and seeds: the curve measures the network, not the draw
+
+
+def test_espeak_length_of_a_line_that_starts_with_a_dash():
+    """Dialogue lines start with a dash; passed as an argument espeak-ng would take it for an option."""
+    from thunder_train.devset.xlang import espeak_seconds
+
+    dashed = espeak_seconds("- Pentru că creierul este un lucru teribil de pierdut.", "ro")
+    plain = espeak_seconds("Pentru că creierul este un lucru teribil de pierdut.", "ro")
+    assert plain > 1.0 and abs(dashed - plain) < 0.3

@@ -131,7 +131,11 @@ def process(clip: cl.Clip) -> dict:
         return out
     out["audio"] = audio
     out["speech_s"] = trimmed_seconds(audio, SR)
-    out["espeak_s"] = espeak_seconds(clip.text, clip.lang)
+    try:
+        out["espeak_s"] = espeak_seconds(clip.text, clip.lang)
+    except (subprocess.CalledProcessError, RuntimeError) as e:  # soundfile's errors are RuntimeErrors
+        out["error"] = f"espeak: {e}"
+        return out
     try:
         out["phones"] = align_clip(audio, clip.text, clip.lang)
     except RuntimeError as e:

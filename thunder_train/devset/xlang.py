@@ -73,7 +73,9 @@ def espeak_seconds(text: str, lang: str) -> float:
     """Length (s) of espeak-ng reading ``text`` at its default rate, leading/trailing silence trimmed."""
     import soundfile as sf
 
-    res = subprocess.run(["espeak-ng", "--stdout", "-v", ESPEAK_VOICE[lang], text], capture_output=True, check=True)
+    # the text goes in on stdin: as an argument, a line that starts with "-" would be read as an option
+    res = subprocess.run(["espeak-ng", "--stdout", "--stdin", "-v", ESPEAK_VOICE[lang]], input=text.encode(),
+                         capture_output=True, check=True)
     audio, sr = sf.read(io.BytesIO(res.stdout), dtype="float32")
     return trimmed_seconds(audio, sr)
 
