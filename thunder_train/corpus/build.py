@@ -4,7 +4,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import resource
 import shutil
 import time
 from collections import Counter
@@ -169,13 +168,12 @@ def build(cfg: BuildConfig, log=print) -> dict:
     log(f"planned {sum(len(j) for j in jobs.values())} utterances in {time.time() - t0:.1f} s")
     key = synthetic_key(cfg, jobs)
     stats = _reuse_synthetic(final, root, key)
-    if stats is not None:
+    reused = stats is not None
+    if reused:
         log(f"synthetic splits: reused from {final} (same plan and synthesis code)")
         synth_wall = float(stats.pop("_wall_s", 0.0))
     else:
         stats = {}
-        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu0 = ru.ru_utime + ru.ru_stime
         # one fresh process per utterance, never inheriting espeak-ng state (see synth_pool)
         with synth_pool(cfg.workers) as pool:
             for split, js in jobs.items():
@@ -185,8 +183,6 @@ def build(cfg: BuildConfig, log=print) -> dict:
                 log(f"{split}: {len(js)} utterances, {sec / 3600:.2f} h in {time.time() - t1:.0f} s "
                     f"({sec / max(time.time() - t1, 1e-6):.0f}x real time)")
         synth_wall = time.time() - t0
-        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-        stats["_cpu_s"] = ru.ru_utime + ru.ru_stime - cpu0
         _save_synthetic_stats(root, key, stats, synth_wall)
     if cfg.real:
         from .real import build_real
@@ -199,6 +195,7 @@ def build(cfg: BuildConfig, log=print) -> dict:
                "timing_vs_pocketsphinx": timing_check(root, "test")}
     log(f"quality checks in {time.time() - t3:.0f} s")
     meta = _meta(cfg, stats, synth_wall, time.time() - t0)
+    meta["synthetic_reused"] = reused
     meta["quality"] = quality
     meta["notes"] = stats.get("_notes", [])
     meta["recorded"] = stats.get("_recorded", {})
@@ -234,7 +231,7 @@ def synthetic_key(cfg: BuildConfig, jobs: dict[str, list[Job]]) -> str:
 
 
 def _save_synthetic_stats(root: Path, key: str, stats: dict, wall: float) -> None:
-    data = {k: v for k, v in stats.items() if k in SPLIT_SHARE or k in ("_unmapped", "_cpu_s")}
+    data = {k: v for k, v in stats.items() if k in SPLIT_SHARE or k == "_unmapped"}
     (root / SYNTH_STATS).write_text(json.dumps({"key": key, "wall_s": wall, "stats": data}, default=dict))
 
 
@@ -287,8 +284,6 @@ def _meta(cfg: BuildConfig, stats: dict, synth_wall: float, wall: float) -> dict
         "real_sources": list(cfg.real_sources) if cfg.real else [],
         "synthetic_hours": round(synth_sec / 3600, 4), "synthetic_wall_s": round(synth_wall, 1),
         "synthetic_speed_x_realtime": round(synth_sec / max(synth_wall, 1e-6), 1), "build_wall_s": round(wall, 1),
-        "synthetic_cpu_s": round(stats.get("_cpu_s", 0.0), 1),
-        "synthetic_speed_x_realtime_per_cpu_core": round(synth_sec / max(stats.get("_cpu_s", 0.0), 1e-6), 1),
         "load_average_at_end": round(os.getloadavg()[0], 2),
         "splits": splits,
         "unmapped_phones": dict(sorted((stats.get("_unmapped", Counter()) + Counter(UNKNOWN)).items())),

@@ -47,9 +47,10 @@ def render_card(meta: dict) -> str:
         f"- Seed {meta['seed']}, {meta['fps']} fps performances, {meta['sample_rate']} Hz mono audio.",
         f"- Synthetic speech: {meta['synthetic_hours']:.2f} h, built at {meta['synthetic_speed_x_realtime']}x "
         f"real time with {meta['workers']} processes ({meta['synthetic_wall_s']:.0f} s wall; "
-        f"{meta.get('synthetic_speed_x_realtime_per_cpu_core', 0)}x real time per CPU-second of the synthesis "
-        f"processes; machine load average {meta.get('load_average_at_end', 0)} on 2 cores, shared).",
-        f"- Whole build (with real speech): {meta['build_wall_s']:.0f} s.",
+        f"machine load average {meta.get('load_average_at_end', 0)} on 2 cores, shared).",
+        (f"- This build: {meta['build_wall_s']:.0f} s (the synthetic splits were reused from an earlier build of "
+         "the same plan and synthesis code; the wall time above is that build's)."
+         if meta.get("synthetic_reused") else f"- Whole build (with real speech): {meta['build_wall_s']:.0f} s."),
         f"- Distinct synthetic voices: {len(synth_voices)} ("
         + ", ".join(f"{e} {n}" for e, n in sorted(engines.items())) + f"); languages: {len(synth_langs)} "
         f"({', '.join(sorted(synth_langs))}).",
