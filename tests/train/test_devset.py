@@ -287,9 +287,9 @@ def test_devset_evaluation_separates_target_from_a_frozen_mouth(synth_clips, tmp
         seen.append(text)
         return frozen(audio, seed, emotion)
 
-    res = evaluate_devset({"frozen": frozen}, tmp_path, log=lambda *_: None, text_variants={"told": told})
+    res = evaluate_devset({"frozen": frozen}, tmp_path, log=lambda *_: None, text_variants={"frozen+text": told})
     assert sorted(set(seen)) == sorted({r["clip"].text for r in kept})   # each clip's own transcript
-    assert res["groups"]["told"]["overall"] == res["groups"]["frozen"]["overall"]
+    assert res["groups"]["frozen+text"]["overall"] == res["groups"]["frozen"]["overall"]
     tgt, fz = res["groups"]["target"]["overall"], res["groups"]["frozen"]["overall"]
     assert tgt["arkit.bilabial_sealed"]["mean"] == 1.0 and fz["arkit.bilabial_sealed"]["mean"] == 0.0
     assert fz["arkit.silent_closed"]["mean"] == 0.0 and fz["arkit.open_jaw"]["mean"] == 1.0
@@ -305,6 +305,7 @@ def test_devset_evaluation_separates_target_from_a_frozen_mouth(synth_clips, tmp
     assert "| **frozen** | 0.00" in card                      # the shipped row, overall, seal rate first
     assert "p b m sealed overall 0.00 (target 0.95)" in card    # each missed target with its figure
     assert "open vowels jaw open overall" not in card           # a reached target is not listed
+    assert "with the transcript (frozen+text): p b m sealed overall 0.00 (target 0.98)" in card
 
 
 def test_devset_eval_cli_reports_a_missing_devset(tmp_path, capsys):
