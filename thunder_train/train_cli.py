@@ -78,6 +78,8 @@ def devset_validation(root: Path, per_group: int = 8, steps: int = 4, seed: int 
 
     dev_sealed / dev_rounded / dev_open / dev_silent: the rates of ``devset.evaluate`` (``arkit.*``) pooled
     over the subset; dev_round_peak: median generated / target rounding peak; dev_pcc: lip PCC vs target.
+    Takes are sampled at mouth temperature 1 (the network's own distribution, like ``closure_validation``);
+    the exported model's evaluation uses the shipped temperature.
     """
     from thunder_train.devset.evaluate import DevEvalConfig, _Acc, load_dev, score_clip
     from thunder_train.evaluation import closure as cl
