@@ -6,7 +6,8 @@
 writes ``thunder_blender/assets/pronunciations_en.txt.gz`` (the format is read by ``core.pronounce``): one
 line ``<word> <class digits>`` per word, sorted by code point (the space sorts before every character of a
 word, so the lines are in word order and a lookup is a binary search), gzip level 9. Each CMU phone becomes its
-articulatory class digit (``thunder_train.phones.cmu_class``); only the first pronunciation of a word is kept
+articulatory class digits as the corpus labels it (``thunder_train.phones.cmu_classes``: a diphthong whose
+halves differ in class gives two, e.g. AW -> open, rounded); only the first pronunciation of a word is kept
 (the classes are coarse: most variants differ only in stress or in vowels of one class).
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ import gzip
 import re
 from pathlib import Path
 
-from thunder_train.phones import cmu_class
+from thunder_train.phones import cmu_classes
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "thunder_blender" / "assets" / "pronunciations_en.txt.gz"
@@ -32,7 +33,7 @@ def read_cmudict(path: Path) -> dict[str, str]:
         word, *phones = line.split()
         word = re.sub(r"\(\d+\)$", "", word).lower()
         if phones and word not in out:
-            out[word] = "".join(str(cmu_class(p)) for p in phones)
+            out[word] = "".join(str(c) for p in phones for c in cmu_classes(p))
     return out
 
 

@@ -7,26 +7,24 @@ from __future__ import annotations
 
 from thunder_blender.core.phones import CLASS_INDEX, PHONE_CLASSES
 
-__all__ = ["CLASS_INDEX", "CMU_TO_CLASS", "PHONE_CLASSES", "cmu_class"]
+__all__ = ["CLASS_INDEX", "PHONE_CLASSES", "cmu_class", "cmu_classes"]
 
-# CMU / ARPAbet (pocketsphinx, flite) -> class.
-CMU_TO_CLASS: dict[str, str] = {
-    "SIL": "sil", "PAU": "sil", "SP": "sil", "H#": "sil", "+NSN+": "sil", "+SPN+": "sil",
-    "P": "bilabial", "B": "bilabial", "M": "bilabial",
-    "F": "labiodental", "V": "labiodental",
-    "UW": "rounded", "UH": "rounded", "OW": "rounded", "W": "rounded", "OY": "rounded",
-    "AA": "open", "AE": "open", "AH": "open", "AO": "open", "AW": "open", "AY": "open",
-    "EH": "mid", "EY": "mid", "IH": "mid", "IY": "mid", "ER": "mid", "AX": "mid", "AXR": "mid",
-    "IX": "mid",
-    "TH": "dental", "DH": "dental",
-    "T": "alveolar", "D": "alveolar", "N": "alveolar", "S": "alveolar", "Z": "alveolar",
-    "L": "alveolar", "R": "alveolar", "DX": "alveolar", "EL": "alveolar", "EN": "alveolar",
-    "SH": "postalveolar", "ZH": "postalveolar", "CH": "postalveolar", "JH": "postalveolar",
-    "K": "dorsal", "G": "dorsal", "NG": "dorsal", "HH": "dorsal", "Y": "dorsal",
-}
+
+def cmu_classes(phone: str) -> tuple[int, ...]:
+    """Class ids of a CMU phone (stress digits and case ignored) exactly as the corpus labels it
+    (``corpus.phonemap.cmu_segments``): two for a diphthong whose halves differ in class (AW open + rounded,
+    AY open + mid, OY rounded + mid), one otherwise (AO and OW are rounded, AH is open); unknown phones are
+    'alveolar'. The transcript table (``thunder_train.lexicon``) and the evaluations use this, so a transcript
+    gives the classes the networks were trained on."""
+    from thunder_train.corpus.phonemap import cmu_segments
+
+    out: list[int] = []
+    for _, c in cmu_segments(phone):
+        if not out or out[-1] != c:
+            out.append(c)
+    return tuple(out)
 
 
 def cmu_class(phone: str) -> int:
-    """Class id of a CMU phone (stress digits and case ignored); unknown phones map to 'alveolar'."""
-    key = phone.upper().rstrip("012")
-    return CLASS_INDEX[CMU_TO_CLASS.get(key, "alveolar")]
+    """Class id of a CMU phone's first (or only) segment (``cmu_classes``)."""
+    return cmu_classes(phone)[0]

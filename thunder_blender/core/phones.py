@@ -15,9 +15,9 @@ PHONE_CLASSES: tuple[str, ...] = (
     "sil",          # 0 silence / pause: mouth closed and relaxed
     "bilabial",     # 1 p b m: lips sealed (mouthClose / jaw nearly shut)
     "labiodental",  # 2 f v: lower lip tucked under upper teeth
-    "rounded",      # 3 uw uh ow w oy (rounded vowels and glides): pucker / funnel
-    "open",         # 4 aa ae ah ao aw ay: jaw open
-    "mid",          # 5 eh ey ih iy er ax: mid/front vowels, spread lips
+    "rounded",      # 3 uw uh ow ao w, end of aw, start of oy (rounded vowels and glides): pucker / funnel
+    "open",         # 4 aa ae ah, start of aw ay: jaw open
+    "mid",          # 5 eh ey ih iy er ax, end of ay oy: mid/front vowels, spread lips
     "dental",       # 6 th dh
     "alveolar",     # 7 t d n s z l r
     "postalveolar", # 8 sh zh ch jh: slightly funnelled

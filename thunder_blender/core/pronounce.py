@@ -78,12 +78,14 @@ def lexicon() -> Lexicon:
 
 
 # --- spelling rules: graphemes -> class digits (coarse on purpose: the classes are coarse) -------------------
+# Vowels follow the table's classes (thunder_train.phones.cmu_classes): /ɔ/ (aw, au) is rounded, the diphthongs
+# /aʊ/ (ou), /aɪ/ (igh) and /ɔɪ/ (oi, oy) are two classes.
 # 0 sil, 1 bilabial, 2 labiodental, 3 rounded, 4 open, 5 mid, 6 dental, 7 alveolar, 8 postalveolar, 9 dorsal
 _GRAPHEMES: dict[str, str] = {
-    "tch": "8", "dge": "8", "igh": "4", "sch": "78", "ough": "3",
+    "tch": "8", "dge": "8", "igh": "45", "sch": "78", "ough": "3",
     "ch": "8", "sh": "8", "th": "6", "ph": "2", "gh": "", "ng": "9", "ck": "9", "qu": "93", "wh": "3", "wr": "7",
-    "kn": "7", "ps": "7", "oo": "3", "ou": "4", "ow": "3", "aw": "4", "au": "4", "ee": "5", "ea": "5", "ai": "5",
-    "ay": "5", "ey": "5", "oa": "3", "oi": "3", "oy": "3", "ie": "5", "ei": "5", "eu": "3", "ue": "3", "ew": "3",
+    "kn": "7", "ps": "7", "oo": "3", "ou": "43", "ow": "3", "aw": "3", "au": "3", "ee": "5", "ea": "5", "ai": "5",
+    "ay": "5", "ey": "5", "oa": "3", "oi": "35", "oy": "35", "ie": "5", "ei": "5", "eu": "3", "ue": "3", "ew": "3",
     "x": "97", "a": "4", "e": "5", "i": "5", "o": "4", "u": "4", "y": "5",
     "b": "1", "p": "1", "m": "1", "f": "2", "v": "2", "w": "3", "t": "7", "d": "7", "n": "7", "s": "7", "z": "7",
     "l": "7", "r": "7", "c": "9", "g": "9", "k": "9", "q": "9", "j": "8", "h": "9",

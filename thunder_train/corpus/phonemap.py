@@ -64,6 +64,8 @@ _CMU_IPA: dict[str, str] = {
     "S": "s", "SH": "ʃ", "T": "t", "TH": "θ", "V": "v", "W": "w", "WH": "ʍ", "Y": "j", "Z": "z", "ZH": "ʒ",
 }
 
+CMU_PHONES: tuple[str, ...] = tuple(_CMU_IPA)  # every CMU / ARPAbet phone name this map knows (silences aside)
+
 UNKNOWN: dict[str, int] = {}  # phone name -> count of unmapped uses (reported in the data card)
 
 
