@@ -54,6 +54,22 @@ def test_text_aligns_and_lands_in_json_and_preview(wav, tmp_path, capsys):
     assert (out / "takes.png").read_bytes() != (plain / "takes.png").read_bytes()
 
 
+
+def test_language_picks_the_pronunciations(wav, tmp_path):
+    """--language is recorded with the alignment; the same words read as Spanish get other phone classes."""
+    runs = {}
+    for lang in ("en", "es"):
+        out = tmp_path / lang
+        assert cli.main(["generate", str(wav), "--takes", "1", "--out", str(out), "--format", "json",
+                         "--language", lang, "--text", "hola amigo como estas"]) == 0
+        runs[lang] = _json(out)["settings"]["alignment"]
+        assert runs[lang]["language"] == lang
+    phones = {lang: [p[0] for w in al["words"] for p in w["phones"]] for lang, al in runs.items()}
+    assert phones["en"] != phones["es"] and "rounded" in phones["es"]
+    res = run_cli("generate", str(wav), "--text", "hola", "--language", "xx", "--out", str(tmp_path / "bad"))
+    assert res.returncode != 0 and "invalid choice: 'xx'" in res.stderr and not (tmp_path / "bad").exists()
+
+
 def test_draw_words_labels_every_placed_word():
     import matplotlib
 

@@ -82,6 +82,55 @@ def test_spelling_rules_and_other_scripts():
     assert none.classes == () and none.source == "none"
 
 
+def test_other_languages_read_their_own_tables():
+    """Each language of LANGUAGES but "other" has a bundled table; words are found with and without accents,
+    numbers are left to the audio, unknown words are spelled by rules, unknown codes are refused."""
+    for lang in pr.LANGUAGES:
+        if lang != "other":
+            assert len(pr.language_lexicon(lang)) > 40_000, lang
+    (perro,) = pr.pronounce("¡Perro!", "es")   # p e r o
+    assert perro.source == "dictionary" and perro.classes == cls("bilabial", "mid", "alveolar", "rounded")
+    (ou,) = pr.pronounce("Où", "fr")
+    assert ou.source == "dictionary" and ou.classes == cls("rounded")
+    (kal,) = pr.pronounce("Καλημέρα", "el")
+    assert kal.source == "dictionary" and kal.classes[0] == CLASS_INDEX["dorsal"]
+    assert pr.pronounce("της", "el")[0].source == "dictionary"   # final sigma
+    num, made_up = pr.pronounce("21 zorblaxo", "es")
+    assert num.classes == () and num.source == "none"
+    assert made_up.source == "rules" and made_up.classes
+    assert pr.pronounce("perro", "other")[0].source == "rules"
+    # the same word reads differently by language: Spanish "ojo" has rounded vowels, the English rules do not
+    assert pr.pronounce("ojo", "es")[0].classes != pr.pronounce("ojo", "en")[0].classes
+    assert pr.language_of("es-CO") == "es" and pr.language_of("pt_BR") == "pt" and pr.language_of("ja") == "other"
+    with pytest.raises(ValueError, match="no pronunciations for language 'xx'"):
+        pr.pronounce("hola", "xx")
+
+
+def test_ipa_classes_follow_the_corpus_labels():
+    from thunder_train.lexicon import ipa_classes
+
+    assert ipa_classes("k ˈa s a") == "9474"
+    assert ipa_classes("n ˈo tʃ e") == "7385"           # the affricate is one postalveolar segment
+    assert ipa_classes("(en) w ˈɜː l d (es)") == "3577"  # language-switch marks dropped
+    assert ipa_classes("h ˈaʊ s") == "9437"            # diphthong: open, then rounded
+
+
+def test_bundled_tables_match_espeak_ng(tmp_path):
+    """Words drawn from each bundled table read the same when espeak-ng reads them again now."""
+    import shutil
+
+    from thunder_train.lexicon import ESPEAK_VOICES, espeak_table
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    rng = np.random.default_rng(0)
+    for lang, voice in ESPEAK_VOICES.items():
+        items = list(pr.language_lexicon(lang).items())
+        pick = [items[i] for i in rng.choice(len(items), 25, replace=False)]
+        again = espeak_table([w for w, _ in pick], voice)
+        assert again == dict(pick), lang
+
+
 # -- the aligner on synthetic posteriors -------------------------------------------------------------------
 def synthetic(words, rng, confidence=0.55, pause_p=0.35):
     """Log posteriors (T, 10) for ``words`` spoken in order with random phone lengths and pauses, and each
@@ -237,3 +286,5 @@ def test_bad_transcripts_are_refused_with_one_line(shipped):
         generate(GenerateRequest(pcm=pcm, sample_rate=rate, n_takes=1, transcript="日本語"), shipped)
     with pytest.raises(InputError, match="not the text of this clip"):
         generate(GenerateRequest(pcm=pcm, sample_rate=rate, n_takes=1, transcript="word " * 200), shipped)
+    with pytest.raises(InputError, match="unknown transcript language 'klingon'"):
+        GenerateRequest(pcm=pcm, sample_rate=rate, transcript="hola", transcript_language="klingon")

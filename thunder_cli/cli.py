@@ -25,6 +25,7 @@ from pathlib import Path
 
 from thunder_blender import __version__
 from thunder_blender.core.channels import EMOTIONS
+from thunder_blender.core.pronounce import LANGUAGES
 
 from . import INTERRUPT as _INTERRUPT
 
@@ -363,7 +364,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             request = GenerateRequest(pcm=pcm, sample_rate=rate, n_takes=args.takes, seed=args.seed,
                                       emotion=args.emotion, intensity=args.intensity, guidance=args.guidance,
                                       head_motion=not args.no_head, mouth_temperature=args.mouth_variation,
-                                      transcript=text)
+                                      transcript=text, transcript_language=args.language)
         except InputError as err:
             raise CliError(f"{Path(audio).name}: {err}") from None
         if text_from and text_from != "--text" and not args.transcript:
@@ -605,10 +606,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"comma list from {','.join(FORMATS)} (default {DEFAULT_FORMATS})")
     g.add_argument("--model", default=None, help="model directory (model.json + ONNX files; default: shipped)")
     g.add_argument("--text", default=None, metavar="WORDS",
-                   help="what is said (English): aligned to the audio for exact phone timing")
+                   help="what is said: aligned to the audio for exact phone timing (language: --language)")
     g.add_argument("--transcript", default=None, metavar="FILE.txt",
-                   help="what is said, from a UTF-8 text file (English). Without --text/--transcript, a .txt with "
+                   help="what is said, from a UTF-8 text file. Without --text/--transcript, a .txt with "
                         "the audio file's name beside it is used")
+    g.add_argument("--language", default="en", choices=list(LANGUAGES),
+                   help="language of the transcript (default en): " + ", ".join(
+                       f"{k} {v}" for k, v in LANGUAGES.items()))
     g.add_argument("--no-transcript", action="store_true", help="ignore .txt files beside the audio")
     g.set_defaults(func=cmd_generate)
     i = sub.add_parser("info", help="model card, providers, GPU")

@@ -34,6 +34,7 @@ def test_transcript_is_stored_on_the_strip_and_survives_reload(bpy, empty_scene,
     text.write("the script\nof this line")
     strip.thunder.transcript_text = text
     assert tr.text_of(strip.thunder) == "the script\nof this line"  # the Text datablock wins when it has text
+    strip.thunder.language = "nl"
     empty_scene.thunder.file_transcript.transcript = "file words"
     path = tmp_path / "saved.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(path))
@@ -41,7 +42,7 @@ def test_transcript_is_stored_on_the_strip_and_survives_reload(bpy, empty_scene,
     bpy.ops.wm.open_mainfile(filepath=str(path))
     scene = bpy.context.scene
     again = scene.sequence_editor.strips_all["speech"]
-    assert again.thunder.transcript == "a line of words"
+    assert again.thunder.transcript == "a line of words" and again.thunder.language == "nl"
     assert tr.text_of(again.thunder) == "the script\nof this line"
     assert tr.holder(scene, "file:/x.wav").transcript == "file words"
     assert tr.holder(scene, "strip:nope") is None
@@ -66,9 +67,10 @@ def test_generate_and_reroll_use_the_strip_transcript(bpy, empty_scene):
     assert all(a[1] <= b[1] for a, b in zip(placed, placed[1:], strict=False))  # in order
     info = json.loads(face.thunder.takes[0].action["thunder_settings"])
     assert info["transcript"] == DEMO_TEXT and info["alignment"]["n_words"] == len(words)
+    assert info["transcript_language"] == "en" and info["alignment"]["language"] == "en"
     # the panel shows the transcript fields and the aligned words
     texts = _panel_texts(ui, bpy)
-    assert any("Transcript (English" in t for t in texts) and "Words as Markers" in texts
+    assert any("Transcript (optional" in t for t in texts) and "Words as Markers" in texts
     assert any(t.startswith("Aligned words:") for t in texts)
     assert any(t.startswith("Watch  ") for t in texts)
     # the words as timeline markers (over the strip in the Sequencer), and removed again
@@ -83,11 +85,19 @@ def test_generate_and_reroll_use_the_strip_transcript(bpy, empty_scene):
     assert len(scene.timeline_markers) == len(placed) + 1
     assert bpy.ops.thunder.word_markers() == {"FINISHED"}
     assert [m.name for m in scene.timeline_markers] == ["mine"] and user_marker.frame == 5
-    # a re-roll reuses the take's recorded transcript, even after the strip's was changed
+    # a re-roll reuses the take's recorded transcript and language, even after the strip's were changed
     strip.thunder.transcript = "something else entirely"
+    strip.thunder.language = "es"
     assert bpy.ops.thunder.take_reroll(index=1) == {"FINISHED"}
     info = json.loads(face.thunder.takes[1].action["thunder_settings"])
-    assert info["transcript"] == DEMO_TEXT
+    assert info["transcript"] == DEMO_TEXT and info["alignment"]["language"] == "en"
+    # the strip's language is what the next generation reads the words in
+    strip.thunder.transcript = DEMO_TEXT
+    assert bpy.ops.thunder.generate() == {"FINISHED"}
+    info = json.loads(face.thunder.takes[0].action["thunder_settings"])
+    assert info["transcript_language"] == "es" and info["alignment"]["language"] == "es"
+    strip.thunder.language = "en"
+    assert bpy.ops.thunder.generate() == {"FINISHED"}
     assert [w[0] for w in tr.stored_words(strip.thunder)[0]][0] == "Watch"
     # generating without a transcript clears the old words
     strip.thunder.transcript = ""

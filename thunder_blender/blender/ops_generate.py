@@ -26,7 +26,8 @@ STATUS: dict = {"running": False, "done": 0, "total": 0, "text": ""}
 _MODEL_CACHE: dict = {}
 _ACTIVE_JOBS: list = []
 # Generation settings recorded on each take and passed to GenerateRequest (a re-roll reuses them).
-REQUEST_KEYS = ("emotion", "intensity", "guidance", "head_motion", "mouth_temperature", "transcript")
+REQUEST_KEYS = ("emotion", "intensity", "guidance", "head_motion", "mouth_temperature", "transcript",
+                "transcript_language")
 
 
 class UserError(ValueError):
@@ -124,10 +125,12 @@ class GenerationSession:
                     clip = strips.strip_audio(scene, strips.active_sound_strip(scene))
                 from .transcript import holder, text_of
 
+                group = holder(scene, clip.source)
                 self.settings = {"emotion": settings.emotion, "intensity": float(settings.intensity),
                                  "guidance": float(settings.guidance), "head_motion": bool(settings.head_motion),
                                  "mouth_temperature": float(settings.mouth_variation),
-                                 "transcript": text_of(holder(scene, clip.source)),
+                                 "transcript": text_of(group),
+                                 "transcript_language": group.language if group is not None else "en",
                                  "n_takes": int(settings.n_takes), "audio_source": clip.source,
                                  "shaping": shaping_from_scene(settings)}
                 request = GenerateRequest(pcm=clip.pcm, sample_rate=clip.sample_rate,

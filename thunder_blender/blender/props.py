@@ -15,6 +15,7 @@ from bpy.props import (
 
 from ..core.channels import EMOTIONS
 from ..core.keyreduce import DEFAULT_TOLERANCE
+from ..core.pronounce import LANGUAGES
 from ..core.regions import REGION_LABELS, REGIONS, STRENGTH_RANGE
 from ..core.shaping import MAX_OFFSET_MS, MAX_TOLERANCE
 from ..core.smoothing import MAX_CUTOFF_HZ
@@ -105,8 +106,11 @@ class THUNDER_PG_transcript(bpy.types.PropertyGroup):
     (``blender.transcript``)."""
 
     transcript: StringProperty(name="Transcript",
-                               description="What is said (English). Aligned to the audio for exact phone timing; "
+                               description="What is said. Aligned to the audio for exact phone timing; "
                                            "empty: the takes come from the audio alone")
+    language: EnumProperty(name="Language", default="en",
+                           description="Language of the transcript (its pronunciation table)",
+                           items=[(k, v, f"Pronunciations: {v}") for k, v in LANGUAGES.items()])
     transcript_text: PointerProperty(type=bpy.types.Text, name="Text",
                                      description="A text datablock with what is said (used instead of the line "
                                                  "above; for longer scripts)")

@@ -120,11 +120,12 @@ def stored_words(group) -> tuple[list[list], list[str]]:
 def draw(layout, group, label: str = "Transcript") -> None:
     """The transcript fields and the aligned words of the last generation."""
     col = layout.column(align=True)
-    col.label(text=f"{label} (English, optional)", icon="TEXT")
+    col.label(text=f"{label} (optional)", icon="TEXT")
     row = col.row(align=True)
     row.enabled = group.transcript_text is None
     row.prop(group, "transcript", text="")
     col.prop(group, "transcript_text", text="Text")
+    col.prop(group, "language", text="Language")
     words, notes = stored_words(group)
     if not words:
         return

@@ -10,8 +10,12 @@ the token as a whole; numbers spelled out (cardinals, ordinals, years, decimals,
 hyphenated and apostrophe forms from their parts; acronyms (all capitals, not in the table) letter by
 letter; anything else from spelling rules (``letter_classes``; Greek and Cyrillic letter by letter,
 ``script_classes``). Accents are stripped first. Letters the rules do not know (other scripts) give no classes,
-and such a word is left to the audio. English only: other languages go through the same rules and are
-approximate.
+and such a word is left to the audio.
+
+Other languages (``pronounce(text, "es")``, ``LANGUAGES``) have their own table (``pronunciations_<lang>``:
+a Debian word list read by espeak-ng, see its .md), looked up with and without accents; numbers and
+acronyms are English-only, so in another language they are left to the audio, and unknown words go through
+the same spelling rules (approximate). ``"other"`` uses the spelling rules alone.
 """
 from __future__ import annotations
 
@@ -23,8 +27,12 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-LEXICON = Path(__file__).resolve().parents[1] / "assets" / "pronunciations_en.txt.gz"
-LANGUAGES = ("en",)
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+LEXICON = ASSETS / "pronunciations_en.txt.gz"
+# transcript languages: code -> name (each but "other" has a table assets/pronunciations_<code>.txt.gz)
+LANGUAGES: dict[str, str] = {"en": "English", "de": "German", "el": "Greek", "es": "Spanish", "fr": "French",
+                             "it": "Italian", "nl": "Dutch", "pt": "Portuguese", "sv": "Swedish",
+                             "other": "other (spelling rules only)"}
 MAX_WORD_LETTERS = 40  # longer tokens are not words (URLs, hashes): left to the audio
 
 
@@ -71,10 +79,39 @@ class Lexicon:
             yield w, d
 
 
+def table_key(word: str) -> str:
+    """How a word is looked up in a table other than English's: lower case, NFC, Greek final sigma as σ."""
+    return unicodedata.normalize("NFC", word.lower()).replace("ς", "σ")
+
+
+def language_of(code: str) -> str:
+    """The transcript language for a language code (``"es"``, ``"es-CO"``, ``"pt_BR"``): its ``LANGUAGES`` entry,
+    else ``"other"``."""
+    base = code.lower().replace("_", "-").split("-")[0]
+    return base if base in LANGUAGES else "other"
+
+
 @functools.lru_cache(maxsize=1)
 def lexicon() -> Lexicon:
-    """The bundled table (loaded once; see thunder_train/lexicon.py for its format)."""
+    """The bundled English table (loaded once; see thunder_train/lexicon.py for its format)."""
     return Lexicon(LEXICON)
+
+
+class _Empty(Lexicon):
+    def __init__(self) -> None:
+        self.lines = []
+
+
+@functools.lru_cache(maxsize=len(LANGUAGES))
+def language_lexicon(language: str) -> Lexicon:
+    """The table of ``language`` (``LANGUAGES``; empty for "other"), loaded once. ValueError for other codes."""
+    if language not in LANGUAGES:
+        raise ValueError(f"no pronunciations for language {language!r}; choose one of {', '.join(LANGUAGES)}")
+    if language == "en":
+        return lexicon()
+    if language == "other":
+        return _Empty()
+    return Lexicon(ASSETS / f"pronunciations_{language}.txt.gz")
 
 
 # --- spelling rules: graphemes -> class digits (coarse on purpose: the classes are coarse) -------------------
@@ -235,8 +272,10 @@ def _part(part: str, lex: Lexicon) -> tuple[str, str]:
     return "".join(str(c) for c in letter_classes(letters)), "rules"
 
 
-def pronounce_token(token: str) -> Word:
+def pronounce_token(token: str, language: str = "en") -> Word:
     """One transcript token -> ``Word`` (see the module docstring for the order of the rules)."""
+    if language != "en":
+        return _foreign_token(token, language_lexicon(language))
     lex = lexicon()
     text = token
     if token in _SYMBOLS:
@@ -268,6 +307,37 @@ def pronounce_token(token: str) -> Word:
     return Word(text, tuple(int(c) for c in digits), "dictionary" if sources == {"dictionary"} else "rules")
 
 
-def pronounce(text: str) -> list[Word]:
-    """Every token of ``text`` as a ``Word`` (tokens that give no classes are kept, with empty classes)."""
-    return [pronounce_token(t) for t in tokens(text)]
+def _foreign_token(token: str, lex: Lexicon) -> Word:
+    """A token of a language other than English: its table (as written, then without accents), else the
+    spelling rules; numbers give no classes (their words are language-specific)."""
+    if token in _SYMBOLS or expand_number(token) is not None or any(ch.isdigit() for ch in token):
+        return Word(token, (), "none")
+    low = table_key(token)
+    for key in (low, _ascii(low)):
+        d = lex.get(key)
+        if d is not None:
+            return Word(token, tuple(int(c) for c in d), "dictionary")
+    plain = _ascii(token)
+    if any(ch.lower() in _SCRIPT for ch in plain):
+        return Word(token, script_classes(plain), "rules")
+    if len(plain) > MAX_WORD_LETTERS:
+        return Word(token, (), "none")
+    digits, sources = "", set()
+    for part in re.split(r"[-_/.']+", low):
+        if not part:
+            continue
+        d = lex.get(part) or lex.get(_ascii(part))
+        source = "dictionary" if d is not None else "rules"
+        digits += d if d is not None else "".join(str(c) for c in letter_classes(_ascii(part)))
+        sources.add(source)
+    if not digits:
+        return Word(token, (), "none")
+    return Word(token, tuple(int(c) for c in digits), "dictionary" if sources == {"dictionary"} else "rules")
+
+
+def pronounce(text: str, language: str = "en") -> list[Word]:
+    """Every token of ``text`` as a ``Word`` (tokens that give no classes are kept, with empty classes).
+    ``language``: a code of ``LANGUAGES`` (ValueError otherwise)."""
+    if language not in LANGUAGES:
+        raise ValueError(f"no pronunciations for language {language!r}; choose one of {', '.join(LANGUAGES)}")
+    return [pronounce_token(t, language) for t in tokens(text)]

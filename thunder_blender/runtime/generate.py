@@ -31,7 +31,7 @@ from ..core.alignment import AlignConfig, Alignment, align
 from ..core.channels import CHANNELS, EMOTION_INDEX, EMOTIONS, HEAD_INDEX, INDEX, N_ARKIT
 from ..core.closures import aligned_closures
 from ..core.phones import phone_input
-from ..core.pronounce import pronounce
+from ..core.pronounce import LANGUAGES, pronounce
 from ..core.speech_check import nonspeech_reason
 from ..core.visemes import SpeechCues, sibilance
 
@@ -79,7 +79,8 @@ class GenerateRequest:
     seal_closures: bool | None = None  # seal lips where the closure head fires (default: the card's)
     mouth_temperature: float | None = None  # x_T scale on the mouth channels (default: the card's, else 1)
     eye_layer: bool = True  # blinks and gaze from the seeded layers (core.blinks, core.gaze), see add_eye_layer
-    transcript: str | None = None  # the words spoken (English); aligned to the audio, see align_transcript
+    transcript: str | None = None  # the words spoken; aligned to the audio, see align_transcript
+    transcript_language: str = "en"  # language of the transcript: a code of core.pronounce.LANGUAGES
     transcript_seal: bool = TRANSCRIPT_SEAL  # model without phone input: also seal aligned /p b m/ (closures)
 
     def __post_init__(self) -> None:
@@ -97,6 +98,9 @@ class GenerateRequest:
             raise InputError("mouth variation (mouth temperature) must be between 0 and 1")
         if self.steps is not None and not 1 <= int(self.steps) <= 50:
             raise InputError("steps must be between 1 and 50")
+        if self.transcript_language not in LANGUAGES:
+            raise InputError(f"unknown transcript language {self.transcript_language!r}; choose one of "
+                             f"{', '.join(LANGUAGES)}")
         if self.transcript is not None:
             if not isinstance(self.transcript, str):
                 raise InputError("the transcript must be text")
@@ -268,23 +272,26 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def align_transcript(transcript: str, phone_logits: np.ndarray | None, seconds: float,
-                     cfg: AlignConfig | None = None) -> Alignment:
-    """The transcript's words aligned to the encoder's phone posteriors. phone_logits: (T, 10) or None (an encoder
-    without a phone head). Raises InputError when nothing can be aligned."""
+                     cfg: AlignConfig | None = None, language: str = "en") -> Alignment:
+    """The transcript's words (in ``language``, a code of ``core.pronounce.LANGUAGES``) aligned to the encoder's
+    phone posteriors. phone_logits: (T, 10) or None (an encoder without a phone head). Raises InputError when
+    nothing can be aligned."""
     if phone_logits is None:
         raise InputError("this model has no phone-class head, so a transcript cannot be aligned; "
                          "generate without the transcript")
-    words = pronounce(transcript)
+    words = pronounce(transcript, language)
     if not any(w.classes for w in words):
-        raise InputError("the transcript has no words that can be pronounced (English words, numbers)")
+        raise InputError("the transcript has no words that can be pronounced")
     if len(words) > MAX_WORDS_PER_SECOND * seconds + 10:
         raise InputError(f"the transcript has {len(words)} words for {format_duration(seconds)} of audio: "
                          "it is not the text of this clip")
     alignment = align(log_softmax(phone_logits), words, cfg)
     spelled = [w for w in words if w.source != "dictionary"]
     if len(spelled) > max(2, len(words) // 2):
-        alignment.notes.append(f"{len(spelled)} of {len(words)} words are not in the English pronunciation "
-                               "dictionary and were spelled by rules (only English transcripts are supported)")
+        name = LANGUAGES[language]
+        alignment.notes.append(f"{len(spelled)} of {len(words)} words are not in the {name} pronunciation table "
+                               "and were spelled by rules (is the transcript language right?)"
+                               if language != "other" else "the words were spelled by rules (language 'other')")
     return alignment
 
 
@@ -331,7 +338,7 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
     alignment, phones = None, None
     if request.transcript is not None:
         alignment = align_transcript(request.transcript, None if phone_logits is None else phone_logits[0, :n],
-                                     n / model.fps, AlignConfig(fps=float(model.fps)))
+                                     n / model.fps, AlignConfig(fps=float(model.fps)), request.transcript_language)
         if model.phone_input:
             phones = phone_input(alignment.frames)[None]
         if cues is not None:  # viseme and VRM keys follow the aligned phones
@@ -384,7 +391,8 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
     if not_speech:
         warnings.append(f"the audio does not look like speech: {not_speech}; the mouth moves anyway")
     if alignment is not None:
-        settings["alignment"] = alignment.summary() | {"phone_input": bool(model.phone_input),
+        settings["alignment"] = alignment.summary() | {"language": request.transcript_language,
+                                                       "phone_input": bool(model.phone_input),
                                                        "sealed_frames": transcript_sealed}
         warnings += [f"transcript: {note}" for note in alignment.notes]
         if not model.phone_input:

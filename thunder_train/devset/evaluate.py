@@ -26,8 +26,9 @@ from thunder_train.evaluation import metrics as mt
 from .sources import STYLES
 
 SampleFn = Callable[[np.ndarray, int, str], np.ndarray]  # (audio (S,) 16 kHz, seed, emotion) -> (T, 55) 50 fps
-# the same with the clip's transcript as a fourth argument (transcript-assisted rows)
-TextSampleFn = Callable[[np.ndarray, int, str, str], np.ndarray]
+# the same with the clip's transcript and its language (a core.pronounce.LANGUAGES code) as fourth and fifth
+# arguments (transcript-assisted rows)
+TextSampleFn = Callable[[np.ndarray, int, str, str, str], np.ndarray]
 
 RATES: tuple[tuple[str, str], ...] = (
     ("bilabial_sealed", "p b m sealed"), ("rounded_lips", "uw ow w rounded"),
@@ -112,7 +113,8 @@ def evaluate_devset(variants: dict[str, SampleFn], root: str | Path, cfg: DevEva
                     ) -> dict:
     """``{"groups": {variant: {group: summary}}, "counts", "config", "definitions"}`` (groups + "overall").
 
-    ``text_variants`` are scored like ``variants`` but also get each clip's transcript."""
+    ``text_variants`` are scored like ``variants`` but also get each clip's transcript and its language."""
+    from thunder_blender.core.pronounce import language_of
     from thunder_train.evaluation.run import Geometry
 
     cfg = cfg or DevEvalConfig()
@@ -125,7 +127,7 @@ def evaluate_devset(variants: dict[str, SampleFn], root: str | Path, cfg: DevEva
         samplers[name] = lambda r, seed, fn=fn: fn(np.asarray(r.audio, np.float32) / 32768.0, int(seed), cfg.emotion)
     for name, fn in (text_variants or {}).items():
         samplers[name] = lambda r, seed, fn=fn: fn(np.asarray(r.audio, np.float32) / 32768.0, int(seed), cfg.emotion,
-                                                   r.text)
+                                                   r.text, language_of(r.lang))
     groups = [s for s in STYLES if any(r.style == s for r in recs)]
     result: dict = {"groups": {}, "config": asdict(cfg), "definitions": definitions(cfg), "targets": TARGETS,
                     "counts": {g: {"clips": sum(r.style == g for r in recs),

@@ -18,7 +18,8 @@ from .run import EvalConfig, SampleFn, evaluate
 def onnx_sample_fn(model_dir: str | Path, transcript: bool = False, transcript_seal: bool = False):
     """sample_fn backed by the shipped runtime (onnxruntime) and an exported model directory.
 
-    ``transcript``: the function takes the clip's transcript as a fourth argument and generates with it
+    ``transcript``: the function takes the clip's transcript and its language as fourth and fifth arguments and
+    generates with them
     (``devset.evaluate.TextSampleFn``; a transcript the runtime refuses falls back to audio only);
     ``transcript_seal``: also seal the aligned /p b m/ (``GenerateRequest.transcript_seal``)."""
     from thunder_blender.runtime.generate import GenerateRequest, generate
@@ -35,12 +36,12 @@ def onnx_sample_fn(model_dir: str | Path, transcript: bool = False, transcript_s
                               eye_layer=False)
         return generate(req, model).weights[0]
 
-    def sample_text(audio: np.ndarray, seed: int, emotion: str, text: str) -> np.ndarray:
+    def sample_text(audio: np.ndarray, seed: int, emotion: str, text: str, language: str = "en") -> np.ndarray:
         from thunder_blender.runtime.generate import InputError
 
         try:
             req = GenerateRequest(pcm=audio, sample_rate=16000, n_takes=1, take_seeds=(int(seed),),
-                                  emotion=emotion, eye_layer=False, transcript=text,
+                                  emotion=emotion, eye_layer=False, transcript=text, transcript_language=language,
                                   transcript_seal=transcript_seal)
             return generate(req, model).weights[0]
         except InputError:

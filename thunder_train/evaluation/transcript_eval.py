@@ -84,7 +84,7 @@ def evaluate(devset: str | Path, model_dir: str | Path | None = None, seed: int 
     """The summary (``summarise``). ``ref_cache``: JSON file keeping the pocketsphinx reference words per clip
     (computed when missing; the reference does not depend on the model)."""
     from thunder_blender.core import features
-    from thunder_blender.core.pronounce import tokens
+    from thunder_blender.core.pronounce import language_of, tokens
     from thunder_blender.runtime.generate import InputError, align_transcript, encode
     from thunder_blender.runtime.model import load_model
 
@@ -115,7 +115,7 @@ def evaluate(devset: str | Path, model_dir: str | Path | None = None, seed: int 
             continue
         row = {"voice": r.voice, "lang": r.lang, "style": r.style, "seconds": len(audio) / 16000, "text": r.text}
         try:
-            al = align_transcript(r.text, logits, n / model.fps)
+            al = align_transcript(r.text, logits, n / model.fps, language=language_of(r.lang))
         except InputError as err:
             log(f"  {r.voice}: refused: {err}")
             refused += 1
