@@ -113,6 +113,7 @@ def test_ipa_classes_follow_the_corpus_labels():
     assert ipa_classes("n ˈo tʃ e") == "7385"           # the affricate is one postalveolar segment
     assert ipa_classes("(en) w ˈɜː l d (es)") == "3577"  # language-switch marks dropped
     assert ipa_classes("h ˈaʊ s") == "9437"            # diphthong: open, then rounded
+    assert ipa_classes("l a β ˈa ɾ") == "74147"        # Spanish b/v between vowels: lips together
 
 
 def test_bundled_tables_match_espeak_ng(tmp_path):

@@ -152,9 +152,10 @@ def write_model_card(out: Path, card: dict, metrics: dict, work: Path | None = N
         "",
         "## Known limits",
         "",
-        "- Trained only on synthetic speech (espeak-ng / flite / festival voices) plus a small set of aligned "
-        "recorded prompts; the target animation is produced by a rule-based articulation model, not captured "
-        "from real faces, so the model reproduces that model's style.",
+        "- Trained on synthetic speech (espeak-ng / flite / festival voices) and aligned recorded speech (the data "
+        "card above); the target animation is produced by a rule-based articulation model from the phones, not "
+        "captured from real faces, so the model reproduces that model's style, and recorded speech is only as "
+        "well labelled as its forced alignment.",
         "- Emotion guidance only has an effect when an emotion other than `auto` is chosen.",
         "- Upper-face motion (brows, head) is not determined by the audio: it comes from the per-take noise. "
         "Blinks and gaze come from a seeded runtime layer (`core.blinks`, `core.gaze`), not from the network: "

@@ -21,8 +21,8 @@ def _add(chars: str, cls: str, pose: str | None = None) -> None:
         _IPA[ch] = (cls, pose or cls)
 
 
-_add("p b m ɓ ʙ", "bilabial")
-_add("f v ʋ ɱ ɸ β", "labiodental")
+_add("p b m ɓ ʙ β", "bilabial")   # β: Spanish b/v between vowels, drawn with the lips together (M B P)
+_add("f v ʋ ɱ ɸ", "labiodental")
 _add("w ʍ ɥ", "rounded", "w")
 _add("u ʉ", "rounded", "u")
 _add("ʊ", "rounded", "ʊ")
