@@ -103,6 +103,44 @@ def test_head_motion_off_zeroes_head_channels(model):
     assert np.all(out.weights[..., [INDEX[h] for h in HEAD_CHANNELS]] == 0.0)
 
 
+def test_silence_rest_closes_the_mouth_where_the_phone_head_hears_silence(model):
+    """With silence_rest the opening channels are scaled by 1 - w, w from the encoder's silence posterior:
+    frames of full rest have jaw and lips shut, frames of no rest are unchanged, nothing else changes."""
+    from thunder_blender.core.rest import REST_CHANNELS, rest_weights
+    from thunder_cli.audio_file import read_audio
+
+    pcm, sr = read_audio(G.__file__.rsplit("runtime", 1)[0] + "assets/demo_speech.wav")
+    pcm = np.concatenate([np.zeros(sr // 2, np.float32), pcm, np.zeros(sr // 2, np.float32)])  # pauses at both ends
+    req = dict(pcm=pcm, sample_rate=sr, n_takes=2, seed=4)
+    plain = G.generate(G.GenerateRequest(**req, silence_rest=False), model)
+    rested = G.generate(G.GenerateRequest(**req, silence_rest=True), model)
+    assert rested.settings["silence_rest"] and not plain.settings["silence_rest"]
+    mel = G.features.normalise(G.features.log_mel(G.prepare_audio(pcm, sr)))
+    n = mel.shape[0] // 2
+    _, _, logits = G.encode(model, mel, n)
+    w = rest_weights(G.softmax(logits[0, :n])[:, G.SIL])
+    full, none = w >= 1.0 - 1e-6, w <= 1e-6
+    assert full[:10].all() and full[-10:].all() and none.sum() > n // 3   # the padded pauses rest, speech does not
+    idx = [INDEX[c] for c in REST_CHANNELS]
+    assert np.all(rested.weights[:, full][..., idx] <= 1e-6)
+    np.testing.assert_array_equal(rested.weights[:, none], plain.weights[:, none])
+    other = [i for i in range(plain.weights.shape[-1]) if i not in idx]
+    np.testing.assert_array_equal(rested.weights[..., other], plain.weights[..., other])
+    part = ~full & ~none
+    expect = plain.weights[:, part][..., idx] * (1.0 - w[part])[None, :, None]
+    np.testing.assert_allclose(rested.weights[:, part][..., idx], expect, rtol=1e-5, atol=1e-6)
+
+
+def test_rest_weights_ease_in_and_out():
+    from thunder_blender.core.rest import rest_weights
+
+    w = rest_weights(np.r_[np.zeros(10), np.ones(12), np.zeros(10)])
+    assert np.all(w[:6] == 0) and np.all(w[-6:] == 0) and np.allclose(w[13:19], 1.0)
+    assert np.all(np.diff(w[5:14]) >= 0) and np.all(np.diff(w[18:27]) <= 0)   # monotone ramps
+    assert rest_weights(np.ones(5)).tolist() == [1.0] * 5 and rest_weights(np.zeros(0)).size == 0
+    assert np.all(rest_weights(np.r_[np.zeros(9), 1.0, np.zeros(9)]) < 0.5)   # one frame of silence: a partial rest
+
+
 def test_guidance_changes_emotional_takes_only(model):
     pcm = _speech(2.0)
     base = G.GenerateRequest(pcm=pcm, n_takes=1, seed=5, emotion="happy", intensity=1.0)

@@ -157,7 +157,8 @@ def stage_export(cfg: PipelineConfig, ckpts: dict[str, Path]) -> dict[str, Path]
 def add_card_variant(dirs: dict[str, Path], name: str, suffix: str, **card_changes) -> str:
     """Same weights as ``name`` with other runtime settings in its card (an extra evaluation row).
 
-    ``_sealed``: closure_seal=True (lips sealed where the closure head fires); ``_tau1``: mouth_temperature=1
+    ``_sealed``: closure_seal=True (lips sealed where the closure head fires); ``_rest``: silence_rest=True
+    (the mouth rests where the phone head hears silence, ``core.rest``); ``_tau1``: mouth_temperature=1
     (plain DDIM, the mouth channels' initial noise not scaled down).
     """
     src = dirs[name]
@@ -186,6 +187,24 @@ def prefer_sealed(metrics: dict, name: str) -> bool:
             return False
         better = better or b > a
     return better
+
+
+def prefer_rest(metrics: dict, name: str) -> bool:
+    """Ship ``name``'s silence-rest copy when, on the development set overall, it closes the mouth in more
+    silence frames without any other mouth rate or the lip PCC falling by more than 0.01."""
+    groups = (metrics.get("devset") or {}).get("groups", {})
+    a, b = groups.get(name, {}).get("overall"), groups.get(f"{name}_rest", {}).get("overall")
+    if not a or not b:
+        return False
+
+    def mean(row: dict, key: str) -> float | None:
+        return (row.get(key) or {}).get("mean")
+
+    keys = ("arkit.bilabial_sealed", "arkit.rounded_lips", "arkit.open_jaw", "lip_pcc_vs_target")
+    if any(None in (mean(a, k), mean(b, k)) or mean(b, k) < mean(a, k) - 0.01 for k in keys):
+        return False
+    sa, sb = mean(a, "arkit.silent_closed"), mean(b, "arkit.silent_closed")
+    return sa is not None and sb is not None and sb > sa
 
 
 def stage_eval(cfg: PipelineConfig, corpus: Path, dirs: dict[str, Path]) -> dict:
@@ -258,6 +277,8 @@ def run_pipeline(cfg: PipelineConfig) -> dict:
     dirs = timed("export", stage_export, cfg, ckpts)
     shipped = choose(cfg, dirs)
     sealed = add_card_variant(dirs, shipped, "_sealed", closure_seal=True)
+    for name in (shipped, sealed):
+        add_card_variant(dirs, name, "_rest", silence_rest=True)
     if cfg.recipe.data["export"]["mouth_temperature"] != 1.0:
         for name in ("diffusion", shipped):
             if name in dirs:
@@ -266,8 +287,12 @@ def run_pipeline(cfg: PipelineConfig) -> dict:
     metrics["timings_s"] = timings
     if prefer_sealed(metrics, shipped):
         shipped = sealed
+    if prefer_rest(metrics, shipped):
+        shipped = f"{shipped}_rest"
     metrics["ship_rule"] = ("main variant diffusion_m2s_sync; its closure-sealed copy is shipped instead when it "
-                            "seals more p/b/m intervals without losing more than 0.01 lip PCC on any split")
+                            "seals more p/b/m intervals without losing more than 0.01 lip PCC on any split; then "
+                            "its silence-rest copy when, on the development set overall, it closes more silence "
+                            "frames without any other mouth rate or the lip PCC falling by more than 0.01")
     timed("ship", stage_ship, cfg, dirs, metrics, shipped)
     _log(f"pipeline done in {time.monotonic() - t0:.0f} s")
     return metrics

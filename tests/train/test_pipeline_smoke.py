@@ -16,12 +16,14 @@ def test_smoke_pipeline_produces_a_loadable_evaluated_model(smoke_run):
     metrics = json.loads((out / "metrics.json").read_text())
     for v in VARIANTS + ("ground_truth", "mean_pose"):
         assert "test" in metrics["ablation"][v], v
-    assert "test" in metrics["ablation"]["diffusion_m2s_sync_sealed"]
+    for v in ("diffusion_m2s_sync_sealed", "diffusion_m2s_sync_rest", "diffusion_m2s_sync_sealed_rest"):
+        assert "test" in metrics["ablation"][v], v
+    # no development set at smoke size, so the silence-rest copy is never preferred (pipeline.prefer_rest)
     assert metrics["shipped_variant"] in ("diffusion_m2s_sync", "diffusion_m2s_sync_sealed")
     assert set(metrics["timings_s"]) == {"corpus", "judges", "generators", "export", "evaluation"}
     card = json.loads((out / "model.json").read_text())
     assert card["status"] == "smoke" and card["variant"] == metrics["shipped_variant"]
-    assert card["closure_seal"] == card["variant"].endswith("_sealed")
+    assert card["closure_seal"] == card["variant"].endswith("_sealed") and card["silence_rest"] is False
     assert card["onnx_parity_max_abs"] < 1e-4
     text = (out / "MODEL_CARD.md").read_text()
     assert "diffusion_m2s_sync" in text and "lip PCC" in text

@@ -81,7 +81,8 @@ class ModelCard:
 
     perf_mean / perf_std: (55,) de-normalisation of the denoiser's output, in ``core.channels.CHANNELS``
     order. closure_seal_threshold is a probability of the encoder's closure head. phone_input: the denoiser
-    graph has a ``phones`` input (``core.phones.phone_input``) for transcript-aligned phones.
+    graph has a ``phones`` input (``core.phones.phone_input``) for transcript-aligned phones. silence_rest:
+    the mouth rests where the encoder's phone head hears silence (``core.rest``).
     """
 
     perf_mean: tuple[float, ...]
@@ -93,6 +94,7 @@ class ModelCard:
     window: Window = Window()
     closure_seal: bool = False
     closure_seal_threshold: float = 0.5
+    silence_rest: bool = False
     mouth_temperature: float = 1.0
     fps: float = features.MEL_FPS / FRAMES_PER_MODEL_FRAME
     sample_rate: int = features.SAMPLE_RATE
@@ -183,7 +185,8 @@ class ModelCard:
             kw["channels"] = tuple(d.get("channels", CHANNELS))
             kw["emotions"] = tuple(d.get("emotions", EMOTIONS))
             kw["fps"] = float(kw.get("fps", cls.fps))
-            for k, typ in (("regression", bool), ("closure_seal", bool), ("phone_input", bool), ("sample_rate", int),
+            for k, typ in (("regression", bool), ("closure_seal", bool), ("phone_input", bool),
+                           ("silence_rest", bool), ("sample_rate", int),
                            ("null_emotion", int), ("card_version", int)):
                 if k in kw and not isinstance(kw[k], typ):
                     raise TypeError(f"{k} must be {typ.__name__}")

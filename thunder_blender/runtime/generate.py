@@ -30,8 +30,9 @@ from ..core import activity, blinks, features, gaze, schedule
 from ..core.alignment import AlignConfig, Alignment, align
 from ..core.channels import CHANNELS, EMOTION_INDEX, EMOTIONS, HEAD_INDEX, INDEX, N_ARKIT
 from ..core.closures import aligned_closures
-from ..core.phones import phone_input
+from ..core.phones import CLASS_INDEX, phone_input
 from ..core.pronounce import LANGUAGES, pronounce
+from ..core.rest import rest_mouth, rest_weights
 from ..core.speech_check import nonspeech_reason
 from ..core.visemes import SpeechCues, sibilance
 
@@ -39,7 +40,8 @@ MAX_SECONDS = 3600.0  # one hour: generation and the numpy outputs stay within 2
 MIN_SECONDS = 0.1
 MAX_TAKES = 16
 MAX_TRANSCRIPT_CHARS = 200_000   # about 30 000 words: a few hours of speech
-MAX_WORDS_PER_SECOND = 8.0       # fast speech is 4-5 words/s; beyond this the text is not this clip's
+MAX_WORDS_PER_SECOND = 8.0
+SIL = CLASS_INDEX["sil"]       # fast speech is 4-5 words/s; beyond this the text is not this clip's
 # For a model without phone input, seal the lips on the core of each aligned /p b m/ too
 # (core.closures.aligned_closures); chosen by the development-set measurement in docs/TRANSCRIPTS.md.
 TRANSCRIPT_SEAL = True
@@ -63,7 +65,8 @@ class GenerateRequest:
     take_seeds: explicit per-take seeds (re-roll of one take); when given, one take per seed is made and
         ``n_takes`` is ignored. Default: N seeds derived from ``seed`` (``take_seeds(request)``).
     guidance: classifier-free guidance on the emotion condition (1 = off; no effect with emotion "auto").
-    steps / seal_closures: override the card's DDIM step count / closure sealing (None = card default).
+    steps / seal_closures / silence_rest: override the card's DDIM step count / closure sealing / mouth rest in
+        silence (None = card default).
     """
 
     pcm: np.ndarray
@@ -77,6 +80,7 @@ class GenerateRequest:
     take_seeds: tuple[int, ...] | None = None
     steps: int | None = None          # DDIM steps (default: the card's)
     seal_closures: bool | None = None  # seal lips where the closure head fires (default: the card's)
+    silence_rest: bool | None = None   # mouth at rest where the phone head hears silence (default: the card's)
     mouth_temperature: float | None = None  # x_T scale on the mouth channels (default: the card's, else 1)
     eye_layer: bool = True  # blinks and gaze from the seeded layers (core.blinks, core.gaze), see add_eye_layer
     transcript: str | None = None  # the words spoken; aligned to the audio, see align_transcript
@@ -333,7 +337,10 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
     _check_cancel(cancel)
     feats, closure_logit, phone_logits = encode(model, mel, n)
     del mel
-    cues = None if phone_logits is None else SpeechCues(softmax(phone_logits[0, :n]), sibilance(raw_mel[: 2 * n]))
+    posteriors = None if phone_logits is None else softmax(phone_logits[0, :n])
+    cues = None if posteriors is None else SpeechCues(posteriors, sibilance(raw_mel[: 2 * n]))
+    rest = card.silence_rest if request.silence_rest is None else request.silence_rest
+    rest_w = None if not rest or posteriors is None else rest_weights(posteriors[:, SIL])
     del raw_mel
     alignment, phones = None, None
     if request.transcript is not None:
@@ -376,6 +383,8 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
             acc[s:e] += w[:, None] * x[0]
         perf = acc * std + mean
         perf[:, :N_ARKIT] = np.clip(perf[:, :N_ARKIT], 0.0, 1.0)
+        if rest_w is not None:
+            perf = rest_mouth(perf, rest_w)
         if seal:
             perf = seal_closures(perf, closed)
         if request.eye_layer:
@@ -385,6 +394,7 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
         out[k] = perf
     settings = {"emotion": request.emotion, "intensity": inten, "guidance": float(request.guidance),
                 "head_motion": bool(request.head_motion), "steps": int(len(sampler.timesteps)), "seal_closures": bool(seal),
+                "silence_rest": rest_w is not None,
                 "mouth_temperature": tau, "eye_layer": bool(request.eye_layer),
                 "windows": len(wins), "providers": list(getattr(model, "providers", []))}
     warnings = []
