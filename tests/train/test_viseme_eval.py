@@ -35,8 +35,8 @@ def test_evaluation_on_two_held_out_english_prompts(tmp_path):
     cached = sorted((tmp_path / "cache").glob("en_*.npz"))
     assert cached
     for f in cached:
-        z = np.load(f)
-        assert z["perf"].shape[0] == z["logits"].shape[0] and z["logits"].shape[1] == 10
+        z = np.load(f)   # the alignment only: model outputs are computed on every run
+        assert set(z.files) == {"phones", "times"} and len(z["phones"]) == len(z["times"]) > 3
         assert real.prompt_split(f"en:{f.stem[3:]}", ve_corpus_seed()) == "real_val"
     report = json.loads(out.read_text())["en"]
     proj, phones, mouth = report["projection"], report["phones"], report["phones_mouth_only"]

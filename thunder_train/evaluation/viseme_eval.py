@@ -6,7 +6,8 @@ Development set: the Asterisk core prompts (en-US Allison, es-MX Allison, fr-CA 
 pocketsphinx forced alignment (``corpus.align``; non-English words are spelled by espeak-ng in their own
 language and mapped to the nearest CMU phones, so es/fr phone labels are approximate).
 
-For every prompt the shipped generator makes one take (seed 0) and its encoder's phone-class posteriors;
+For every prompt the generator (``--model``, default the shipped one) makes one take (seed 0) and its encoder's
+phone-class posteriors (computed on every run; only the alignment is cached);
 visemes are computed by each method and scored per phone interval:
 
 - ``expected_top``: the expected viseme (``EXPECTED_VISEME``) has the largest mean weight over the interval
@@ -110,8 +111,11 @@ class MultiAligner:
         return self.al.align_words(audio, names)
 
 
-def collect(per_lang: int, seed: int, cache: Path, langs: tuple[str, ...], corpus_seed: int | None = None) -> list[dict]:
-    """Generate, align and cache (npz per prompt) the raw material: perf (T,55), phone posteriors (T,10)."""
+def collect(per_lang: int, seed: int, cache: Path, langs: tuple[str, ...], corpus_seed: int | None = None,
+            model_dir: str | Path | None = None) -> list[dict]:
+    """The raw material per prompt: perf (T,55) of one take and phone posteriors (T,10) from the model in
+    ``model_dir`` (default: the shipped one), computed on every run, and the pocketsphinx phones, cached (npz per
+    prompt: the alignment does not depend on the model)."""
     if corpus_seed is None:
         from thunder_train.recipe import Recipe
 
@@ -119,31 +123,31 @@ def collect(per_lang: int, seed: int, cache: Path, langs: tuple[str, ...], corpu
     from thunder_blender.runtime.generate import GenerateRequest, generate
     from thunder_blender.runtime.model import load_model
 
-    model = load_model(providers=["CPUExecutionProvider"])
-    aligner = MultiAligner()
+    model = load_model(model_dir, providers=["CPUExecutionProvider"])
+    aligner = None
     cache.mkdir(parents=True, exist_ok=True)
     out = []
     for lang in langs:
         for key, text, path in choose(lang, per_lang, seed, corpus_seed):
             f = cache / f"{lang}_{key.replace('/', '_')}.npz"
+            audio = real.decode(path)
             if not f.is_file():
-                audio = real.decode(path)
+                aligner = aligner or MultiAligner()
                 try:
                     phones = aligner.align(audio, text, VOICES[lang])
                 except RuntimeError as exc:
                     print(f"skip {lang}/{key}: {exc}")
                     continue
-                takes = generate(GenerateRequest(pcm=audio, sample_rate=16000, n_takes=1, seed=0), model)
-                mel = features.normalise(features.log_mel(features.to_model_audio(audio, 16000)))
-                n = takes.weights.shape[1]
-                logits = model.run_encoder_phones(mel[None, : 2 * n])[2][0]
-                np.savez(f, perf=takes.weights[0], logits=logits, fps=takes.fps,
-                         phones=np.array([p for p, _, _ in phones]),
+                np.savez(f, phones=np.array([p for p, _, _ in phones]),
                          times=np.array([[s, e] for _, s, e in phones], np.float64))
             z = np.load(f)
-            audio = real.decode(path)
+            takes = generate(GenerateRequest(pcm=audio, sample_rate=16000, n_takes=1, seed=0), model)
+            mel = features.normalise(features.log_mel(features.to_model_audio(audio, 16000)))
+            n = takes.weights.shape[1]
+            logits = model.run_encoder_phones(mel[None, : 2 * n])[2][0]
             sib = sibilance(features.log_mel(features.to_model_audio(audio, 16000)))
-            out.append({"lang": lang, "key": key, "text": text, "level_db": frame_level_db(audio, float(z["fps"])), "sibilance": sib, "perf": z["perf"], "logits": z["logits"], "fps": float(z["fps"]),
+            out.append({"lang": lang, "key": key, "text": text, "level_db": frame_level_db(audio, takes.fps),
+                        "sibilance": sib, "perf": takes.weights[0], "logits": logits, "fps": takes.fps,
                         "phones": [str(p) for p in z["phones"]], "times": z["times"]})
     return out
 
@@ -245,12 +249,14 @@ def score(items: list[dict], method: str) -> dict:
 def _with_transcript(it: dict, probs: np.ndarray) -> np.ndarray:
     """The posteriors with the item's transcript aligned as the runtime does it (unchanged if it cannot be)."""
     from thunder_blender.core.alignment import AlignConfig
+    from thunder_blender.core.pronounce import language_of
     from thunder_blender.core.visemes import SpeechCues
     from thunder_blender.runtime.generate import InputError, align_transcript
 
     n = probs.shape[0]
     try:
-        al = align_transcript(it["text"], it["logits"][:n], n / it["fps"], AlignConfig(fps=it["fps"]))
+        al = align_transcript(it["text"], it["logits"][:n], n / it["fps"], AlignConfig(fps=it["fps"]),
+                              language_of(it["lang"]))
     except InputError:
         return probs
     return SpeechCues(probs).with_transcript(al.frames).phone_probs
@@ -268,8 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cache", default="data/viseme_eval_val")
     ap.add_argument("--out", default="")
+    ap.add_argument("--model", default=None, help="exported model directory (default: the shipped model)")
     args = ap.parse_args(argv)
-    items = collect(args.per_lang, args.seed, Path(args.cache), tuple(args.langs.split(",")))
+    items = collect(args.per_lang, args.seed, Path(args.cache), tuple(args.langs.split(",")), model_dir=args.model)
     report = {}
     for lang in (*args.langs.split(","), "all"):
         sub = [i for i in items if lang == "all" or i["lang"] == lang]
