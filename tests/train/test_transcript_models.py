@@ -93,6 +93,12 @@ def test_phone_input_model_takes_the_aligned_phones(phone_model):
     assert not np.array_equal(plain.weights, told.weights)  # the phones change the takes
     assert not any("without phone input" in w for w in told.settings.get("warnings", []))
     assert told.settings["alignment"]["phone_input"] is True
+    # the aligned /p b m/ cores are sealed with phone input too (transcript_seal, the runtime default)
+    from thunder_blender.core.closures import aligned_closures, sealed_frames
+
+    cores = aligned_closures(al.frames)
+    assert cores.sum() >= 3 and told.settings["alignment"]["sealed_frames"] == int(cores.sum())
+    assert all(sealed_frames(w)[cores].all() for w in told.weights)
     # a transcript with a word the audio lacks: still takes, the stretch noted
     wrong = generate(GenerateRequest(pcm=pcm, sample_rate=rate, n_takes=1, seed=1,
                                      transcript=text.replace("open wide", "open the purple door wide")), phone_model)

@@ -15,8 +15,9 @@ results are cross-faded linearly over the overlap (the noise is one global seque
 so neighbouring windows agree in the overlap and there is no seam).
 
 With ``transcript=`` the words are aligned to the encoder's phone posteriors (``core.pronounce``,
-``core.alignment``; ``Takes.alignment``). A model with phone input gets the aligned classes; a model without
-it seals the lips on the aligned /p b m/ (``transcript_seal``) and its takes say so. docs/TRANSCRIPTS.md.
+``core.alignment``; ``Takes.alignment``). A model with phone input gets the aligned classes (a model without it
+says so in its takes), and the lips are sealed on the core of every aligned /p b m/ (``transcript_seal``).
+docs/TRANSCRIPTS.md.
 """
 from __future__ import annotations
 
@@ -42,8 +43,8 @@ MAX_TAKES = 16
 MAX_TRANSCRIPT_CHARS = 200_000   # about 30 000 words: a few hours of speech
 MAX_WORDS_PER_SECOND = 8.0
 SIL = CLASS_INDEX["sil"]       # fast speech is 4-5 words/s; beyond this the text is not this clip's
-# For a model without phone input, seal the lips on the core of each aligned /p b m/ too
-# (core.closures.aligned_closures); chosen by the development-set measurement in docs/TRANSCRIPTS.md.
+# With a transcript, seal the lips on the core of each aligned /p b m/ too (core.closures.aligned_closures);
+# chosen by the development-set measurements in docs/TRANSCRIPTS.md (with and without phone input).
 TRANSCRIPT_SEAL = True
 LIP_OPENING = ("mouthFunnel", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft",
                "mouthUpperUpRight", "tongueOut")
@@ -85,7 +86,7 @@ class GenerateRequest:
     eye_layer: bool = True  # blinks and gaze from the seeded layers (core.blinks, core.gaze), see add_eye_layer
     transcript: str | None = None  # the words spoken; aligned to the audio, see align_transcript
     transcript_language: str = "en"  # language of the transcript: a code of core.pronounce.LANGUAGES
-    transcript_seal: bool = TRANSCRIPT_SEAL  # model without phone input: also seal aligned /p b m/ (closures)
+    transcript_seal: bool = TRANSCRIPT_SEAL  # with a transcript: also seal the aligned /p b m/ (closures)
 
     def __post_init__(self) -> None:
         if self.emotion not in EMOTIONS:
@@ -352,7 +353,7 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
             cues = cues.with_transcript(alignment.frames)
     closed = closure_logit[0] > card.closure_logit_threshold
     transcript_sealed = 0
-    if alignment is not None and request.transcript_seal and not model.phone_input:
+    if alignment is not None and request.transcript_seal:
         cores = aligned_closures(alignment.frames)
         closed = (closed if seal else np.zeros_like(closed)) | cores
         seal, transcript_sealed = True, int(cores.sum())

@@ -15,13 +15,14 @@ from .report import to_markdown, write_result
 from .run import EvalConfig, SampleFn, evaluate
 
 
-def onnx_sample_fn(model_dir: str | Path, transcript: bool = False, transcript_seal: bool = False):
+def onnx_sample_fn(model_dir: str | Path, transcript: bool = False, transcript_seal: bool = True):
     """sample_fn backed by the shipped runtime (onnxruntime) and an exported model directory.
 
     ``transcript``: the function takes the clip's transcript and its language as fourth and fifth arguments and
     generates with them
     (``devset.evaluate.TextSampleFn``; a transcript the runtime refuses falls back to audio only);
-    ``transcript_seal``: also seal the aligned /p b m/ (``GenerateRequest.transcript_seal``)."""
+    ``transcript_seal``: also seal the aligned /p b m/ (``GenerateRequest.transcript_seal``, on by default as in
+    the runtime)."""
     from thunder_blender.runtime.generate import GenerateRequest, generate
     from thunder_blender.runtime.model import load_model
 

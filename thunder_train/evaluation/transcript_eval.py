@@ -215,9 +215,10 @@ def summarise(rows: list[dict], threshold: float | None = None) -> dict:
 
 def seal_ablation(devset: str | Path, model_dir: str | Path | None = None, seeds: tuple[int, ...] = (0, 1, 2, 3),
                   languages: tuple[str, ...] | None = None, log=print) -> dict:
-    """The development-set mouth metrics (``devset.evaluate``) of the model audio-only and with each clip's
-    transcript sealing the aligned /p b m/ (``GenerateRequest.transcript_seal``, for a model without phone
-    input). ``languages``: only clips of these languages (written to a temporary development set)."""
+    """The development-set mouth metrics (``devset.evaluate``) of the model audio-only, with each clip's transcript
+    (``transcript``: aligned phones for a model with phone input, nothing sealed) and with the transcript sealing
+    the aligned /p b m/ too (``transcript_seal``, ``GenerateRequest.transcript_seal``, the runtime default).
+    ``languages``: only clips of these languages (written to a temporary development set)."""
     import tempfile
 
     from thunder_blender.runtime.model import find_model_dir
@@ -229,8 +230,9 @@ def seal_ablation(devset: str | Path, model_dir: str | Path | None = None, seeds
     if languages:
         recs = [r for r in recs if r.lang in languages]
     audio_only = onnx_sample_fn(model_dir if model_dir is not None else find_model_dir())
-    with_transcript = onnx_sample_fn(model_dir if model_dir is not None else find_model_dir(), transcript=True,
-                                     transcript_seal=True)
+    directory = model_dir if model_dir is not None else find_model_dir()
+    with_transcript = onnx_sample_fn(directory, transcript=True, transcript_seal=True)
+    text_only = onnx_sample_fn(directory, transcript=True, transcript_seal=False)
 
     with tempfile.TemporaryDirectory(prefix="thunder-devsub-") as tmp:
         root = devset
@@ -238,7 +240,7 @@ def seal_ablation(devset: str | Path, model_dir: str | Path | None = None, seeds
             write_shard(Path(tmp) / "dev" / "shard_00000.npz", recs)
             root = tmp
         return evaluate_devset({"audio_only": audio_only}, root, DevEvalConfig(seeds=tuple(seeds)), target_row=False,
-                               log=log, text_variants={"transcript_seal": with_transcript})
+                               log=log, text_variants={"transcript": text_only, "transcript_seal": with_transcript})
 
 
 def to_markdown(res: dict) -> str:
