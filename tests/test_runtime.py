@@ -242,3 +242,18 @@ def test_missing_and_corrupt_model_files(tmp_path, model):
     (d / "model.json").write_text(json.dumps({"files": {}}))
     with pytest.raises(ModelError, match="lacks"):
         load_model(d)
+
+
+def test_the_cards_viseme_split_travels_with_the_cues(tmp_path, model):
+    from thunder_blender.core.visemes import DEFAULT_SPLIT, VisemeSplit
+    from thunder_blender.runtime.card import ModelCard
+
+    plain = G.generate(G.GenerateRequest(pcm=_speech(1.0), n_takes=1), model)
+    assert plain.cues.split == (model.card.split if model.card.viseme_split else DEFAULT_SPLIT)
+    d = tmp_path / "m"
+    shutil.copytree(model.directory, d)
+    split = VisemeSplit(e=(-1.0, 3.0, 0.5, 0.0), o=(0.5, -1.0, 2.0, 1.0))
+    ModelCard.read(d / "model.json").with_changes(viseme_split=split.to_dict()).write(d / "model.json")
+    other = G.generate(G.GenerateRequest(pcm=_speech(1.0), n_takes=1), load_model(d))
+    assert other.cues.split == split and other.cues.with_transcript(np.zeros(5, int)).split == split
+    np.testing.assert_array_equal(other.weights, plain.weights)   # the split changes visemes only

@@ -139,8 +139,11 @@ def stage_generators(cfg: PipelineConfig, corpus: Path, judges: dict[str, Path])
     return ckpts
 
 
-def stage_export(cfg: PipelineConfig, ckpts: dict[str, Path]) -> dict[str, Path]:
+def stage_export(cfg: PipelineConfig, ckpts: dict[str, Path], corpus: Path) -> dict[str, Path]:
+    """Every run but the base to ONNX, each card with the viseme split fitted to its own mouth
+    (``thunder_train.viseme_split``)."""
     from thunder_train.export_cli import export_checkpoint
+    from thunder_train.viseme_split import write_split
 
     ex = cfg.recipe.data["export"]
     dirs = {}
@@ -150,6 +153,7 @@ def stage_export(cfg: PipelineConfig, ckpts: dict[str, Path]) -> dict[str, Path]
         d = cfg.work / "variants" / name
         export_checkpoint(ck, d, steps=ex["ddim_steps"], status=ex["status"], mouth_temperature=ex["mouth_temperature"],
                           log=_log)
+        write_split(d, corpus, log=_log)
         dirs[name] = d
     return dirs
 
@@ -274,7 +278,7 @@ def run_pipeline(cfg: PipelineConfig) -> dict:
     corpus = timed("corpus", stage_corpus, cfg)
     judges = timed("judges", stage_judges, cfg, corpus)
     ckpts = timed("generators", stage_generators, cfg, corpus, judges)
-    dirs = timed("export", stage_export, cfg, ckpts)
+    dirs = timed("export", stage_export, cfg, ckpts, corpus)
     shipped = choose(cfg, dirs)
     sealed = add_card_variant(dirs, shipped, "_sealed", closure_seal=True)
     for name in (shipped, sealed):

@@ -24,6 +24,10 @@ def test_smoke_pipeline_produces_a_loadable_evaluated_model(smoke_run):
     card = json.loads((out / "model.json").read_text())
     assert card["status"] == "smoke" and card["variant"] == metrics["shipped_variant"]
     assert card["closure_seal"] == card["variant"].endswith("_sealed") and card["silence_rest"] is False
+    # the viseme split was fitted to this model (or, with too few labelled vowels at smoke size, left default)
+    fit = card["viseme_split_fit"]
+    assert set(fit) <= {"e", "o"} and fit["e"]["intervals"] == fit["e"]["positive"] + fit["e"]["negative"]
+    assert (card["viseme_split"] is None) == ("fitted_accuracy" not in fit.get("o", {}))
     assert card["onnx_parity_max_abs"] < 1e-4
     text = (out / "MODEL_CARD.md").read_text()
     assert "diffusion_m2s_sync" in text and "lip PCC" in text

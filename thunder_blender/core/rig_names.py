@@ -333,7 +333,7 @@ class ShapeKeyMapping:
         if np.any(self.matrix[:, _N_ARKIT:]):
             if cues is not None:
                 feats[:, _N_ARKIT:] = visemes_from_phones(cues.phone_probs, w[:, :_N_ARKIT],
-                                                          sibilance_db=cues.sibilance)
+                                                          sibilance_db=cues.sibilance, split=cues.split)
             else:
                 feats[:, _N_ARKIT:] = visemes_from_arkit(w[:, :_N_ARKIT])
         return (feats @ self.matrix.T.astype(np.float32)).astype(np.float32)

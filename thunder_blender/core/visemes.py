@@ -134,6 +134,47 @@ def sibilance(log_mel: npt.ArrayLike) -> npt.NDArray[np.float32]:
     return d[: 2 * n].reshape(n, 2).mean(axis=1).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class VisemeSplit:
+    """How ``visemes_from_phones`` splits the two vowel classes that hold two visemes, from the take's mouth:
+    the share of E in the mid class is ``sigmoid(e[0] + e[1] jawOpen + e[2] smile + e[3] stretch)`` (the rest is
+    I) and the share of O in the rounded class ``sigmoid(o[0] + o[1] jawOpen + o[2] pucker + o[3] funnel)`` (the
+    rest is U); smile, stretch: the mean of the left and right channels. ``DEFAULT_SPLIT`` is a jaw threshold
+    from the articulation targets (I/U below 0.235/0.24 jawOpen); a model card can carry a split fitted to that
+    model's own mouth (``thunder_train.viseme_split``)."""
+
+    e: tuple[float, float, float, float]
+    o: tuple[float, float, float, float]
+
+    @classmethod
+    def from_dict(cls, d: dict) -> VisemeSplit:
+        """``{"e": [4 numbers], "o": [4 numbers]}``; ValueError otherwise."""
+        try:
+            e, o = (tuple(float(x) for x in d[k]) for k in ("e", "o"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"a viseme split needs 'e' and 'o' lists of 4 numbers ({exc})") from None
+        if len(e) != 4 or len(o) != 4 or not all(np.isfinite(e + o)) or max(map(abs, e + o)) > 1e4:
+            raise ValueError("a viseme split needs 'e' and 'o' lists of 4 finite numbers")
+        return cls(e, o)
+
+    def to_dict(self) -> dict:
+        return {"e": [float(x) for x in self.e], "o": [float(x) for x in self.o]}
+
+    def shares(self, arkit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(T,) share of E in the mid class and (T,) share of O in the rounded class. arkit: (T, >=52)."""
+        a = np.asarray(arkit, np.float64)
+        jaw = a[:, INDEX["jawOpen"]]
+        smile = 0.5 * (a[:, INDEX["mouthSmileLeft"]] + a[:, INDEX["mouthSmileRight"]])
+        stretch = 0.5 * (a[:, INDEX["mouthStretchLeft"]] + a[:, INDEX["mouthStretchRight"]])
+        e = _sigmoid(self.e[0] + self.e[1] * jaw + self.e[2] * smile + self.e[3] * stretch)
+        o = _sigmoid(self.o[0] + self.o[1] * jaw + self.o[2] * a[:, INDEX["mouthPucker"]]
+                     + self.o[3] * a[:, INDEX["mouthFunnel"]])
+        return e, o
+
+
+DEFAULT_SPLIT = VisemeSplit(e=(-0.235 / 0.03, 1 / 0.03, 0.0, 0.0), o=(-0.24 / 0.03, 1 / 0.03, 0.0, 0.0))
+
+
 # share of an aligned transcript phone in the cues (the rest: the encoder's posteriors, which keep the
 # within-class detail the sibilance and the take's mouth split further)
 TRANSCRIPT_WEIGHT = 0.85
@@ -143,10 +184,12 @@ TRANSCRIPT_WEIGHT = 0.85
 class SpeechCues:
     """What the audio says about the mouth, per frame, shared by every take of it.
 
-    phone_probs: (T, 10) phone-class posteriors (``PHONE_CLASSES``); sibilance: (T,) or None (``sibilance``)."""
+    phone_probs: (T, 10) phone-class posteriors (``PHONE_CLASSES``); sibilance: (T,) or None (``sibilance``);
+    split: how the take's mouth splits E/I and O/U (``VisemeSplit``, the model card's when it has one)."""
 
     phone_probs: np.ndarray
     sibilance: np.ndarray | None = None
+    split: VisemeSplit = DEFAULT_SPLIT
 
     def __len__(self) -> int:
         return int(self.phone_probs.shape[0])
@@ -159,14 +202,14 @@ class SpeechCues:
         known = np.flatnonzero(f >= 0)
         p[known] *= 1.0 - weight
         p[known, f[known]] += weight
-        return SpeechCues(p, self.sibilance)
+        return SpeechCues(p, self.sibilance, self.split)
 
     def resampled(self, src_fps: float, dst_fps: float, n_out: int) -> SpeechCues:
         """The cues at another frame rate (linear, no extreme preservation: these are not animation)."""
         p = resample(np.asarray(self.phone_probs, np.float32), src_fps, dst_fps, n_out, preserve_extremes=False)
         s = None if self.sibilance is None else resample(
             np.asarray(self.sibilance, np.float32)[:, None], src_fps, dst_fps, n_out, preserve_extremes=False)[:, 0]
-        return SpeechCues(p, s)
+        return SpeechCues(p, s, self.split)
 
 
 def lips_sealed_arkit(arkit: np.ndarray, tol: float = 0.05) -> np.ndarray:
@@ -180,13 +223,15 @@ def lips_sealed_arkit(arkit: np.ndarray, tol: float = 0.05) -> np.ndarray:
 
 
 def visemes_from_phones(phone_probs: npt.ArrayLike, arkit: npt.ArrayLike, smooth: int = 1,
-                        sharpen: float = 2.0, sibilance_db: npt.ArrayLike | None = None) -> npt.NDArray[np.float32]:
+                        sharpen: float = 2.0, sibilance_db: npt.ArrayLike | None = None,
+                        split: VisemeSplit = DEFAULT_SPLIT) -> npt.NDArray[np.float32]:
     """Phone-class posteriors (T, 10) + the take's ARKit weights (T, >=52) -> viseme weights (T, 15).
 
     1. The posteriors (softmax of the encoder's ``phone_logits``, classes ``PHONE_CLASSES``) are averaged over
        ``2 * smooth + 1`` frames and sharpened (power ``sharpen``, renormalised).
     2. Each class gives its weight to its viseme. Two-viseme classes are split by the take's mouth:
-       rounded -> O (jaw open) / U (jaw nearly shut); mid -> E (jaw open) / I (spread, jaw nearly shut);
+       rounded -> O (jaw open) / U (jaw nearly shut); mid -> E (jaw open) / I (spread, jaw nearly shut), by
+       ``split`` (``VisemeSplit``);
        alveolar -> SS / RR / DD / nn: with ``sibilance_db`` (T,), SS by the audio's high-band energy and DD / nn
        by it too (stops' bursts are brighter than nasals); without it, by the mouth (spread lips -> SS, rounded
        -> RR, jaw -> DD / nn).
@@ -207,10 +252,9 @@ def visemes_from_phones(phone_probs: npt.ArrayLike, arkit: npt.ArrayLike, smooth
     w = np.zeros((p.shape[0], len(VISEMES)))
     for cls, vis in _CLASS_VISEME.items():
         w[:, _V[vis]] += c[cls]
-    o_share = _sigmoid((jaw - 0.24) / 0.03)
+    e_share, o_share = split.shares(a)
     w[:, _V["O"]] += c["rounded"] * o_share
     w[:, _V["U"]] += c["rounded"] * (1.0 - o_share)
-    e_share = _sigmoid((jaw - 0.235) / 0.03)
     w[:, _V["E"]] += c["mid"] * e_share
     w[:, _V["I"]] += c["mid"] * (1.0 - e_share)
     if sibilance_db is not None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from ..core import features
 from ..core.channels import CHANNELS, EMOTION_INDEX, EMOTIONS, N_CHANNELS
 from ..core.schedule import DDIMSampler, ScheduleConfig
+from ..core.visemes import DEFAULT_SPLIT, VisemeSplit
 
 CARD_VERSION = 2
 MAX_STEPS = 50
@@ -82,7 +83,8 @@ class ModelCard:
     perf_mean / perf_std: (55,) de-normalisation of the denoiser's output, in ``core.channels.CHANNELS``
     order. closure_seal_threshold is a probability of the encoder's closure head. phone_input: the denoiser
     graph has a ``phones`` input (``core.phones.phone_input``) for transcript-aligned phones. silence_rest:
-    the mouth rests where the encoder's phone head hears silence (``core.rest``).
+    the mouth rests where the encoder's phone head hears silence (``core.rest``). viseme_split: how this model's
+    mouth splits E/I and O/U visemes (``core.visemes.VisemeSplit`` as a dict; None: the default split).
     """
 
     perf_mean: tuple[float, ...]
@@ -95,6 +97,7 @@ class ModelCard:
     closure_seal: bool = False
     closure_seal_threshold: float = 0.5
     silence_rest: bool = False
+    viseme_split: dict | None = None
     mouth_temperature: float = 1.0
     fps: float = features.MEL_FPS / FRAMES_PER_MODEL_FRAME
     sample_rate: int = features.SAMPLE_RATE
@@ -112,6 +115,11 @@ class ModelCard:
     def closure_logit_threshold(self) -> float:
         p = self.closure_seal_threshold
         return math.log(p / (1.0 - p))
+
+    @property
+    def split(self) -> VisemeSplit:
+        """The viseme split of this model (``viseme_split``, else ``core.visemes.DEFAULT_SPLIT``)."""
+        return DEFAULT_SPLIT if self.viseme_split is None else VisemeSplit.from_dict(self.viseme_split)
 
     def sampler(self, steps: int | None = None) -> DDIMSampler:
         """The sampler for ``steps`` DDIM steps (default: the card's); one pass for a regression model."""
@@ -154,6 +162,11 @@ class ModelCard:
             raise CardError("receptive_field_frames must give the encoder's and denoiser's context in frames")
         if not 0.0 < self.closure_seal_threshold < 1.0:
             raise CardError(f"closure_seal_threshold {self.closure_seal_threshold} must be in (0, 1)")
+        if self.viseme_split is not None:
+            try:
+                VisemeSplit.from_dict(self.viseme_split)
+            except ValueError as exc:
+                raise CardError(f"viseme_split: {exc}") from None
         if not 0.0 <= self.mouth_temperature <= 1.0:
             raise CardError(f"mouth_temperature {self.mouth_temperature} must be in 0..1")
         return self

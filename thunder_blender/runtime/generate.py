@@ -339,7 +339,7 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
     feats, closure_logit, phone_logits = encode(model, mel, n)
     del mel
     posteriors = None if phone_logits is None else softmax(phone_logits[0, :n])
-    cues = None if posteriors is None else SpeechCues(posteriors, sibilance(raw_mel[: 2 * n]))
+    cues = None if posteriors is None else SpeechCues(posteriors, sibilance(raw_mel[: 2 * n]), card.split)
     rest = card.silence_rest if request.silence_rest is None else request.silence_rest
     rest_w = None if not rest or posteriors is None else rest_weights(posteriors[:, SIL])
     del raw_mel

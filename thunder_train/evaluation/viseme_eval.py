@@ -148,7 +148,7 @@ def collect(per_lang: int, seed: int, cache: Path, langs: tuple[str, ...], corpu
             sib = sibilance(features.log_mel(features.to_model_audio(audio, 16000)))
             out.append({"lang": lang, "key": key, "text": text, "level_db": frame_level_db(audio, takes.fps),
                         "sibilance": sib, "perf": takes.weights[0], "logits": logits, "fps": takes.fps,
-                        "phones": [str(p) for p in z["phones"]], "times": z["times"]})
+                        "phones": [str(p) for p in z["phones"]], "times": z["times"], "split": model.card.split})
     return out
 
 
@@ -198,7 +198,7 @@ def score(items: list[dict], method: str) -> dict:
                 sib = np.pad(sib[:n], (0, max(0, n - len(sib))), mode="edge")
             if method == "phones_text":
                 probs = _with_transcript(it, probs)
-            vis = visemes_from_phones(probs, perf, sibilance_db=sib)
+            vis = visemes_from_phones(probs, perf, sibilance_db=sib, split=it["split"])
         peak = np.maximum(peak, vis.max(axis=0))
         for p, (s, e) in zip(it["phones"], it["times"], strict=True):
             exp = EXPECTED_VISEME.get(p.upper().rstrip("012"))
