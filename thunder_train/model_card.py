@@ -227,7 +227,7 @@ def devset_section(dev: dict, shipped: str) -> list[str]:
         v = groups[ship].get("overall", {}).get(f"peak_ratio.{a}", {})
         if v.get("mean") is not None and not 0.85 <= v["mean"] <= 1.15:
             missed.append(f"{a} peak ratio overall {v['mean']:.2f} (target 0.85-1.15)")
-    text = next((v for v in (f"{ship}+text", f"{ship.removesuffix('_sealed')}+text") if v in groups), None)
+    text = f"{ship}+text" if f"{ship}+text" in groups else None
     if text is not None:  # with the transcript: the stricter targets of transcript-assisted takes
         for k, lbl, tgt in (("bilabial_sealed", "p b m sealed", 0.98), ("rounded_lips", "uw ow w rounded", 0.95)):
             for g in names:

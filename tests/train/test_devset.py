@@ -283,12 +283,18 @@ def test_devset_evaluation_separates_target_from_a_frozen_mouth(synth_clips, tmp
 
     seen: list[str] = []
 
-    def told(audio, seed, emotion, text):
+    languages: list[str] = []
+
+    def told(audio, seed, emotion, text, language):
         seen.append(text)
+        languages.append(language)
         return frozen(audio, seed, emotion)
 
     res = evaluate_devset({"frozen": frozen}, tmp_path, log=lambda *_: None, text_variants={"frozen+text": told})
     assert sorted(set(seen)) == sorted({r["clip"].text for r in kept})   # each clip's own transcript
+    from thunder_blender.core.pronounce import language_of
+
+    assert sorted(set(languages)) == sorted({language_of(r["clip"].lang) for r in kept})   # ... in its language
     assert res["groups"]["frozen+text"]["overall"] == res["groups"]["frozen"]["overall"]
     tgt, fz = res["groups"]["target"]["overall"], res["groups"]["frozen"]["overall"]
     assert tgt["arkit.bilabial_sealed"]["mean"] == 1.0 and fz["arkit.bilabial_sealed"]["mean"] == 0.0

@@ -20,7 +20,7 @@ def test_smoke_pipeline_produces_a_loadable_evaluated_model(smoke_run):
         assert "test" in metrics["ablation"][v], v
     # no development set at smoke size, so the silence-rest copy is never preferred (pipeline.prefer_rest)
     assert metrics["shipped_variant"] in ("diffusion_m2s_sync", "diffusion_m2s_sync_sealed")
-    assert set(metrics["timings_s"]) == {"corpus", "judges", "generators", "export", "evaluation"}
+    assert set(metrics["timings_s"]) == {"corpus", "judges", "generators", "export", "evaluation", "text evaluation"}
     card = json.loads((out / "model.json").read_text())
     assert card["status"] == "smoke" and card["variant"] == metrics["shipped_variant"]
     assert card["closure_seal"] == card["variant"].endswith("_sealed") and card["silence_rest"] is False
