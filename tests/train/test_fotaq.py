@@ -119,3 +119,22 @@ def test_lines_named_by_each_rule(lines):
     assert by["C2A__181.SB"].speaker == "SPARKY" and by["C2A__181.SB"].artist == "Tom Hill"
     assert by["JOE00011.SB"].text == "It doesn't seem to open"  # Joe response 1
     assert by["JOE00411.SB"].text == "I don't see anything special"  # object description 1 (40 + 1)
+
+
+def test_recorded_source_gives_clips_by_credited_artist(archive):
+    """``real_sources = ["fotaq"]``: every clip a copied-out MP3 that ffmpeg decodes like the archive reader,
+    style "acted", one speaker id per credited artist, the held-out artists present (they go to real_val)."""
+    from thunder_train.corpus import recorded
+    from thunder_train.devset.build import decode
+
+    pkg = archive.path.parents[len(fq.ARCHIVE_PATH.split("/")) - 1]   # the unpacked package (devset.fetch)
+    clips = recorded.catalogue("fotaq", {"fotaq": pkg})
+    assert len(clips) > 5000 and all(c.style == "acted" and c.lang == "en" for c in clips)
+    speakers = {c.speaker for c in clips}
+    assert {s for s in recorded.VAL_SPEAKERS if s.startswith("fotaq/")} <= speakers
+    assert all(s.startswith("fotaq/") and "char-" not in s for s in speakers) and len(speakers) >= 10
+    for c in clips[:: len(clips) // 5][:5]:
+        a = decode(c)
+        b = archive.decode(c.path.stem + ".SB")
+        assert abs(len(a) - len(b)) <= 0.03 * fq.SR and np.abs(a).max() > 0.01
+    assert recorded.split_of("fotaq/Jessica_Martin") == "real_val" and recorded.split_of("fotaq/Tom_Hill") == "real_train"

@@ -165,11 +165,10 @@ def find_archive(cache: Path = Path("data/cache")) -> Path | None:
 
 def fetch_archive(cache: Path = Path("data/cache"), log=print) -> Path:
     """Fetch the package with ``apt-get download`` and unpack it under ``<cache>/src`` (``devset.fetch``)."""
+    from thunder_train.corpus.recorded import SOURCE_BY_KEY
     from thunder_train.devset.fetch import fetch
-    from thunder_train.devset.sources import Source
 
-    src = Source("fotaq", "deb", PACKAGE, "", LICENCE, "voice artists in the game's credits (VOICE_ARTIST)")
-    return fetch(src, Path(cache) / "src", log) / ARCHIVE_PATH
+    return fetch(SOURCE_BY_KEY["fotaq"], Path(cache) / "src", log) / ARCHIVE_PATH
 
 
 class FormatError(ValueError):

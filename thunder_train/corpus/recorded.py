@@ -5,6 +5,10 @@ Sources (docs/REAL_SPEECH_SOURCES.md §1 A and C, §5), none of whose speakers t
   about 25 more characters), audio from ``fillets-ng-data-cs``, text from ``dialogs_cs.lua`` in ``fillets-ng-data``.
 - ``tuxpaint``: Tux Paint's spoken stamp descriptions (read, mostly short) in the languages the development set
   leaves out (``TUXPAINT_LANGS``), one speaker id per language.
+- ``fotaq``: Flight of the Amazon Queen's acted English dialogue (``corpus.fotaq``: each voice file paired with
+  its subtitle segment), one speaker id per credited voice artist; lines whose artist the credits do not give
+  are left out, so a held-out artist cannot be heard in training under another name. The voice files are
+  copied out of the game archive as MP3 into ``<cache>/src/fotaq-clips``.
 
 Per source: the packages are fetched with ``apt-get download`` into ``<cache>/src`` (``devset.fetch``); the clips
 are catalogued (``devset.clips``); every clip is decoded, measured and aligned on a process pool exactly as the
@@ -26,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from thunder_train.corpus import fotaq
 from thunder_train.devset.sources import Source
 
 SR = 16000
@@ -46,10 +51,14 @@ SOURCES: tuple[Source, ...] = (
            "stamp descriptions: ca Pere Pujal Carabantes, bg Krasimir Petkov, be Kseniya Buraya, da Joe Dalton "
            "(changelog credits); ro, ru, nl, lt uncredited (one voice each by F0); en letters and numbers by "
            "John Arundel plus Schoolsplay clips (more than one voice under one id)", TUXPAINT_LANGS),
+    Source("fotaq", "deb", "flight-of-the-amazon-queen", "", fotaq.LICENCE,
+           "voice artists credited in the game (CREDIT2.CRD): " + ", ".join(sorted(set(fotaq.VOICE_ARTIST.values()))),
+           ("en",)),
 )
 SOURCE_BY_KEY: dict[str, Source] = {s.key: s for s in SOURCES}
 # selectable recorded sources (BuildConfig.real_sources) -> the packages each one needs
-NEEDS: dict[str, tuple[str, ...]] = {"fillets-cs": ("fillets-cs", "fillets-text"), "tuxpaint": ("tuxpaint-more",)}
+NEEDS: dict[str, tuple[str, ...]] = {"fillets-cs": ("fillets-cs", "fillets-text"), "tuxpaint": ("tuxpaint-more",),
+                                     "fotaq": ("fotaq",)}
 
 # Whole speakers held out of real_train (real_val only): two Tux Paint languages (da: Joe Dalton; nl: one voice)
 # and four minor Fillets characters (a processed robot voice, the snail, the crab, one viking). The Fillets
@@ -57,12 +66,14 @@ NEEDS: dict[str, tuple[str, ...]] = {"fillets-cs": ("fillets-cs", "fillets-text"
 VAL_SPEAKERS: tuple[str, ...] = (
     "tuxpaint/da", "tuxpaint/nl",
     "fillets-cs/robodog", "fillets-cs/snail", "fillets-cs/crab", "fillets-cs/viking3",
-)
+    "fotaq/Jessica_Martin", "fotaq/Enn_Reitel",   # two Amazon Queen voice artists (Naomi, the secretary, the
+)                                               # zombie; Anderson, Henry), every line of theirs
 
 
 # At most this many clips per speaker id are aligned and used (a seeded subset, ``devset.clips.cap``): Tux Paint's
 # ~750 one-line descriptions per language add voices, not variety, and cost about 2 s of alignment each.
-MAX_CLIPS_PER_SPEAKER: dict[str, int] = {"tuxpaint": 150}
+# Amazon Queen: Joe's 2789 lines and Tom Hill's 694 would outweigh every other voice.
+MAX_CLIPS_PER_SPEAKER: dict[str, int] = {"tuxpaint": 150, "fotaq": 500}
 
 
 def split_of(speaker: str) -> str:
@@ -83,7 +94,29 @@ def catalogue(key: str, dirs: dict[str, Path]) -> list:
         for lang in SOURCE_BY_KEY["tuxpaint-more"].langs:
             out += cl.tuxpaint_clips(stamps, lang, 1, "read", lang, source=f"tuxpaint-{lang}")
         return unique(out)
+    if key == "fotaq":
+        return fotaq_clips(dirs["fotaq"] / fotaq.ARCHIVE_PATH, dirs["fotaq"].parent / "fotaq-clips")
     raise ValueError(f"unknown recorded source {key!r} (known: {', '.join(NEEDS)})")
+
+
+def fotaq_clips(archive_path: Path, out: Path) -> list:
+    """Amazon Queen lines with a credited artist as clips (``devset.clips.Clip``, style "acted"): each voice
+    file copied out of the archive as ``<out>/<entry>.mp3`` (written once, atomically)."""
+    from thunder_train.devset.clips import Clip
+
+    archive = fotaq.Archive(archive_path)
+    out.mkdir(parents=True, exist_ok=True)
+    clips = []
+    for ln in fotaq.catalogue(archive_path):
+        if not ln.artist:
+            continue
+        path = out / (ln.entry.rsplit(".", 1)[0] + ".mp3")
+        if not path.is_file():
+            tmp = path.with_suffix(".part")
+            tmp.write_bytes(archive.read(ln.entry))
+            tmp.replace(path)
+        clips.append(Clip(path, ln.text, f"fotaq/{ln.artist.replace(' ', '_')}", "en", "acted", "fotaq"))
+    return clips
 
 
 def unique(clips: list) -> list:
