@@ -52,11 +52,11 @@ def test_training_sources_share_no_recordings_with_the_dev_set():
 def test_training_speaker_ids_are_not_dev_speaker_ids():
     """Speaker ids: ``<source>/<who>`` with sources no development clip uses; the held-out list names real ids."""
     dev_prefixes = {"fillets-nl", "tuxpaint/fr", "tuxpaint/es", "tuxpaint/el", "tuxpaint/pt_BR-children"}
-    train_prefixes = {"fillets-cs"} | {f"tuxpaint/{lang}" for lang in recorded.TUXPAINT_LANGS}
+    train_prefixes = {"fillets-cs", "fotaq"} | {f"tuxpaint/{lang}" for lang in recorded.TUXPAINT_LANGS}
     assert not train_prefixes & dev_prefixes
     assert {f"tuxpaint/{lang}" for lang in dev.SOURCE_BY_KEY["tuxpaint"].langs if lang != "pt_BR"} <= dev_prefixes
     for v in recorded.VAL_SPEAKERS:
-        assert v.split("/")[0] in {"fillets-cs", "tuxpaint"}
+        assert v.split("/")[0] in {"fillets-cs", "tuxpaint", "fotaq"}
         assert recorded.split_of(v) == "real_val"
     assert recorded.split_of("fillets-cs/small_fish") == "real_train"
     # every language has an espeak-ng voice (pronunciations and the text check)
@@ -67,8 +67,10 @@ def test_training_speaker_ids_are_not_dev_speaker_ids():
 
 
 def test_recipe_selects_the_real_sources():
-    cfg = Recipe.load().build_config(Path("x"))
-    assert cfg.real and cfg.real_sources == real.REAL_SOURCES
+    recipe = Recipe.load()
+    cfg = recipe.build_config(Path("x"))
+    assert cfg.real and cfg.real_sources == tuple(recipe.data["corpus"]["real_sources"])
+    assert "asterisk" in cfg.real_sources and set(cfg.real_sources) <= set(real.REAL_SOURCES)
     smoke = Recipe.load(smoke=True).build_config(Path("x"))
     assert not smoke.real and smoke.real_sources == ()
     with pytest.raises(RecipeError, match="unknown"):
