@@ -74,6 +74,7 @@ HEADER = 22                  # data file header (11 uint16)
 SPEECH_BASE = 50000          # first speech file number
 INTRO_SPEECH = 59494         # speech files from here on are the CD introduction (no subtitles)
 TEXT_BASE = 60600            # first text file number
+PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 .,!?'\"-:;()%&`/")
 SECTIONS = 8                 # text sections per language
 ENGLISH = 0
 # First speech file (after SPEECH_BASE) of each text section: the engine's numbering of speech files. Checked by
@@ -478,22 +479,31 @@ def section_messages(tree: Tree, data: bytes) -> list[tuple[str, bool]]:
     return out
 
 
+def plain_share(texts: list[str]) -> float:
+    """Share of the characters of ``texts`` that are letters, digits, space or common punctuation."""
+    joined = "".join(texts)
+    return sum(c in PLAIN for c in joined) / max(1, len(joined))
+
+
 def find_text_tree(archive: Archive, binary: bytes) -> Tree:
     """The tree among ``tree_candidates(binary)`` under which every English message's coded length agrees with
-    its room (raises ``FormatError`` when none does)."""
+    its room; of several such trees (the trees of neighbouring game versions differ in a few rare characters),
+    the one whose texts have the most plain characters (``plain_share``). Raises ``FormatError`` when no tree
+    fits every message."""
     files = [archive.read(TEXT_BASE + ENGLISH * SECTIONS + s) for s in range(SECTIONS)]
-    best, best_bad = None, None
-    for tree in tree_candidates(binary):
-        bad = 0
+    fitting: list[tuple[float, int, Tree]] = []
+    for i, tree in enumerate(tree_candidates(binary)):
+        texts = []
         for data in files:
-            bad += sum(not fits for _, fits in section_messages(tree, data))
-            if best_bad is not None and bad >= best_bad:
+            msgs = section_messages(tree, data)
+            if not all(fits for _, fits in msgs):
                 break
-        if best_bad is None or bad < best_bad:
-            best, best_bad = tree, bad
-    if best is None or best_bad:
-        raise FormatError(f"no text tree decodes every English message ({best_bad} misfits at best)")
-    return best
+            texts += [t for t, _ in msgs]
+        else:
+            fitting.append((plain_share(texts), -i, tree))
+    if not fitting:
+        raise FormatError("no tree in the engine binary decodes every English message to its coded length")
+    return max(fitting)[2]
 
 
 def section_texts(archive: Archive, tree: Tree, language: int = ENGLISH) -> dict[int, str]:
