@@ -161,3 +161,35 @@ def test_lines_pinned(lines):
     by = {ln.speech: ln for ln in lines}
     assert by[51146].text_id == 0x2000 | 46 and by[51146].text == "Get OUT of here and stop wasting my TIME."
     assert by[50225].text == "Would you like this TICKET?" and by[50225].section == 0
+
+
+def _median_f0(x: np.ndarray, sr: int) -> float:
+    """Median pitch (Hz) of the voiced 40 ms frames of ``x`` by autocorrelation (70-400 Hz), NaN if none."""
+    n, out = int(0.04 * sr), []
+    for s in range(0, len(x) - n, n // 2):
+        seg = x[s:s + n] - x[s:s + n].mean()
+        if np.sqrt(np.mean(seg ** 2)) < 0.05:
+            continue
+        ac = np.correlate(seg, seg, "full")[n - 1:]
+        lo, hi = sr // 400, sr // 70
+        k = lo + int(np.argmax(ac[lo:hi]))
+        if ac[k] > 0.5 * ac[0]:
+            out.append(sr / k)
+    return float(np.median(out)) if out else float("nan")
+
+
+def test_speakers_from_the_scripts(archive, lines):
+    """Object names come from sky.cpt; the script rules name the player for most attributed lines, and the
+    player's recordings (a man) are lower-pitched than those of the two women the rules name (Danielle, Anita)."""
+    names = sky.compact_names(archive.folder / "sky.cpt")
+    assert names[3] == sky.PLAYER and names[1] == "joey"
+    named = [ln for ln in lines if ln.speaker]
+    assert len(named) >= 0.3 * len(lines)
+    assert sum(ln.speaker == sky.PLAYER for ln in named) > len(named) / 2
+    rng = np.random.default_rng(3)
+    player = [ln for ln in named if ln.speaker == sky.PLAYER]
+    women = [ln for ln in named if ln.speaker in ("danielle", "anita")]
+    assert len(women) >= 8
+    f_player = [_median_f0(archive.decode(player[i].speech), sky.SR) for i in rng.choice(len(player), 10, False)]
+    f_women = [_median_f0(archive.decode(ln.speech), sky.SR) for ln in women[:10]]
+    assert np.nanmedian(f_women) > 1.4 * np.nanmedian(f_player)

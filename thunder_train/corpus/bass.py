@@ -37,7 +37,7 @@ RNC ProPack method 1 (``rnc_unpack``; big-endian header)
 
 Speech (files 50000 +): packed; the unpacked content after its 22-byte header is unsigned 8-bit mono PCM at
     11025 Hz (``NATIVE_SR``). Speech file ``50000 + SECTION_BASE[s] + i`` says text ``s << 12 | i``.
-    Files 59494 and up are the spoken CD introduction and have no subtitle text.
+    Files 59494 and up lie outside every section (the engine plays them in the CD introduction); no text is paired.
 
 Text (files ``60600 + 8 * language + section``, English = language 0, 8 sections; ``section_texts``)
     Stored as is. uint16 at 0: offset of the skip table (one byte per message), uint16 at 2: offset of the coded
@@ -48,8 +48,21 @@ Text (files ``60600 + 8 * language + section``, English = language 0, 8 sections
     nodes (left child, right child, value; a leaf has both children 0; a 1 bit goes right), a message ends with
     character 0.
 
-Speakers: which character says a text is decided by the game's scripts (in ``sky.cpt``), which this module does
-not read; ``Line.speaker`` is "" for every line.
+Compacts (``sky.cpt``, little-endian; ``compact_names``): the game objects with their names. uint16 version (0),
+    uint16 list count, a uint16 length per list, uint32 words of object data, uint32 words of the object table,
+    the table (per list entry: uint16 size, and when not 0 a uint16 type and ``size`` data words), uint32 bytes of
+    NUL-terminated names, one per present object in table order. Object id = list << 12 | entry (3 = ``foster``,
+    1 = ``joey``).
+
+Speakers (``script_speakers``): the scripts (packed files 60400-60406, little-endian uint16 words) call engine
+    functions as ``11, argument count, 4 * function``, the arguments pushed just before as ``2, number`` (constant)
+    or ``0, 4 * variable``. Functions 35-38 (speak, speak in the facing direction, speak while the player waits,
+    the same in the direction) take (speaker object, text number, animation); function 36 is only used for the
+    player. Function 70 adds a text to the player's choice list (the player says the chosen line). Read with three
+    rules: a constant speaker object gives its name, function 36 gives ``foster``, a choice gives ``foster``; a
+    speaker held in another variable (the person the player talks to) is not followed, and a text given two
+    different speakers gets none. ``Line.speaker`` is the object name without its room prefix (``sc31_guard`` ->
+    ``guard``), "" when the rules say nothing.
 """
 from __future__ import annotations
 
@@ -99,8 +112,8 @@ class Entry:
 
 @dataclass(frozen=True)
 class Line:
-    """One voiced message: speech file ``speech`` (number in the archive), text number ``text_id`` and its
-    English subtitle ``text``; ``speaker`` is "" (not read, see the module docstring)."""
+    """One voiced message: speech file ``speech`` (number in the archive), text number ``text_id``, its English
+    subtitle ``text`` and ``speaker`` (a character name, "" when the scripts do not say; module docstring)."""
 
     speech: int
     text_id: int
@@ -528,13 +541,90 @@ def speech_number(text_id: int) -> int:
     return SPEECH_BASE + SECTION_BASE[text_id >> 12] + (text_id & 0xFFF)
 
 
+# -------------------------------------------------------------------------------------------------- speakers
+
+MODULES = range(60400, 60407)
+SPEAK_FUNCTIONS = (35, 36, 37, 38)
+PLAYER_SPEAK = 36
+ASK_THIS = 70
+PLAYER = "foster"
+
+
+def compact_names(path: Path) -> dict[int, str]:
+    """``{object id: name}`` of a ``sky.cpt`` (layout in the module docstring)."""
+    d = Path(path).read_bytes()
+    version, lists = struct.unpack_from("<HH", d, 0)
+    if version != 0 or not 0 < lists < 16:
+        raise FormatError(f"{path} is not a sky.cpt compact file")
+    p = 4
+    lengths = struct.unpack_from(f"<{lists}H", d, p)
+    p += 2 * lists
+    _, table_words = struct.unpack_from("<II", d, p)
+    p += 8
+    table = struct.unpack_from(f"<{table_words}H", d, p)
+    p += 2 * table_words
+    (name_bytes,) = struct.unpack_from("<I", d, p)
+    names = d[p + 4:p + 4 + name_bytes].split(b"\0")
+    out: dict[int, str] = {}
+    q = k = 0
+    for lst, n in enumerate(lengths):
+        for e in range(n):
+            size = table[q]
+            q += 1
+            if size:
+                out[lst << 12 | e] = names[k].decode("latin-1")
+                k += 1
+                q += 1 + size
+    if q != table_words:
+        raise FormatError(f"{path}: object table does not add up")
+    return out
+
+
+def character(name: str) -> str:
+    """Character of an object name: the room prefix dropped (``sc36_gallagher`` -> ``gallagher``)."""
+    import re
+
+    return re.sub(r"^sc\d+_", "", name.lower())
+
+
+def script_speakers(archive: Archive, names: dict[int, str]) -> dict[int, str]:
+    """``{text number: character}`` for the texts the scripts give one speaker (rules in the module docstring)."""
+    found: dict[int, set[str]] = {}
+    for module in MODULES:
+        if module not in archive.entries:
+            continue
+        data = archive.load(module)
+        w = struct.unpack_from(f"<{len(data) // 2}H", data, 0)
+        for i in range(6, len(w) - 2):
+            if w[i] != 11 or w[i + 2] % 4:
+                continue
+            argc, fn = w[i + 1], w[i + 2] // 4
+            if fn in SPEAK_FUNCTIONS and argc == 3 and w[i - 4] == 2:
+                text = w[i - 3]
+                if w[i - 6] == 2 and w[i - 5] in names:
+                    who = character(names[w[i - 5]])
+                elif w[i - 6] == 0 and fn == PLAYER_SPEAK:
+                    who = PLAYER
+                else:
+                    continue
+            elif fn == ASK_THIS and argc == 2 and w[i - 4] == 2 and w[i - 2] == 2:
+                text, who = w[i - 3], PLAYER
+            else:
+                continue
+            found.setdefault(text, set()).add(who)
+    return {t: next(iter(s)) for t, s in found.items() if len(s) == 1}
+
+
 def catalogue(folder: Path, engine: Path, cfg: BassConfig | None = None) -> list[Line]:
-    """Paired speech lines: one ``Line`` per subtitled speech file whose English text has letters, by number."""
+    """Paired speech lines: one ``Line`` per subtitled speech file whose English text has letters, by number,
+    with the speaker the scripts give (``script_speakers``; "" when they do not say)."""
     import re
 
     cfg = cfg or BassConfig()
     archive = Archive(folder)
     texts = section_texts(archive, find_text_tree(archive, Path(engine).read_bytes()))
+    cpt = Path(folder) / "sky.cpt"
+    speakers = script_speakers(archive, compact_names(cpt)) if cpt.is_file() else {}
     out = []
     for n in archive.speech_numbers():
         t = text_number(n)
@@ -542,5 +632,5 @@ def catalogue(folder: Path, engine: Path, cfg: BassConfig | None = None) -> list
             continue
         text = " ".join(texts[t].split())
         if len(re.findall(r"[A-Za-z]", text)) >= cfg.min_letters:
-            out.append(Line(n, t, text))
+            out.append(Line(n, t, text, speakers.get(t, "")))
     return out
