@@ -193,3 +193,19 @@ def test_speakers_from_the_scripts(archive, lines):
     f_player = [_median_f0(archive.decode(player[i].speech), sky.SR) for i in rng.choice(len(player), 10, False)]
     f_women = [_median_f0(archive.decode(ln.speech), sky.SR) for ln in women[:10]]
     assert np.nanmedian(f_women) > 1.4 * np.nanmedian(f_player)
+
+
+def test_recorded_source_writes_clips_ffmpeg_reads(archive, engine, tmp_path):  # noqa: ARG001 (engine: skip)
+    """``real_sources = ["bass"]``: clips of style "acted" whose WAV files decode (ffmpeg, as every corpus clip is)
+    to the archive's audio; speaker ids from the scripts, ``bass/unnamed`` otherwise; all of them train."""
+    from thunder_train.corpus import recorded
+    from thunder_train.devset.build import decode
+
+    clips = recorded.bass_clips(archive.folder, sky.find_engine(ROOT / "data/cache"), tmp_path / "clips")
+    assert len(clips) > 3000 and all(c.style == "acted" and c.lang == "en" and c.source == "bass" for c in clips)
+    speakers = {c.speaker for c in clips}
+    assert {"bass/foster", "bass/unnamed"} <= speakers
+    assert all(recorded.split_of(s) == "real_train" for s in speakers)
+    for c in clips[:: len(clips) // 4][:4]:
+        a, b = decode(c), archive.decode(int(c.path.stem))
+        assert abs(len(a) - len(b)) <= 160 and np.abs(a - b[: len(a)]).max() < 2e-3

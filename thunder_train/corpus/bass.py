@@ -154,26 +154,20 @@ def find_engine(cache: Path = Path("data/cache")) -> Path | None:
     return None
 
 
-def _source(key: str, package: str, licence: str, credit: str):
-    from thunder_train.devset.sources import Source
-
-    return Source(key, "deb", package, "", licence, credit)
-
-
 def fetch_data(cache: Path = Path("data/cache"), log=print) -> Path:
     """Fetch the game package with ``apt-get download`` and unpack it under ``<cache>/src`` (``devset.fetch``)."""
+    from thunder_train.corpus.recorded import SOURCE_BY_KEY
     from thunder_train.devset.fetch import fetch
 
-    src = _source("bass", PACKAGE, LICENCE, "Revolution Software's cast (not credited in the package)")
-    return fetch(src, Path(cache) / "src", log) / DATA_DIR
+    return fetch(SOURCE_BY_KEY["bass"], Path(cache) / "src", log) / DATA_DIR
 
 
 def fetch_engine(cache: Path = Path("data/cache"), log=print) -> Path:
     """Fetch the ``scummvm`` package (GPL-2+; only read for the text tree) and unpack it under ``<cache>/src``."""
+    from thunder_train.corpus.recorded import SOURCE_BY_KEY
     from thunder_train.devset.fetch import fetch
 
-    src = _source("scummvm", ENGINE_PACKAGE, "GPL-2+ (read at run time, not redistributed)", "")
-    return fetch(src, Path(cache) / "src", log) / ENGINE_BINARY
+    return fetch(SOURCE_BY_KEY["scummvm"], Path(cache) / "src", log) / ENGINE_BINARY
 
 
 # ------------------------------------------------------------------------------------------------- directory

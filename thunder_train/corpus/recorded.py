@@ -9,6 +9,10 @@ Sources (docs/REAL_SPEECH_SOURCES.md §1 A and C, §5), none of whose speakers t
   its subtitle segment), one speaker id per credited voice artist; lines whose artist the credits do not give
   are left out, so a held-out artist cannot be heard in training under another name. The voice files are
   copied out of the game archive as MP3 into ``<cache>/src/fotaq-clips``.
+- ``bass``: Beneath a Steel Sky's acted English dialogue (``corpus.bass``; the subtitle text's decoding tree is
+  read from the ``scummvm`` package, which is fetched too and not redistributed). The package credits no voice
+  artists, so the source is training-only (no held-out speaker); speaker ids are the characters the game
+  scripts name, ``bass/unnamed`` for the rest. Clips are written as 16 kHz WAV into ``<cache>/src/bass-clips``.
 
 Per source: the packages are fetched with ``apt-get download`` into ``<cache>/src`` (``devset.fetch``); the clips
 are catalogued (``devset.clips``); every clip is decoded, measured and aligned on a process pool exactly as the
@@ -30,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from thunder_train.corpus import fotaq
+from thunder_train.corpus import bass, fotaq
 from thunder_train.devset.sources import Source
 
 SR = 16000
@@ -54,11 +58,15 @@ SOURCES: tuple[Source, ...] = (
     Source("fotaq", "deb", "flight-of-the-amazon-queen", "", fotaq.LICENCE,
            "voice artists credited in the game (CREDIT2.CRD): " + ", ".join(sorted(set(fotaq.VOICE_ARTIST.values()))),
            ("en",)),
+    Source("bass", "deb", bass.PACKAGE, "", bass.LICENCE, "Revolution Software's cast (not credited in the package)",
+           ("en",)),
+    Source("scummvm", "deb", bass.ENGINE_PACKAGE, "", "GPL-2+ (only read for Beneath a Steel Sky's text tree; "
+           "not redistributed)", "engine binary"),
 )
 SOURCE_BY_KEY: dict[str, Source] = {s.key: s for s in SOURCES}
 # selectable recorded sources (BuildConfig.real_sources) -> the packages each one needs
 NEEDS: dict[str, tuple[str, ...]] = {"fillets-cs": ("fillets-cs", "fillets-text"), "tuxpaint": ("tuxpaint-more",),
-                                     "fotaq": ("fotaq",)}
+                                     "fotaq": ("fotaq",), "bass": ("bass", "scummvm")}
 
 # Whole speakers held out of real_train (real_val only): two Tux Paint languages (da: Joe Dalton; nl: one voice)
 # and four minor Fillets characters (a processed robot voice, the snail, the crab, one viking). The Fillets
@@ -73,7 +81,7 @@ VAL_SPEAKERS: tuple[str, ...] = (
 # At most this many clips per speaker id are aligned and used (a seeded subset, ``devset.clips.cap``): Tux Paint's
 # ~750 one-line descriptions per language add voices, not variety, and cost about 2 s of alignment each.
 # Amazon Queen: Joe's 2789 lines and Tom Hill's 694 would outweigh every other voice.
-MAX_CLIPS_PER_SPEAKER: dict[str, int] = {"tuxpaint": 150, "fotaq": 500}
+MAX_CLIPS_PER_SPEAKER: dict[str, int] = {"tuxpaint": 150, "fotaq": 500, "bass": 500}
 
 
 def split_of(speaker: str) -> str:
@@ -96,6 +104,9 @@ def catalogue(key: str, dirs: dict[str, Path]) -> list:
         return unique(out)
     if key == "fotaq":
         return fotaq_clips(dirs["fotaq"] / fotaq.ARCHIVE_PATH, dirs["fotaq"].parent / "fotaq-clips")
+    if key == "bass":
+        return bass_clips(dirs["bass"] / bass.DATA_DIR, dirs["scummvm"] / bass.ENGINE_BINARY,
+                          dirs["bass"].parent / "bass-clips")
     raise ValueError(f"unknown recorded source {key!r} (known: {', '.join(NEEDS)})")
 
 
@@ -116,6 +127,26 @@ def fotaq_clips(archive_path: Path, out: Path) -> list:
             tmp.write_bytes(archive.read(ln.entry))
             tmp.replace(path)
         clips.append(Clip(path, ln.text, f"fotaq/{ln.artist.replace(' ', '_')}", "en", "acted", "fotaq"))
+    return clips
+
+
+def bass_clips(folder: Path, engine: Path, out: Path) -> list:
+    """Beneath a Steel Sky lines as clips (style "acted"): each speech file decoded once to ``<out>/<n>.wav``
+    (16 kHz, 16-bit, written atomically)."""
+    import soundfile as sf
+
+    from thunder_train.devset.clips import Clip
+
+    archive = bass.Archive(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    clips = []
+    for ln in bass.catalogue(folder, engine):
+        path = out / f"{ln.speech}.wav"
+        if not path.is_file():
+            tmp = out / f"{ln.speech}.part.wav"
+            sf.write(tmp, archive.decode(ln.speech), bass.SR, subtype="PCM_16")
+            tmp.replace(path)
+        clips.append(Clip(path, ln.text, f"bass/{ln.speaker or 'unnamed'}", "en", "acted", "bass"))
     return clips
 
 
