@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .channels import INDEX
+from .closures import LIP_OPENING, SEAL_CHANNELS
 
-REST_CHANNELS: tuple[str, ...] = ("jawOpen", "mouthClose", "mouthFunnel", "mouthLowerDownLeft", "mouthLowerDownRight",
-                                  "mouthUpperUpLeft", "mouthUpperUpRight", "tongueOut")
-_REST_INDEX = np.array([INDEX[c] for c in REST_CHANNELS])
+# the channels a lip seal drives (core.closures): jawOpen, mouthClose and the lip-opening channels
+REST_CHANNELS: tuple[str, ...] = ("jawOpen", "mouthClose", *LIP_OPENING)
+_REST_INDEX = np.array(SEAL_CHANNELS)
 
 
 def rest_weights(p_sil: np.ndarray, threshold: float = 0.5, ramp: int = 3) -> np.ndarray:

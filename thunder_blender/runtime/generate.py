@@ -30,7 +30,7 @@ import numpy as np
 from ..core import activity, blinks, features, gaze, schedule
 from ..core.alignment import AlignConfig, Alignment, align
 from ..core.channels import CHANNELS, EMOTION_INDEX, EMOTIONS, HEAD_INDEX, INDEX, N_ARKIT
-from ..core.closures import aligned_closures
+from ..core.closures import LIP_OPENING, aligned_closures
 from ..core.phones import CLASS_INDEX, phone_input
 from ..core.pronounce import LANGUAGES, pronounce
 from ..core.rest import rest_mouth, rest_weights
@@ -46,8 +46,6 @@ SIL = CLASS_INDEX["sil"]       # fast speech is 4-5 words/s; beyond this the tex
 # With a transcript, seal the lips on the core of each aligned /p b m/ too (core.closures.aligned_closures);
 # chosen by the development-set measurements in docs/TRANSCRIPTS.md (with and without phone input).
 TRANSCRIPT_SEAL = True
-LIP_OPENING = ("mouthFunnel", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthUpperUpLeft",
-               "mouthUpperUpRight", "tongueOut")
 
 
 class GenerationCancelled(Exception):
