@@ -93,3 +93,16 @@ def test_viseme_head_loss_export_and_runtime(tmp_path):
     with torch.no_grad():
         ref = torch.softmax(gen.encoder.viseme_logits(gen.encoder(torch.from_numpy(mel[None, : 2 * len(v)]))), -1)[0]
     np.testing.assert_allclose(v, ref.numpy(), atol=1e-4)
+
+
+def test_a_corpus_with_older_labels_must_be_rebuilt():
+    from thunder_train.corpus.build import LABELS
+    from thunder_train.pipeline import corpus_mismatch
+    from thunder_train.recipe import Recipe
+
+    want = Recipe.load().build_config(Path("x"))
+    meta = {"seed": want.seed, "hours_requested": want.hours, "real_sources": list(want.real_sources),
+            "labels": LABELS, "splits": {"real_train": {}}}
+    assert corpus_mismatch(meta, want) == []
+    old = {k: v for k, v in meta.items() if k != "labels"}
+    assert corpus_mismatch(old, want) == [f"labels 1 (recipe: {LABELS})"]
