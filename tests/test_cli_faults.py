@@ -141,8 +141,11 @@ def test_ctrl_c_at_any_moment_exits_130_or_finishes_and_leaves_nothing(tmp_path)
         outcomes.append(proc.returncode)
         text = err.decode(errors="replace")
         # Python's own start-up (before the launcher has run) handles a Ctrl-C itself: a traceback with no frame
-        # of this project's files, exit 1 or death by SIGINT, nothing written. Anything later is ours to handle.
-        in_python_startup = "Traceback" in text and str(ROOT) not in text
+        # of this project's files and exit 1, or, before the interpreter has installed its handler (a loaded
+        # machine takes longer than the first 50 ms to get there), death by SIGINT with nothing printed; either
+        # way nothing is written. Anything later is ours to handle.
+        in_python_startup = ("Traceback" in text and str(ROOT) not in text) or (
+            proc.returncode == -signal.SIGINT and not text.strip())
         assert proc.returncode in (0, 130) or in_python_startup, (k, proc.returncode, text[-1500:])
         if proc.returncode == 0:
             assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in (tmp_path / "full").iterdir())
