@@ -228,7 +228,7 @@ def stage_eval(cfg: PipelineConfig, corpus: Path, dirs: dict[str, Path]) -> dict
         # the baseline with each clip's transcript; the shipped model's +text row follows the ship decision
         # (stage_text_eval)
         text = {f"{n}+text": onnx_sample_fn(dirs[n], transcript=True) for n in ("deterministic",) if n in dirs}
-        metrics["devset"] = evaluate_devset(variants, cfg.devset, DevEvalConfig(seeds=tuple(ecfg.take_seeds)),
+        metrics["devset"] = evaluate_devset(variants, cfg.devset, DevEvalConfig(seeds=tuple(ecfg.seeds)),
                                             log=_log, text_variants=text)
         meta = cfg.devset / "meta.json"
         if meta.is_file():
@@ -247,7 +247,7 @@ def stage_text_eval(cfg: PipelineConfig, dirs: dict[str, Path], shipped: str, me
     from thunder_train.devset.evaluate import DevEvalConfig, evaluate_devset
     from thunder_train.evaluation.cli import onnx_sample_fn
 
-    res = evaluate_devset({}, cfg.devset, DevEvalConfig(seeds=tuple(cfg.recipe.eval_config().take_seeds)),
+    res = evaluate_devset({}, cfg.devset, DevEvalConfig(seeds=tuple(cfg.recipe.eval_config().seeds)),
                           target_row=False, log=_log,
                           text_variants={f"{shipped}+text": onnx_sample_fn(dirs[shipped], transcript=True)})
     metrics["devset"]["groups"].update(res["groups"])
@@ -307,6 +307,8 @@ def run_pipeline(cfg: PipelineConfig) -> dict:
                 add_card_variant(dirs, name, "_tau1", mouth_temperature=1.0)
     metrics = timed("evaluation", stage_eval, cfg, corpus, dirs)
     metrics["timings_s"] = timings
+    # kept before the ship decision: the evaluation is the longest stage after training
+    (cfg.work / "metrics_evaluated.json").write_text(json.dumps(metrics, indent=2, default=str) + "\n")
     if prefer_sealed(metrics, shipped):
         shipped = sealed
     if prefer_rest(metrics, shipped):
