@@ -117,7 +117,7 @@ def test_silence_rest_closes_the_mouth_where_the_phone_head_hears_silence(model)
     assert rested.settings["silence_rest"] and not plain.settings["silence_rest"]
     mel = G.features.normalise(G.features.log_mel(G.prepare_audio(pcm, sr)))
     n = mel.shape[0] // 2
-    _, _, logits = G.encode(model, mel, n)
+    _, _, logits, _ = G.encode(model, mel, n)
     w = rest_weights(G.softmax(logits[0, :n])[:, G.SIL])
     full, none = w >= 1.0 - 1e-6, w <= 1e-6
     assert full[:10].all() and full[-10:].all() and none.sum() > n // 3   # the padded pauses rest, speech does not

@@ -139,3 +139,38 @@ def test_transcript_cues_follow_the_aligned_class_and_keep_the_rest():
     assert (q.phone_probs[known].argmax(axis=1) == frames[known]).all()
     assert (q.phone_probs[known, frames[known]] >= TRANSCRIPT_WEIGHT).all()
     assert q.sibilance is not None and p[1, 1] < 0.5                          # the input was not already sure
+
+
+def test_viseme_head_posteriors_drive_the_visemes_and_rest_on_sealed_lips():
+    from thunder_blender.core.visemes import visemes_from_head
+
+    v = np.full((5, len(VISEMES)), 0.01, np.float32)
+    v[:, VISEMES.index("RR")] = 0.86   # a class the phone posteriors cannot name on their own
+    w = SpeechCues(_onehot("alveolar"), None, viseme_probs=v).visemes(_mouth(jawOpen=0.25))
+    assert w.shape == (5, 15) and (w.argmax(axis=1) == VISEMES.index("RR")).all()
+    np.testing.assert_allclose(w.sum(axis=1), 1.0, rtol=1e-5)
+    sealed = visemes_from_head(v, _mouth(jawOpen=0.1, mouthClose=0.1))   # lips together: PP takes over
+    assert (sealed.argmax(axis=1) == VISEMES.index("PP")).all()
+    with pytest.raises(ValueError, match="viseme posteriors"):
+        visemes_from_head(v[:, :10], _mouth())
+
+
+def test_transcript_keeps_the_viseme_head_inside_the_aligned_class():
+    from thunder_blender.core.phones import CLASS_INDEX, UNKNOWN
+    from thunder_blender.core.visemes import CLASS_VISEMES, TRANSCRIPT_WEIGHT
+
+    rng = np.random.default_rng(1)
+    p = rng.dirichlet(np.ones(10), size=4).astype(np.float32)
+    v = rng.dirichlet(np.ones(15), size=4).astype(np.float32)
+    frames = np.array([UNKNOWN, CLASS_INDEX["rounded"], CLASS_INDEX["alveolar"], CLASS_INDEX["bilabial"]])
+    q = SpeechCues(p, None, viseme_probs=v).with_transcript(frames)
+    np.testing.assert_allclose(q.viseme_probs.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(q.viseme_probs[0], v[0])                  # not aligned: unchanged
+    for f, cls in ((1, "rounded"), (2, "alveolar"), (3, "bilabial")):
+        inside = [VISEMES.index(x) for x in CLASS_VISEMES[cls]]
+        assert q.viseme_probs[f, inside].sum() >= TRANSCRIPT_WEIGHT
+        # within the class the head's own split is kept
+        ratio = q.viseme_probs[f, inside] / v[f, inside]
+        np.testing.assert_allclose(ratio, ratio[0], rtol=1e-3)
+    half = q.resampled(50.0, 25.0, 2)
+    assert half.viseme_probs.shape == (2, 15)

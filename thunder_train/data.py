@@ -14,7 +14,7 @@ import torch
 
 from thunder_blender.core import features
 from thunder_blender.core.channels import N_CHANNELS
-from thunder_train.corpus.augment import AugmentConfig, augment, retime_labels, time_stretch
+from thunder_train.corpus.augment import AugmentConfig, augment, retime_classes, retime_labels, time_stretch
 
 HOP = features.MEL.hop_length           # 160 samples = one mel frame
 SAMPLES_PER_FRAME = 2 * HOP             # 320 samples = one 50 fps frame
@@ -60,8 +60,11 @@ class BatchConfig:
 
 
 def is_recorded(u) -> bool:
-    """Recorded speech (the aligned Asterisk prompts) rather than synthesised."""
-    return str(u.source).startswith("real") or "asterisk" in str(u.source)
+    """Recorded speech (any ``real_train`` source: Asterisk prompts, game dialogue, Tux Paint descriptions)
+    rather than synthesised: every source that is not a synthesis engine."""
+    from thunder_train.corpus.voices import SYNTH_ENGINES
+
+    return str(u.source) not in SYNTH_ENGINES
 
 
 def draw_probabilities(utts: list, real_share: float) -> np.ndarray:
@@ -80,10 +83,10 @@ class Batcher:
 
     mel (B, 2L, 80) normalised log-mel of the (augmented) audio; mel_clean (B, 2L, 80) raw log-mel of
     the clean audio (the judges' target side); perf (B, L, 55); closure (B, L) bool; phone (B, L) int64;
-    mask (B, L) bool; emotion (B,) int64; intensity (B,) float32.
+    viseme (B, L) int64; mask (B, L) bool; emotion (B,) int64; intensity (B,) float32.
 
     With augmentation on, a crop is played at another tempo with probability ``p_tempo``: round(L * rate)
-    source frames are time-stretched (pitch kept) into L frames, and perf / closure / phone are re-timed on
+    source frames are time-stretched (pitch kept) into L frames, and perf / closure / phone / viseme are re-timed on
     the same map (``corpus.augment.retime_labels``), so mel frame 2j..2j+1 still belongs to label frame j.
     """
 
@@ -116,6 +119,7 @@ class Batcher:
         perf = np.zeros((B, L, N_CHANNELS), np.float32)
         closure = np.zeros((B, L), bool)
         phone = np.zeros((B, L), np.int64)
+        viseme = np.zeros((B, L), np.int64)
         mask = np.zeros((B, L), bool)
         emotion = np.zeros(B, np.int64)
         intensity = np.zeros(B, np.float32)
@@ -130,12 +134,14 @@ class Batcher:
             m = min(src_len, n_all - s)
             clip = np.asarray(u.audio[s * SAMPLES_PER_FRAME:(s + m) * SAMPLES_PER_FRAME], np.float32)
             u_perf, u_closure, u_phone = u.perf[s:s + m], u.closure[s:s + m], u.phone_class[s:s + m]
+            u_vis = u.viseme[s:s + m]
             n = m
             if rate != 1.0:
                 # tempo: the m source frames play in n output frames; audio and labels on the same time map
                 n = max(1, min(L, int(round(m / rate))))
                 clip = time_stretch(clip, n * SAMPLES_PER_FRAME)
                 u_perf, u_phone, u_closure = retime_labels(u_perf, u_phone, u_closure, m / n, n)
+                u_vis = retime_classes(u_vis, m / n, n)
             raw = features_for(clip, n)
             mel_clean[b, : 2 * n] = raw
             if augmenting:
@@ -148,11 +154,12 @@ class Batcher:
             perf[b, :n] = u_perf
             closure[b, :n] = u_closure
             phone[b, :n] = u_phone
+            viseme[b, :n] = u_vis
             mask[b, :n] = True
             emotion[b] = int(u.emotion)
             intensity[b] = float(u.intensity)
         return {k: torch.from_numpy(v) for k, v in dict(
-            mel=mel, mel_clean=mel_clean, perf=perf, closure=closure, phone=phone, mask=mask,
+            mel=mel, mel_clean=mel_clean, perf=perf, closure=closure, phone=phone, viseme=viseme, mask=mask,
             emotion=emotion, intensity=intensity).items()}
 
 

@@ -2,7 +2,7 @@
 
 Graphs (dynamo exporter, weights embedded, dynamic time axis):
   encoder.onnx   mel (1, Tm, 80) normalised log-mel -> feats (1, Tm // 2, E), closure_logit (1, Tm // 2),
-                 phone_logits (1, Tm // 2, n_phones)
+                 phone_logits (1, Tm // 2, n_phones)[, viseme_logits (1, Tm // 2, n_visemes) with a viseme head]
   denoiser.onnx  x_t (B, T, 55), feats (B, T, E), t (B,) int64, emotion (B,) int64, intensity (B,) float32,
                  phones (B, T, 11) float32 [core.phones.phone_input; zeros = no transcript]
                  -> x0 (B, T, 55)   [normalised performance space; card holds perf_mean / perf_std]
@@ -19,6 +19,7 @@ from torch import nn
 from thunder_blender.core.channels import HEAD_CHANNELS
 from thunder_blender.core.phones import PHONE_CLASSES, UNKNOWN, phone_input
 from thunder_blender.core.schedule import ScheduleConfig
+from thunder_blender.core.visemes import VISEMES
 from thunder_blender.runtime.card import ModelCard, Sampling
 from thunder_train.networks import Generator, count_parameters, receptive_field
 
@@ -35,7 +36,8 @@ class _EncoderGraph(nn.Module):
     def forward(self, mel: torch.Tensor):
         feats = self.enc(mel)
         c, p = self.enc.heads(feats)
-        return feats, c, p
+        v = self.enc.viseme_logits(feats)
+        return (feats, c, p) if v is None else (feats, c, p, v)
 
 
 class _DenoiserGraph(nn.Module):
@@ -55,6 +57,11 @@ def git_commit(repo: Path) -> str:
         return "unknown"
 
 
+def encoder_outputs(gen: Generator) -> list[str]:
+    """The encoder graph's output names (``viseme_logits`` only with a viseme head)."""
+    return ["feats", "closure_logit", "phone_logits"] + (["viseme_logits"] if gen.cfg.viseme_head else [])
+
+
 def export_onnx(gen: Generator, out_dir: Path) -> dict[str, Path]:
     """Write encoder.onnx and denoiser.onnx into out_dir; returns their paths."""
     gen = gen.eval()
@@ -66,7 +73,7 @@ def export_onnx(gen: Generator, out_dir: Path) -> dict[str, Path]:
     with torch.no_grad():
         torch.onnx.export(_EncoderGraph(gen).eval(), (mel,), str(enc_path), dynamo=True, external_data=False,
                           opset_version=OPSET, input_names=["mel"],
-                          output_names=["feats", "closure_logit", "phone_logits"],
+                          output_names=encoder_outputs(gen),
                           dynamic_shapes={"mel": {1: 2 * T}}, verbose=False)
     n_t = 150
     args = (torch.randn(2, n_t, gen.cfg.n_channels), torch.randn(2, n_t, gen.cfg.enc_dim),
@@ -100,11 +107,13 @@ def build_card(gen: Generator, *, steps: int, training: dict, repo: Path, status
         },
         "outputs": {
             "encoder": {"feats": ["1", "Tm//2", gen.cfg.enc_dim], "closure_logit": ["1", "Tm//2"],
-                        "phone_logits": ["1", "Tm//2", gen.cfg.n_phones]},
+                        "phone_logits": ["1", "Tm//2", gen.cfg.n_phones],
+                        **({"viseme_logits": ["1", "Tm//2", gen.cfg.n_visemes]} if gen.cfg.viseme_head else {})},
             "denoiser": {"x0": ["B", "T", gen.cfg.n_channels]},
         },
         "head_channels": list(HEAD_CHANNELS),
         "phone_classes": list(PHONE_CLASSES),
+        **({"viseme_classes": list(VISEMES)} if gen.cfg.viseme_head else {}),
         "receptive_field_frames": {"encoder": enc_rf, "denoiser_per_step": den_rf},
         "parameters": {"encoder": count_parameters(gen.encoder), "denoiser": count_parameters(gen.denoiser)},
         "training_commit": git_commit(repo),
@@ -136,9 +145,13 @@ def parity(gen: Generator, out_dir: Path, lengths: tuple[int, ...] = (37, 260), 
         mel = rng.standard_normal((1, 2 * n, gen.cfg.n_mels)).astype(np.float32)
         with torch.no_grad():
             f_t = gen.encoder(torch.from_numpy(mel))
-            c_t, _ = gen.encoder.heads(f_t)
-        f_o, c_o, _ = enc.run(None, {"mel": mel})
-        worst = max(worst, float(np.abs(f_o - f_t.numpy()).max()), float(np.abs(c_o - c_t.numpy()).max()))
+            c_t, p_t = gen.encoder.heads(f_t)
+            v_t = gen.encoder.viseme_logits(f_t)
+        f_o, c_o, p_o, *v_o = enc.run(None, {"mel": mel})
+        worst = max(worst, float(np.abs(f_o - f_t.numpy()).max()), float(np.abs(c_o - c_t.numpy()).max()),
+                    float(np.abs(p_o - p_t.numpy()).max()))
+        if v_t is not None:
+            worst = max(worst, float(np.abs(v_o[0] - v_t.numpy()).max()))
         x = rng.standard_normal((3, n, gen.cfg.n_channels)).astype(np.float32)
         feats = np.repeat(f_o, 3, axis=0)
         t = np.array([999, 300, 0], np.int64)

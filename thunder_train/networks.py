@@ -19,6 +19,7 @@ from torch.nn import functional as F
 
 from thunder_blender.core.channels import EMOTIONS, N_CHANNELS
 from thunder_blender.core.phones import N_PHONE_INPUT, PHONE_CLASSES
+from thunder_blender.core.visemes import VISEMES
 
 
 @dataclass
@@ -32,10 +33,12 @@ class NetConfig:
     den_dilations: tuple[int, ...]
     kernel: int
     dropout: float
+    viseme_head: bool = False   # the encoder also predicts Oculus visemes (False in models trained before it)
     n_mels: int = 80
     n_emotions: int = len(EMOTIONS)
     n_phones: int = len(PHONE_CLASSES)
     n_phone_input: int = N_PHONE_INPUT
+    n_visemes: int = len(VISEMES)
     n_channels: int = N_CHANNELS
 
     def to_dict(self) -> dict:
@@ -91,7 +94,8 @@ class AudioEncoder(nn.Module):
     """(B, Tm, 80) normalised log-mel at 100 fps -> (B, Tm // 2, enc_dim) features at 50 fps.
 
     Auxiliary heads (training signal; the closure head is also used at run time): ``closure`` logit
-    (B, T) and phone class logits (B, T, n_phones).
+    (B, T) and phone class logits (B, T, n_phones); with ``viseme_head``, viseme logits (B, T, n_visemes)
+    (``core.visemes.VISEMES``), which drive viseme and VRM rigs at run time.
     """
 
     def __init__(self, cfg: NetConfig):
@@ -102,6 +106,7 @@ class AudioEncoder(nn.Module):
         self.norm = ChannelNorm(d)
         self.closure_head = nn.Linear(d, 1)
         self.phone_head = nn.Linear(d, cfg.n_phones)
+        self.viseme_head = nn.Linear(d, cfg.n_visemes) if cfg.viseme_head else None
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
         h = self.down(mel.transpose(1, 2))
@@ -111,6 +116,10 @@ class AudioEncoder(nn.Module):
 
     def heads(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.closure_head(feats).squeeze(-1), self.phone_head(feats)
+
+    def viseme_logits(self, feats: torch.Tensor) -> torch.Tensor | None:
+        """(B, T, enc_dim) -> (B, T, n_visemes), or None without a viseme head."""
+        return None if self.viseme_head is None else self.viseme_head(feats)
 
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:

@@ -61,12 +61,16 @@ def _log(msg: str) -> None:
 
 
 def corpus_mismatch(meta: dict, want) -> list[str]:
-    """Settings in which a built corpus (its meta.json) differs from the recipe's BuildConfig ``want``."""
-    # corpora built before real_sources existed hold the Asterisk prompts only
+    """Settings in which a built corpus (its meta.json) differs from the recipe's BuildConfig ``want``, or labels
+    older than this code writes (``corpus.build.LABELS``)."""
+    from thunder_train.corpus.build import LABELS
+
+    # corpora built before real_sources existed hold the Asterisk prompts only; before "labels", version 1
     sources = meta.get("real_sources", ["asterisk"] if meta.get("splits", {}).get("real_train") else [])
-    have = {"seed": meta.get("seed"), "hours": meta.get("hours_requested"), "real_sources": sorted(sources)}
+    have = {"seed": meta.get("seed"), "hours": meta.get("hours_requested"), "real_sources": sorted(sources),
+            "labels": meta.get("labels", 1)}
     need = {"seed": want.seed, "hours": want.hours,
-            "real_sources": sorted(want.real_sources) if want.real else []}
+            "real_sources": sorted(want.real_sources) if want.real else [], "labels": LABELS}
     return [f"{k} {have[k]} (recipe: {need[k]})" for k in need if have[k] != need[k]]
 
 

@@ -208,7 +208,7 @@ class Recipe:
     def net_config(self):
         from thunder_train.networks import NetConfig
 
-        fixed = {"n_mels", "n_emotions", "n_phones", "n_phone_input", "n_channels"}  # data contract, not settings
+        fixed = {"n_mels", "n_emotions", "n_phones", "n_phone_input", "n_visemes", "n_channels"}  # data contract, not settings
         net = self.data["generator"]["net"]
         _exact(net, {f.name for f in fields(NetConfig)} - fixed, "generator.net")
         return NetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in net.items()})

@@ -11,6 +11,7 @@ Losses (all masked to valid frames), in the normalised performance space:
   x0 MSE (mouth channels weighted ``w_mouth``; lip-shape channels also by ``1 + w_extremum * max(target z-score, 0)``)
   + ``w_vel`` * velocity MSE (same weights)
   + ``w_closure`` * BCE(closure head) + ``w_phone`` * CE(phone head)       (encoder auxiliary heads)
+  + ``w_viseme`` * CE(viseme head)                                          (when the encoder has one)
   + ``w_m2s`` * judges.m2s.m2s_loss + ``w_sync`` * judges.sync.sync_loss      (on the denormalised x0)
   + ``w_anchor`` * upper-face MSE to the frozen ``init_from`` model's prediction    (judge variants only)
 
@@ -62,6 +63,7 @@ class TrainConfig:
     closure_frame_weight: float      # x0 loss weight of closure frames (lip seals are short and matter)
     w_extremum: float                # mouth x0/vel weight grows by w_extremum per target std above the mean
     w_phone: float
+    w_viseme: float                  # viseme head CE (encoders with ``net.viseme_head``)
     phone_drop: float                # crops without phone input (audio-only mode)
     phone_span_drop: float           # crops with phones whose one random stretch is unknown
     phone_jitter: int                # phone labels shifted by up to this many frames (aligner error)
@@ -204,6 +206,11 @@ def generator_loss(gen: Generator, diff: Diffusion, batch: dict, cfg: TrainConfi
     parts["phone"] = (F.cross_entropy(p_logit.transpose(1, 2), batch["phone"][:, :T], reduction="none")
                       * m).sum() / m.sum()
     loss = parts["x0"] + cfg.w_vel * parts["vel"] + cfg.w_closure * parts["closure"] + cfg.w_phone * parts["phone"]
+    v_logit = gen.encoder.viseme_logits(feats)
+    if v_logit is not None:
+        parts["viseme"] = (F.cross_entropy(v_logit.transpose(1, 2), batch["viseme"][:, :T], reduction="none")
+                           * m).sum() / m.sum()
+        loss = loss + cfg.w_viseme * parts["viseme"]
     if "anchor" in judges:
         ref = judges["anchor"]
         with torch.no_grad():

@@ -23,7 +23,8 @@ def _clicky_utterance(F: int = 400, every: int = 23) -> Utterance:
     perf[:, 0] = on
     perf[:, 1] = np.arange(F) / F
     return Utterance(audio=audio, perf=perf, phone_class=on.astype(np.int8), closure=on.copy(), emotion=1,
-                     intensity=0.5, voice="test", lang="en", source="test", text="", segments=[])
+                     intensity=0.5, voice="test", lang="en", source="test", text="", segments=[],
+                     viseme=(on * 7).astype(np.int8))
 
 
 def _only_tempo(rate: float) -> AugmentConfig:
@@ -51,6 +52,7 @@ def test_tempo_keeps_audio_and_labels_aligned(rate):
             assert label[max(f - 1, 0):f + 2].any(), (rate, i, f)
         closure = b["closure"][i, :n].numpy()
         phone = b["phone"][i, :n].numpy() > 0
+        np.testing.assert_array_equal(b["viseme"][i, :n].numpy(), 7 * phone)   # visemes re-timed like phones
         assert (closure[phone]).all() and closure.sum() <= phone.sum() + 2 * len(np.nonzero(np.diff(phone))[0]) + 2
         # the clock channel advances ``rate`` source frames per output frame
         clock = b["perf"][i, :n, 1].numpy() * 400

@@ -131,10 +131,12 @@ def test_recorded_speech_gets_its_share_of_draws():
     def utt(source, n):
         return SimpleNamespace(source=source, perf=np.zeros((n, 55), np.float32), audio=np.zeros(320 * n, np.float32))
 
-    utts = [utt("espeak", 1000), utt("flite", 3000), utt("asterisk-pocketsphinx", 100), utt("asterisk-dtw-espeak", 300)]
+    utts = [utt("espeak", 1000), utt("flite", 3000), utt("asterisk-pocketsphinx", 100), utt("asterisk-dtw-espeak", 300),
+            utt("fillets-cs", 200), utt("tuxpaint-ro", 50), utt("fotaq", 400), utt("festival", 10)]
     p = draw_probabilities(utts, 0.5)
     np.testing.assert_allclose(p.sum(), 1.0)
-    np.testing.assert_allclose(p[2:].sum(), 0.5)
+    np.testing.assert_allclose(p[2:7].sum(), 0.5)   # every recorded source shares the recorded half by frames
+    np.testing.assert_allclose(p[6] / p[2], 4.0)
     np.testing.assert_allclose(p[1] / p[0], 3.0)  # by frames within a group
     synth_only = draw_probabilities(utts[:2], 0.5)
     np.testing.assert_allclose(synth_only, [0.25, 0.75])

@@ -41,7 +41,7 @@ def _corpus(n: int = 6, seed: int = 0) -> list[SimpleNamespace]:
         out.append(SimpleNamespace(audio=audio.astype(np.float32), perf=perf, closure=closure,
                                    phone_class=rng.integers(0, 10, frames), emotion=int(rng.integers(0, 8)),
                                    intensity=float(rng.uniform(0, 1)), source="espeak" if i % 2 else "asterisk",
-                                   voice=f"v{i % 3}"))
+                                   voice=f"v{i % 3}", viseme=rng.integers(0, 15, frames)))
     return out
 
 

@@ -41,7 +41,7 @@ import numpy.typing as npt
 
 from .channels import ARKIT_52
 from .flame import flame_key_index
-from .visemes import VISEME_KEYS, VISEMES, SpeechCues, visemes_from_arkit, visemes_from_phones
+from .visemes import VISEME_KEYS, VISEMES, SpeechCues, visemes_from_arkit
 
 FEATURES: tuple[str, ...] = ARKIT_52 + VISEME_KEYS
 FEATURE_INDEX: dict[str, int] = {n: i for i, n in enumerate(FEATURES)}
@@ -326,14 +326,13 @@ class ShapeKeyMapping:
         """Performance (T, 55) (or (T, 52+)) -> shape-key values (T, K).
 
         cues: the audio's ``SpeechCues`` for the same T frames; the viseme features come from them
-        (``visemes_from_phones``) when given, else from the ARKit mouth alone (``visemes_from_arkit``)."""
+        (``SpeechCues.visemes``) when given, else from the ARKit mouth alone (``visemes_from_arkit``)."""
         w = np.asarray(weights, dtype=np.float32)
         feats = np.zeros((w.shape[0], len(FEATURES)), dtype=np.float32)
         feats[:, :_N_ARKIT] = w[:, :_N_ARKIT]
         if np.any(self.matrix[:, _N_ARKIT:]):
             if cues is not None:
-                feats[:, _N_ARKIT:] = visemes_from_phones(cues.phone_probs, w[:, :_N_ARKIT],
-                                                          sibilance_db=cues.sibilance, split=cues.split)
+                feats[:, _N_ARKIT:] = cues.visemes(w[:, :_N_ARKIT])
             else:
                 feats[:, _N_ARKIT:] = visemes_from_arkit(w[:, :_N_ARKIT])
         return (feats @ self.matrix.T.astype(np.float32)).astype(np.float32)

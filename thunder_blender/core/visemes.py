@@ -180,36 +180,70 @@ DEFAULT_SPLIT = VisemeSplit(e=(-0.235 / 0.03, 1 / 0.03, 0.0, 0.0), o=(-0.24 / 0.
 TRANSCRIPT_WEIGHT = 0.85
 
 
+# The visemes each phone class holds (the corpus labels a viseme head is trained on, ``thunder_train.corpus.
+# phonemap.POSE_VISEME``, stay within these): a transcript's aligned class keeps the viseme head's split within it.
+CLASS_VISEMES: dict[str, tuple[str, ...]] = {
+    "sil": ("sil",), "bilabial": ("PP",), "labiodental": ("FF",), "rounded": ("O", "U"), "open": ("aa",),
+    "mid": ("E", "I", "RR"), "dental": ("TH",), "alveolar": ("DD", "nn", "SS", "RR"), "postalveolar": ("CH",),
+    "dorsal": ("kk", "I"),
+}
+assert tuple(CLASS_VISEMES) == PHONE_CLASSES
+# (10, 15): 1 where a class holds a viseme
+_CLASS_MASK = np.array([[v in CLASS_VISEMES[c] for v in VISEMES] for c in PHONE_CLASSES], np.float64)
+
+
 @dataclass(frozen=True)
 class SpeechCues:
     """What the audio says about the mouth, per frame, shared by every take of it.
 
     phone_probs: (T, 10) phone-class posteriors (``PHONE_CLASSES``); sibilance: (T,) or None (``sibilance``);
-    split: how the take's mouth splits E/I and O/U (``VisemeSplit``, the model card's when it has one)."""
+    split: how the take's mouth splits E/I and O/U (``VisemeSplit``, the model card's when it has one);
+    viseme_probs: (T, 15) viseme posteriors (``VISEMES``) of an encoder with a viseme head, or None.
+    ``visemes`` turns them and a take's mouth into viseme weights."""
 
     phone_probs: np.ndarray
     sibilance: np.ndarray | None = None
     split: VisemeSplit = DEFAULT_SPLIT
+    viseme_probs: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.phone_probs.shape[0])
 
+    def visemes(self, arkit: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """Viseme weights (T, 15) for a take's ARKit weights (T, >=52): from the viseme posteriors when the
+        model has them (``visemes_from_head``), else from the phone classes (``visemes_from_phones``)."""
+        if self.viseme_probs is not None:
+            return visemes_from_head(self.viseme_probs, arkit)
+        return visemes_from_phones(self.phone_probs, arkit, sibilance_db=self.sibilance, split=self.split)
+
     def with_transcript(self, frames: np.ndarray, weight: float = TRANSCRIPT_WEIGHT) -> SpeechCues:
         """The cues where a transcript is aligned: ``frames`` (T,) class ids (``UNKNOWN`` = not aligned) replace
-        the posteriors by ``weight`` x the aligned class's one-hot + (1 - weight) x the posteriors."""
+        the posteriors by ``weight`` x the aligned class's one-hot + (1 - weight) x the posteriors. Viseme
+        posteriors become ``weight`` x the posteriors kept within the aligned class's visemes (renormalised;
+        ``CLASS_VISEMES``) + (1 - weight) x the posteriors."""
         p = np.asarray(self.phone_probs, np.float32).copy()
         f = np.asarray(frames)[: len(p)]
         known = np.flatnonzero(f >= 0)
         p[known] *= 1.0 - weight
         p[known, f[known]] += weight
-        return SpeechCues(p, self.sibilance, self.split)
+        v = self.viseme_probs
+        if v is not None:
+            v = np.asarray(v, np.float64).copy()
+            mask = _CLASS_MASK[f[known]]
+            inside = v[known] * mask + 1e-6 * mask
+            v[known] = (1.0 - weight) * v[known] + weight * inside / inside.sum(axis=1, keepdims=True)
+            v = v.astype(np.float32)
+        return SpeechCues(p, self.sibilance, self.split, v)
 
     def resampled(self, src_fps: float, dst_fps: float, n_out: int) -> SpeechCues:
         """The cues at another frame rate (linear, no extreme preservation: these are not animation)."""
-        p = resample(np.asarray(self.phone_probs, np.float32), src_fps, dst_fps, n_out, preserve_extremes=False)
-        s = None if self.sibilance is None else resample(
-            np.asarray(self.sibilance, np.float32)[:, None], src_fps, dst_fps, n_out, preserve_extremes=False)[:, 0]
-        return SpeechCues(p, s, self.split)
+        def rs(x: np.ndarray) -> np.ndarray:
+            return resample(np.asarray(x, np.float32), src_fps, dst_fps, n_out, preserve_extremes=False)
+
+        p = rs(self.phone_probs)
+        s = None if self.sibilance is None else rs(np.asarray(self.sibilance, np.float32)[:, None])[:, 0]
+        v = None if self.viseme_probs is None else rs(self.viseme_probs)
+        return SpeechCues(p, s, self.split, v)
 
 
 def lips_sealed_arkit(arkit: np.ndarray, tol: float = 0.05) -> np.ndarray:
@@ -274,10 +308,31 @@ def visemes_from_phones(phone_probs: npt.ArrayLike, arkit: npt.ArrayLike, smooth
     w[:, _V["RR"]] += c["alveolar"] * rr
     w[:, _V["DD"]] += c["alveolar"] * dd
     w[:, _V["nn"]] += c["alveolar"] * (rest - dd)
-    seal = lips_sealed_arkit(a)
+    return _rest_on_seal(w, a)
+
+
+def _rest_on_seal(w: np.ndarray, arkit: np.ndarray) -> npt.NDArray[np.float32]:
+    """Viseme weights (T, 15) whose rows sum to 1, with PP raised to at least how sealed the take's lips are
+    (``lips_sealed_arkit``, outside silence); every other viseme is scaled down to make room."""
+    seal = lips_sealed_arkit(arkit)
     pp = np.maximum(w[:, _V["PP"]], seal * (1.0 - w[:, _V["sil"]]))
     others = 1.0 - w[:, _V["PP"]]
     scale = np.where(others > 1e-9, (1.0 - pp) / np.maximum(others, 1e-9), 0.0)
-    w *= scale[:, None]
+    w = w * scale[:, None]
     w[:, _V["PP"]] = pp
     return w.astype(np.float32)
+
+
+def visemes_from_head(viseme_probs: npt.ArrayLike, arkit: npt.ArrayLike, smooth: int = 1,
+                      sharpen: float = 2.0) -> npt.NDArray[np.float32]:
+    """Viseme posteriors (T, 15) of an encoder's viseme head + the take's ARKit weights (T, >=52) -> viseme
+    weights (T, 15): the posteriors averaged over ``2 * smooth + 1`` frames, sharpened (power ``sharpen``,
+    renormalised), and PP raised where the take's lips are sealed, as in ``visemes_from_phones``."""
+    v = np.asarray(viseme_probs, np.float64)
+    a = np.asarray(arkit, np.float64)
+    if v.ndim != 2 or v.shape[1] != len(VISEMES) or a.ndim != 2 or a.shape[0] != v.shape[0]:
+        raise ValueError(f"expected viseme posteriors (T, {len(VISEMES)}) and ARKit (T, 52+), "
+                         f"got {v.shape} and {a.shape}")
+    v = _smooth(v, smooth) ** sharpen
+    v /= np.maximum(v.sum(axis=1, keepdims=True), 1e-12)
+    return _rest_on_seal(v, a)

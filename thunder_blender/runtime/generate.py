@@ -121,8 +121,8 @@ class Takes:
     weights: (N, T, 55) float32 at ``fps``; ARKit weights in [0, 1], head rotation in radians.
     seeds: the seed of each take (re-rolling take i with seeds[i] reproduces it exactly).
     cues: what the audio says about the mouth (``core.visemes.SpeechCues``: (T, 10) phone-class posteriors over
-        the card's ``phone_classes`` and (T,) sibilance), shared by all takes; viseme and VRM keys are driven
-        from them (``core.visemes.visemes_from_phones``). None when not available.
+        the card's ``phone_classes``, (T,) sibilance and, from a viseme head, (T, 15) viseme posteriors), shared
+        by all takes; viseme and VRM keys are driven from them (``SpeechCues.visemes``). None when not available.
     alignment: the transcript aligned to the audio (``core.alignment.Alignment``, model frames), shared by all
         takes; None without a transcript. ``settings["alignment"]`` holds a summary (``Alignment.summary``);
         its words are in ``alignment.to_dict()``.
@@ -239,9 +239,10 @@ def add_eye_layer(perf: np.ndarray, fps: float, pause: np.ndarray, seed: int) ->
     return perf
 
 
-def encode(model, mel: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def encode(model, mel: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
     """The encoder over ``n`` model frames of normalised log-mel ``mel`` (>= 2n, 80): feats (1, n, E),
-    closure logits (1, n), phone logits (1, n, P) or None when the graph has no phone head.
+    closure logits (1, n), phone logits (1, n, P) or None when the graph has no phone head, viseme logits
+    (1, n, 15) or None when it has no viseme head.
 
     The encoder is convolutional with per-frame norms, so it runs in windows of the card's window length
     with its receptive field as margin on both sides: the same features as one pass (to float rounding),
@@ -249,15 +250,15 @@ def encode(model, mel: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.n
     """
     size, margin = model.card.window.frames, model.card.receptive_field_frames["encoder"]
     if n <= size + 2 * margin:
-        return model.run_encoder_phones(mel[None, : 2 * n])
+        return model.run_encoder_heads(mel[None, : 2 * n])
     parts: list[tuple] = []
     for s in range(0, n, size):
         e = min(n, s + size)
         a, b = max(0, s - margin), min(n, e + margin)
-        out = model.run_encoder_phones(mel[None, 2 * a: 2 * b])
+        out = model.run_encoder_heads(mel[None, 2 * a: 2 * b])
         parts.append(tuple(None if x is None else x[:, s - a: s - a + e - s] for x in out))
-    joined = [None if parts[0][j] is None else np.concatenate([p[j] for p in parts], axis=1) for j in range(3)]
-    return joined[0], joined[1], joined[2]
+    joined = [None if parts[0][j] is None else np.concatenate([p[j] for p in parts], axis=1) for j in range(4)]
+    return joined[0], joined[1], joined[2], joined[3]
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -334,10 +335,12 @@ def generate(request: GenerateRequest, model, progress: ProgressFn | None = None
             progress(done, total)
 
     _check_cancel(cancel)
-    feats, closure_logit, phone_logits = encode(model, mel, n)
+    feats, closure_logit, phone_logits, viseme_logits = encode(model, mel, n)
     del mel
     posteriors = None if phone_logits is None else softmax(phone_logits[0, :n])
-    cues = None if posteriors is None else SpeechCues(posteriors, sibilance(raw_mel[: 2 * n]), card.split)
+    cues = None if posteriors is None else SpeechCues(
+        posteriors, sibilance(raw_mel[: 2 * n]), card.split,
+        None if viseme_logits is None else softmax(viseme_logits[0, :n]))
     rest = card.silence_rest if request.silence_rest is None else request.silence_rest
     rest_w = None if not rest or posteriors is None else rest_weights(posteriors[:, SIL])
     del raw_mel

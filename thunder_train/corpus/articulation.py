@@ -77,6 +77,7 @@ POSES: dict[str, dict[str, float]] = {
     "ɛ": _p(jawOpen=0.36, mouthStretch_=0.20, mouthLowerDown_=0.15),
     "ə": _p(jawOpen=0.25, mouthLowerDown_=0.08),
 }
+POSES["ɚ"] = POSES["ə"]  # r-coloured schwa: the same mouth (its own key only for its viseme label)
 for _pose in POSES.values():
     assert all(k in INDEX for k in _pose), _pose
 
@@ -92,7 +93,7 @@ DOMINANCE: dict[str, tuple[float, float, float]] = {
 }
 # per-pose overrides of the lip-shape dominance: schwa is the most coarticulated vowel; rounding is what
 # /w/ is made of, and it is short
-SHAPE_DOMINANCE_POSE: dict[str, float] = {"ə": 0.4, "w": 8.0}
+SHAPE_DOMINANCE_POSE: dict[str, float] = {"ə": 0.4, "ɚ": 0.4, "w": 8.0}
 _CLASS_NAMES = {v: k for k, v in CLASS_INDEX.items()}
 _VOWELS = (CLASS_INDEX["open"], CLASS_INDEX["mid"], CLASS_INDEX["rounded"])
 _MOUTH_ARKIT = tuple(i for i, n in enumerate(ARKIT_52) if n.startswith(("jaw", "mouth")) or n in ("cheekPuff", "tongueOut"))
@@ -166,17 +167,29 @@ def closure_frames(segs: list[Segment], n_frames: int, fps: float) -> np.ndarray
     return mask
 
 
-def frame_classes(segs: list[Segment], n_frames: int, fps: float) -> np.ndarray:
-    """Phone class per frame (the segment covering the frame centre): ``(F,) int8``."""
+def _frame_labels(segs: list[Segment], labels: list[int], n_frames: int, fps: float) -> np.ndarray:
+    """Per frame, the label of the segment covering the frame centre (0 outside every segment): ``(F,) int8``."""
     out = np.zeros(n_frames, np.int8)
     centres = (np.arange(n_frames) + 0.5) / fps
     starts = np.array([s for _, _, s, _ in segs])
     if len(segs):
         k = np.clip(np.searchsorted(starts, centres, side="right") - 1, 0, len(segs) - 1)
         ends = np.array([e for _, _, _, e in segs])
-        cls = np.array([c for _, c, _, _ in segs], np.int8)
-        out = np.where(centres < ends[k], cls[k], 0).astype(np.int8)
+        out = np.where(centres < ends[k], np.asarray(labels, np.int8)[k], 0).astype(np.int8)
     return out
+
+
+def frame_classes(segs: list[Segment], n_frames: int, fps: float) -> np.ndarray:
+    """Phone class per frame (the segment covering the frame centre): ``(F,) int8``."""
+    return _frame_labels(segs, [c for _, c, _, _ in segs], n_frames, fps)
+
+
+def frame_visemes(segs: list[Segment], n_frames: int, fps: float) -> np.ndarray:
+    """Viseme id per frame (``core.visemes.VISEMES``; ``phonemap.pose_viseme`` of the segment covering the frame
+    centre, ``sil`` outside every segment): ``(F,) int8``."""
+    from .phonemap import pose_viseme
+
+    return _frame_labels(segs, [pose_viseme(p) for p, _, _, _ in segs], n_frames, fps)
 
 
 def articulate(segs: list[Segment], n_frames: int, fps: float, style: ArticulationStyle,

@@ -386,9 +386,16 @@ def retime_labels(perf: np.ndarray, phone: np.ndarray, closure: np.ndarray, rate
     i1 = np.minimum(i0 + 1, F - 1)
     fr = (src - i0)[:, None].astype(np.float32)
     out_perf = (perf[i0] * (1 - fr) + perf[i1] * fr).astype(perf.dtype)
-    out_phone = phone[np.clip(np.floor(centre).astype(int), 0, F - 1)]
+    out_phone = retime_classes(phone, rate, n_out)
     a = np.clip(np.floor(np.arange(n_out) * rate).astype(int), 0, F - 1)
     b = np.clip(np.ceil((np.arange(n_out) + 1) * rate).astype(int), a + 1, F)
     cs = np.concatenate([[0], np.cumsum(closure.astype(np.int64))])
     out_closure = (cs[b] - cs[a]) > 0
     return out_perf, out_phone, out_closure
+
+
+def retime_classes(labels: np.ndarray, rate: float, n_out: int) -> np.ndarray:
+    """Frame labels ``(F,)`` of a clip played ``rate`` times faster: output frame j takes the label at the centre
+    of source frames [j * rate, (j + 1) * rate). Returns ``(n_out,)``."""
+    centre = (np.arange(n_out) + 0.5) * rate
+    return labels[np.clip(np.floor(centre).astype(int), 0, len(labels) - 1)]

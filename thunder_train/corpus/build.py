@@ -22,6 +22,8 @@ from .voices import Voice, all_voices, sentence_split, voice_split
 # measured ratio of built to estimated hours of the seed-0, 12 h build (10.25 / 12 before calibration)
 DURATION_CALIBRATION = 0.855
 SPLIT_SHARE = {"train": 0.90, "val": 0.05, "test": 0.05}
+# version of what the shards' labels mean; 2: consonant pose keys name their viseme (``phonemap.POSE_VISEME``)
+LABELS = 2
 # share of synthetic hours per voice group
 GROUP_SHARE = {"espeak-en": 0.38, "espeak-other": 0.20, "flite": 0.27, "festival": 0.15}
 
@@ -280,7 +282,8 @@ def _meta(cfg: BuildConfig, stats: dict, synth_wall: float, wall: float) -> dict
             "closure_frames": s["closure_frames"], "bilabial_segments": s["bilabial_segments"],
         }
     return {
-        "fps": FPS, "sample_rate": SR, "seed": cfg.seed, "hours_requested": cfg.hours, "workers": cfg.workers,
+        "fps": FPS, "sample_rate": SR, "labels": LABELS, "seed": cfg.seed, "hours_requested": cfg.hours,
+        "workers": cfg.workers,
         "real_sources": list(cfg.real_sources) if cfg.real else [],
         "synthetic_hours": round(synth_sec / 3600, 4), "synthetic_wall_s": round(synth_wall, 1),
         "synthetic_speed_x_realtime": round(synth_sec / max(synth_wall, 1e-6), 1), "build_wall_s": round(wall, 1),

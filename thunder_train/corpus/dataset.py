@@ -25,6 +25,14 @@ class Utterance:
     source: str
     text: str
     segments: list[tuple[str, int, float, float]]  # (pose key, class id, start s, end s)
+    viseme: np.ndarray | None = None  # (F,) int8 viseme ids (core.visemes.VISEMES) from the segments' pose keys
+
+    def __post_init__(self) -> None:
+        if self.viseme is None:
+            from .articulation import frame_visemes
+            from .synth import FPS
+
+            self.viseme = frame_visemes(self.segments, len(self.perf), FPS)
 
 
 def load_meta(root: str | Path) -> dict:

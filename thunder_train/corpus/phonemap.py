@@ -2,7 +2,9 @@
 
 Every phone becomes one or two *segments* ``(pose_key, class_id)``: diphthongs split into two
 halves with their own mouth pose. ``class_id`` indexes ``thunder_train.phones.PHONE_CLASSES``;
-``pose_key`` names a mouth pose in ``articulation.POSES`` (finer than the class, e.g. ``i`` vs ``ɑ``).
+``pose_key`` names a mouth pose in ``articulation.POSES`` (finer than the class, e.g. ``i`` vs ``ɑ``);
+consonant keys without a pose of their own (``alveolar.s``) are drawn with their class's pose. Every pose key
+also names one Oculus viseme (``POSE_VISEME``), the label of the encoder's viseme head.
 Inputs: espeak-ng IPA event names (any language), CMU / festival "radio" names (flite, festival,
 pocketsphinx).
 """
@@ -10,9 +12,11 @@ from __future__ import annotations
 
 import unicodedata
 
+from thunder_blender.core.visemes import VISEMES
 from thunder_train.phones import CLASS_INDEX
 
-# IPA base symbol -> (class, pose key). Pose keys are vowels for vowels, the class name otherwise.
+# IPA base symbol -> (class, pose key). Pose keys are vowels for vowels, the class name (or the class name and
+# the viseme's sound, ``alveolar.s``) otherwise.
 _IPA: dict[str, tuple[str, str]] = {}
 
 
@@ -37,19 +41,42 @@ _add("i", "mid", "i")
 _add("ɪ ɨ ᵻ ɯ", "mid", "ɪ")
 _add("e ɘ ɤ", "mid", "e")
 _add("ɛ ɜ", "mid", "ɛ")
-_add("ə ɚ ɝ", "mid", "ə")
+_add("ə", "mid", "ə")
+_add("ɚ ɝ", "mid", "ɚ")          # r-coloured: drawn as ə, its viseme is RR
 _add("A", "open", "ɑ")
 _add("ε E", "mid", "ɛ")
 _add("I", "mid", "ɪ")
 _add("O", "rounded", "ɔ")
 _add("U", "rounded", "ʊ")
 _add("θ ð", "dental")
-_add("t d n s z l r ɹ ɾ ɫ ɬ ɮ ɺ ɻ ʈ ɖ ɳ ɭ ɽ", "alveolar")
+_add("t d ɾ ʈ ɖ", "alveolar")                     # stops and taps: viseme DD
+_add("n l ɫ ɬ ɮ ɺ ɳ ɭ", "alveolar", "alveolar.n")  # nasal and laterals: nn
+_add("s z", "alveolar", "alveolar.s")              # sibilants: SS
+_add("r ɹ ɻ ɽ", "alveolar", "alveolar.r")          # r: RR
 _add("ʃ ʒ ɕ ʑ ʂ ʐ", "postalveolar")
-_add("k g ɡ ŋ x ɣ h ɦ j ʎ ɲ ç ʝ q ɢ ʁ ʀ χ ħ ʕ ʔ ɰ c ɟ ʜ ʢ ɧ", "dorsal")
+_add("k g ɡ ŋ x ɣ h ɦ ʎ ɲ ç ʝ q ɢ ʁ ʀ χ ħ ʕ ʔ ɰ c ɟ ʜ ʢ ɧ", "dorsal")
+_add("j", "dorsal", "dorsal.j")                    # the glide of "yes": drawn as dorsal, viseme I
 
-_AFFRICATES = {"tʃ": "postalveolar", "dʒ": "postalveolar", "tɕ": "postalveolar", "dʑ": "postalveolar",
-               "ʈʂ": "postalveolar", "ts": "alveolar", "dz": "alveolar", "pf": "bilabial"}
+# pose key -> Oculus viseme (``core.visemes.VISEMES``), as the OVR LipSync phone table assigns them
+POSE_VISEME: dict[str, str] = {
+    "sil": "sil", "bilabial": "PP", "labiodental": "FF", "dental": "TH", "alveolar": "DD", "alveolar.n": "nn",
+    "alveolar.s": "SS", "alveolar.r": "RR", "postalveolar": "CH", "dorsal": "kk", "dorsal.j": "I",
+    "w": "U", "u": "U", "ʊ": "U", "y": "U", "o": "O", "ɔ": "O", "ø": "O", "ɑ": "aa", "æ": "aa", "ʌ": "aa",
+    "i": "I", "ɪ": "I", "e": "E", "ɛ": "E", "ə": "E", "ɚ": "RR",
+}
+assert set(POSE_VISEME.values()) == set(VISEMES)
+VISEME_ID: dict[str, int] = {v: i for i, v in enumerate(VISEMES)}
+
+
+def pose_viseme(pose: str) -> int:
+    """Viseme id (``VISEMES`` index) of a segment's pose key; a class-name key stands for its class's viseme."""
+    return VISEME_ID[POSE_VISEME[pose]]
+
+
+_AFFRICATES = {"tʃ": ("postalveolar", "postalveolar"), "dʒ": ("postalveolar", "postalveolar"),
+               "tɕ": ("postalveolar", "postalveolar"), "dʑ": ("postalveolar", "postalveolar"),
+               "ʈʂ": ("postalveolar", "postalveolar"), "ts": ("alveolar", "alveolar.s"),
+               "dz": ("alveolar", "alveolar.s"), "pf": ("bilabial", "bilabial")}
 _SILENCE = {"", "_", "_:", "_!", "||", "|", "pau", "sil", "sp", "h#", "#", "brth", "ssil"}
 _STRIP = set("ˈˌːˑ-_'!^;~=.|") | {"\u0303", "\u0329", "\u032f", "\u0361", "\u02b0", "\u02b2", "\u02b7", "\u0325",
                                    "\u0324", "\u0330", "\u031a", "\u02de", "\u0348", "\u0339", "\u031c",
@@ -81,9 +108,9 @@ def ipa_segments(name: str) -> list[tuple[str, int]]:
     s = _base(name)
     if not s:
         return [("sil", CLASS_INDEX["sil"])]
-    for aff, cls in _AFFRICATES.items():
+    for aff, (cls, pose) in _AFFRICATES.items():
         if s.startswith(aff):
-            return [(cls, CLASS_INDEX[cls])]
+            return [(pose, CLASS_INDEX[cls])]
     chars = [ch for ch in s if ch in _IPA]
     if not chars:
         UNKNOWN[name] = UNKNOWN.get(name, 0) + 1
@@ -96,7 +123,7 @@ def ipa_segments(name: str) -> list[tuple[str, int]]:
         if second[0] in ("open", "mid", "rounded") and second[1] != first[1]:
             out.append((second[1], CLASS_INDEX[second[0]]))
         elif chars[1] in ("ɹ", "r", "ɻ"):  # r-coloured vowel
-            out.append(("ə", CLASS_INDEX["mid"]))
+            out.append(("ɚ", CLASS_INDEX["mid"]))
     return out
 
 

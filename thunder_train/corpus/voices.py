@@ -19,11 +19,14 @@ FESTIVAL_VOICES = ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")
 FIXED_SPLIT = {"flite/awb": "test", "flite/kal": "val", "festival/ked_diphone": "test"}
 
 
+SYNTH_ENGINES = ("espeak", "flite", "festival")  # the ``source`` of every synthesised utterance
+
+
 @dataclass(frozen=True)
 class Voice:
     """A synthetic speaker: engine + voice name."""
 
-    engine: str   # "espeak", "flite", "festival"
+    engine: str   # one of SYNTH_ENGINES
     name: str     # engine's voice name, e.g. "en-us+f3", "slt", "kal_diphone"
     lang: str     # language of the voice's rules ("en", "de", ...)
 

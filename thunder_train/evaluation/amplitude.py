@@ -7,7 +7,7 @@ ratio generated / target is reported per articulator:
 =========  ===========================================  ==============================================
 name       segments (pose keys)                         value
 =========  ===========================================  ==============================================
-jaw        open and mid vowels (ɑ æ ʌ ɛ e ə ɔ o)        max jawOpen
+jaw        open and mid vowels (ɑ æ ʌ ɛ e ə ɚ ɔ o)      max jawOpen
 closure    bilabial                                     depth of the seal: max aperture in the
                                                         +-``context`` frames around the segment minus
                                                         min aperture in it (aperture = jawOpen - mouthClose)
@@ -50,7 +50,7 @@ def spread(perf: np.ndarray) -> np.ndarray:
 
 # name -> (pose keys, value of a frame, kind)
 ARTICULATORS: dict[str, tuple[tuple[str, ...], Callable[[np.ndarray], np.ndarray], str]] = {
-    "jaw": (("ɑ", "æ", "ʌ", "ɛ", "e", "ə", "ɔ", "o"), _ch("jawOpen"), "max"),
+    "jaw": (("ɑ", "æ", "ʌ", "ɛ", "e", "ə", "ɚ", "ɔ", "o"), _ch("jawOpen"), "max"),
     "closure": (("bilabial",), aperture, "depth"),
     "funnel": (ROUNDED_POSES, _ch("mouthFunnel"), "max"),
     "pucker": (("u", "ʊ", "w", "y", "ø"), _ch("mouthPucker"), "max"),

@@ -101,7 +101,7 @@ def evaluate(devset: str | Path, model_dir: str | Path | None = None, seed: int 
         audio = np.asarray(r.audio, np.float32) / 32768.0
         mel = features.normalise(features.log_mel(audio))
         n = mel.shape[0] // 2
-        _, _, logits = encode(model, mel, n)
+        _, _, logits, _ = encode(model, mel, n)
         logits = logits[0, :n]
         key = f"{i}:{r.voice}:{r.text}"
         if key not in cache:

@@ -35,6 +35,7 @@ from thunder_blender.core import head as head_mod
 from thunder_blender.core.rig_names import FEATURE_INDEX, VRM_EXPRESSIONS
 from thunder_blender.core.visemes import (
     VISEMES,
+    SpeechCues,
     prototype_vector,
     sibilance,
     visemes_from_arkit,
@@ -59,7 +60,10 @@ EXPECTED_VISEME: dict[str, str] = {
 VRM_MOUTH = ("aa", "ih", "ou", "ee", "oh")
 # "phones": posteriors + mouth + the audio's sibilance (what the add-on does); "phones_mouth_only": without it
 # "phones_text": as "phones", with the prompt's transcript aligned at run time (``SpeechCues.with_transcript``)
-METHODS = ("projection", "phones_mouth_only", "phones", "phones_text")
+# "head", "head_text": the encoder's viseme head (``visemes_from_head``), without and with the transcript (models
+# with a viseme head only)
+METHODS = ("projection", "phones_mouth_only", "phones", "phones_text", "head", "head_text")
+HEAD_METHODS = ("head", "head_text")
 QUIET_DB = -40.0  # a frame this far below the clip's loudest frame is silent
 
 
@@ -144,10 +148,11 @@ def collect(per_lang: int, seed: int, cache: Path, langs: tuple[str, ...], corpu
             takes = generate(GenerateRequest(pcm=audio, sample_rate=16000, n_takes=1, seed=0), model)
             mel = features.normalise(features.log_mel(features.to_model_audio(audio, 16000)))
             n = takes.weights.shape[1]
-            logits = model.run_encoder_phones(mel[None, : 2 * n])[2][0]
+            _, _, logits, vlogits = model.run_encoder_heads(mel[None, : 2 * n])
             sib = sibilance(features.log_mel(features.to_model_audio(audio, 16000)))
             out.append({"lang": lang, "key": key, "text": text, "level_db": frame_level_db(audio, takes.fps),
-                        "sibilance": sib, "perf": takes.weights[0], "logits": logits, "fps": takes.fps,
+                        "sibilance": sib, "perf": takes.weights[0], "logits": logits[0], "fps": takes.fps,
+                        "viseme_logits": None if vlogits is None else vlogits[0],
                         "phones": [str(p) for p in z["phones"]], "times": z["times"], "split": model.card.split})
     return out
 
@@ -192,12 +197,17 @@ def score(items: list[dict], method: str) -> dict:
         probs = _softmax(it["logits"][:n])
         if method == "projection":
             vis = visemes_from_arkit(perf)
+        elif method in HEAD_METHODS:
+            cues = SpeechCues(probs, viseme_probs=_softmax(it["viseme_logits"][:n]))
+            if method == "head_text":
+                cues = _with_transcript(it, cues)
+            vis = cues.visemes(perf)
         else:
             sib = it.get("sibilance") if method in ("phones", "phones_text") else None
             if sib is not None:
                 sib = np.pad(sib[:n], (0, max(0, n - len(sib))), mode="edge")
             if method == "phones_text":
-                probs = _with_transcript(it, probs)
+                probs = _with_transcript(it, SpeechCues(probs)).phone_probs
             vis = visemes_from_phones(probs, perf, sibilance_db=sib, split=it["split"])
         peak = np.maximum(peak, vis.max(axis=0))
         for p, (s, e) in zip(it["phones"], it["times"], strict=True):
@@ -246,20 +256,19 @@ def score(items: list[dict], method: str) -> dict:
     }
 
 
-def _with_transcript(it: dict, probs: np.ndarray) -> np.ndarray:
-    """The posteriors with the item's transcript aligned as the runtime does it (unchanged if it cannot be)."""
+def _with_transcript(it: dict, cues: SpeechCues) -> SpeechCues:
+    """The cues with the item's transcript aligned as the runtime does it (unchanged if it cannot be)."""
     from thunder_blender.core.alignment import AlignConfig
     from thunder_blender.core.pronounce import language_of
-    from thunder_blender.core.visemes import SpeechCues
     from thunder_blender.runtime.generate import InputError, align_transcript
 
-    n = probs.shape[0]
+    n = len(cues)
     try:
         al = align_transcript(it["text"], it["logits"][:n], n / it["fps"], AlignConfig(fps=it["fps"]),
                               language_of(it["lang"]))
     except InputError:
-        return probs
-    return SpeechCues(probs).with_transcript(al.frames).phone_probs
+        return cues
+    return cues.with_transcript(al.frames)
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -281,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     for lang in (*args.langs.split(","), "all"):
         sub = [i for i in items if lang == "all" or i["lang"] == lang]
         if sub:
-            report[lang] = {m: score(sub, m) for m in METHODS}
+            report[lang] = {m: score(sub, m) for m in METHODS
+                            if m not in HEAD_METHODS or sub[0]["viseme_logits"] is not None}
     text = json.dumps(report, indent=1)
     print(text)
     if args.out:
