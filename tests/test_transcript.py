@@ -260,18 +260,18 @@ def test_generate_with_transcript_on_the_shipped_model(shipped):
     starts = [w.start for w in al.words if w.start is not None]
     assert starts == sorted(starts) and starts[-1] < told.duration
     assert told.settings["alignment"]["n_words"] == len(al.words)
-    assert not shipped.phone_input  # the shipped model is audio-only: said so
-    assert any("without phone input" in w for w in told.settings["warnings"])
-    # without transcript sealing the takes are the audio-only takes; with it (the default) only the cores of
-    # the aligned /p b m/ change, and they are sealed
+    assert shipped.phone_input and told.settings["alignment"]["phone_input"] is True
+    assert not any("without phone input" in w for w in told.settings.get("warnings", []))
+    # the denoiser takes the aligned phones, so the takes change; transcript sealing (the default) then seals
+    # the cores of the aligned /p b m/ and changes nothing else
     unsealed = generate(GenerateRequest(pcm=pcm, sample_rate=rate, n_takes=2, seed=3, transcript=DEMO_TEXT,
                                         transcript_seal=False), shipped)
-    np.testing.assert_array_equal(plain.weights, unsealed.weights)
+    assert np.abs(plain.weights - unsealed.weights).max() > 0.05
     from thunder_blender.core.closures import aligned_closures, sealed_frames
     from thunder_blender.runtime.generate import TRANSCRIPT_SEAL
 
     cores = aligned_closures(al.frames)
-    changed = np.any(plain.weights != told.weights, axis=(0, 2))
+    changed = np.any(unsealed.weights != told.weights, axis=(0, 2))
     assert TRANSCRIPT_SEAL and cores.sum() >= 3
     assert not np.any(changed & ~cores)
     assert all(sealed_frames(w)[cores].all() for w in told.weights)
