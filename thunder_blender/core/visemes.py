@@ -272,13 +272,7 @@ def visemes_from_phones(phone_probs: npt.ArrayLike, arkit: npt.ArrayLike, smooth
     3. Closures come from the mouth: where the take's lips are sealed (``lips_sealed_arkit``) PP takes at least
        that much weight; every other viseme is scaled down to make room, so the vowels rest on /p b m/.
     """
-    p = np.asarray(phone_probs, np.float64)
-    a = np.asarray(arkit, np.float64)
-    if p.ndim != 2 or p.shape[1] != len(PHONE_CLASSES) or a.ndim != 2 or a.shape[0] != p.shape[0]:
-        raise ValueError(f"expected phone posteriors (T, {len(PHONE_CLASSES)}) and ARKit (T, 52+), "
-                         f"got {p.shape} and {a.shape}")
-    p = _smooth(p, smooth) ** sharpen
-    p /= np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
+    p, a = _sharpened(phone_probs, arkit, len(PHONE_CLASSES), "phone", smooth, sharpen)
     c = {n: p[:, i] for i, n in enumerate(PHONE_CLASSES)}
     jaw = a[:, INDEX["jawOpen"]]
     spread = 0.5 * (a[:, INDEX["mouthStretchLeft"]] + a[:, INDEX["mouthStretchRight"]])
@@ -328,11 +322,17 @@ def visemes_from_head(viseme_probs: npt.ArrayLike, arkit: npt.ArrayLike, smooth:
     """Viseme posteriors (T, 15) of an encoder's viseme head + the take's ARKit weights (T, >=52) -> viseme
     weights (T, 15): the posteriors averaged over ``2 * smooth + 1`` frames, sharpened (power ``sharpen``,
     renormalised), and PP raised where the take's lips are sealed, as in ``visemes_from_phones``."""
-    v = np.asarray(viseme_probs, np.float64)
-    a = np.asarray(arkit, np.float64)
-    if v.ndim != 2 or v.shape[1] != len(VISEMES) or a.ndim != 2 or a.shape[0] != v.shape[0]:
-        raise ValueError(f"expected viseme posteriors (T, {len(VISEMES)}) and ARKit (T, 52+), "
-                         f"got {v.shape} and {a.shape}")
-    v = _smooth(v, smooth) ** sharpen
-    v /= np.maximum(v.sum(axis=1, keepdims=True), 1e-12)
+    v, a = _sharpened(viseme_probs, arkit, len(VISEMES), "viseme", smooth, sharpen)
     return _rest_on_seal(v, a)
+
+
+def _sharpened(probs: npt.ArrayLike, arkit: npt.ArrayLike, n: int, what: str, smooth: int,
+               sharpen: float) -> tuple[np.ndarray, np.ndarray]:
+    """Posteriors (T, n) averaged over ``2 * smooth + 1`` frames, to the power ``sharpen``, renormalised, and the
+    ARKit weights (T, >=52) as float64; ValueError on other shapes."""
+    p = np.asarray(probs, np.float64)
+    a = np.asarray(arkit, np.float64)
+    if p.ndim != 2 or p.shape[1] != n or a.ndim != 2 or a.shape[0] != p.shape[0]:
+        raise ValueError(f"expected {what} posteriors (T, {n}) and ARKit (T, 52+), got {p.shape} and {a.shape}")
+    p = _smooth(p, smooth) ** sharpen
+    return p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12), a
