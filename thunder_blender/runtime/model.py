@@ -120,18 +120,14 @@ class Model:
 
     def run_encoder(self, mel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """mel (1, Tm, 80) normalised -> feats (1, Tm // 2, E), closure_logit (1, Tm // 2)."""
-        feats, closure, _phones = self.run_encoder_phones(mel)
+        feats, closure, _phones, _visemes = self.run_encoder_heads(mel)
         return feats, closure
-
-    def run_encoder_phones(self, mel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Like ``run_encoder``, plus phone_logits (1, Tm // 2, 10) over the card's ``phone_classes`` (None for an
-        encoder graph without that output)."""
-        return self.run_encoder_heads(mel)[:3]
 
     def run_encoder_heads(self, mel: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None,
                                                           np.ndarray | None]:
-        """Like ``run_encoder_phones``, plus viseme_logits (1, Tm // 2, 15) over the card's ``viseme_classes``
-        (None for an encoder graph without a viseme head)."""
+        """Like ``run_encoder``, plus phone_logits (1, Tm // 2, 10) over the card's ``phone_classes`` and
+        viseme_logits (1, Tm // 2, 15) over its ``viseme_classes`` (each None for an encoder graph without that
+        output)."""
         feats, closure, *rest = self._run("encoder", {"mel": np.ascontiguousarray(mel, np.float32)})
         return feats, closure, (rest[0] if rest else None), (rest[1] if len(rest) > 1 else None)
 
