@@ -172,12 +172,14 @@ class Recipe:
 
     # --- configs ------------------------------------------------------------------------------------------
     def build_config(self, out: Path, workers: int = 2, card: Path | None = None):
+        from thunder_train.corpus.alignments import DEFAULT_DIR as ALIGNMENTS
         from thunder_train.corpus.build import BuildConfig
 
         c = self.data["corpus"]
         try:
             return _fill(BuildConfig, c, "corpus", {"out": out, "seed": self.seed_for("corpus"), "workers": workers,
-                                                    "card": card, "cache": Path("data/cache")},
+                                                    "card": card, "cache": Path("data/cache"),
+                                                    "alignments": ALIGNMENTS},
                          tuples=("real_sources",))
         except RecipeError:
             raise

@@ -1,6 +1,7 @@
 """``thunder-train session``: carry a long retraining from one machine to the next through git.
 
     thunder-train session save    [--work data/pipeline] [--corpus data/corpus] [--dir training/resume]
+                                  [--cache data/cache] [--alignments training/alignments]
     thunder-train session restore [--work data/pipeline] [--corpus data/corpus] [--dir training/resume]
 
 A retraining runs over several sessions; ``data/`` is not committed and the machine may be replaced in
@@ -13,7 +14,10 @@ between. ``save`` copies what the next session needs into a small committed dire
 - the newest step checkpoint of the run in progress (``runs/<run>.ckpt/step_*.pt``: weights, AdamW moments,
   RNG and sampler states, ~17 MB) and every run's ``metrics.jsonl`` (the training curves);
 - the manifest: recipe hash, settings, root seed and the corpus seed / hours / shard hashes, so the corpus
-  is rebuilt identically (``thunder-train corpus --out data/corpus``) and checked, not copied (gigabytes).
+  is rebuilt identically (``thunder-train corpus --out data/corpus``) and checked, not copied (gigabytes);
+- the forced alignments of the recorded speech in ``--cache`` (``corpus.alignments``, written to
+  ``--alignments``, default ``training/alignments``), so that rebuild decodes the recordings instead of
+  aligning them again (two hours on two cores).
 
 ``restore`` refuses a manifest written with another recipe (hash) and files whose sha256 differ from it;
 it exits with status 4 when the files were restored but the corpus is missing or differs from the one
@@ -82,9 +86,16 @@ def session_files(work: Path, recipe: Recipe) -> tuple[dict[str, Path], dict[str
     return files, states
 
 
-def save_session(work: Path, corpus: Path, dest: Path, recipe: Recipe, log=print) -> dict:
-    """Copy the files to keep into ``dest`` (replacing what an earlier save left there) + manifest.json."""
+def save_session(work: Path, corpus: Path, dest: Path, recipe: Recipe, log=print,
+                 cache: Path | None = None, alignments: Path | None = None) -> dict:
+    """Copy the files to keep into ``dest`` (replacing what an earlier save left there) + manifest.json, and
+    export the alignments of ``cache`` into ``alignments`` (both optional)."""
+    from thunder_train.corpus.alignments import export
     from thunder_train.export import git_commit
+
+    if cache is not None and alignments is not None:
+        exported = export(cache, alignments, log)
+        log(f"alignments of {sum(exported.values())} clips in {alignments}: {exported}")
 
     files, states = session_files(work, recipe)
     dest.mkdir(parents=True, exist_ok=True)
@@ -161,6 +172,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--work", type=Path, default=Path("data/pipeline"))
     p.add_argument("--corpus", type=Path, default=Path("data/corpus"))
     p.add_argument("--dir", type=Path, default=DEFAULT_DIR, help="the committed session directory")
+    p.add_argument("--cache", type=Path, default=Path("data/cache"), help="the corpus build's cache (save)")
+    p.add_argument("--alignments", type=Path, default=Path("training/alignments"),
+                   help="where save exports the cache's forced alignments (committed; the corpus build reads them)")
     p.add_argument("--recipe", type=Path, default=None)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--smoke", action="store_true")
@@ -170,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         recipe = Recipe.load(args.recipe, smoke=args.smoke, overrides=args.overrides)
         if args.action == "save":
-            save_session(args.work, args.corpus, args.dir, recipe)
+            save_session(args.work, args.corpus, args.dir, recipe, cache=args.cache, alignments=args.alignments)
             return 0
         m = restore_session(args.dir, args.work, args.corpus, recipe)
     except (RecipeError, ValueError, FileNotFoundError) as e:

@@ -41,6 +41,7 @@ class BuildConfig:
     real_sources: tuple[str, ...] = ("asterisk", "fillets-cs", "tuxpaint")  # real.REAL_SOURCES to use
     card: Path | None = None       # extra copy of the data card (e.g. docs/DATA_CARD.md)
     cache: Path = Path("data/cache")  # decoded + aligned real speech, reused between builds
+    alignments: Path | None = None    # committed alignments for a build without caches (corpus.alignments)
     groups: dict[str, float] = field(default_factory=lambda: dict(GROUP_SHARE))
 
     def __post_init__(self) -> None:
@@ -189,7 +190,8 @@ def build(cfg: BuildConfig, log=print) -> dict:
     if cfg.real:
         from .real import build_real
         t2 = time.time()
-        build_real(root, cfg.seed, stats, log=log, workers=cfg.workers, cache=cfg.cache, sources=cfg.real_sources)
+        build_real(root, cfg.seed, stats, log=log, workers=cfg.workers, cache=cfg.cache, sources=cfg.real_sources,
+                   alignments=cfg.alignments)
         log(f"real speech in {time.time() - t2:.0f} s")
     from .quality import closure_check, timing_check
     t3 = time.time()

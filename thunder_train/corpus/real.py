@@ -85,8 +85,20 @@ def _process(args: tuple[str, str, str]) -> tuple[str, np.ndarray, list, str]:
 _ALIGNER = None
 
 
-def load_or_align(lang: str, cache: Path, workers: int = 2, log=print) -> list[dict]:
-    """Decoded and aligned prompts of one language (cached): ``[{name, text, audio, phones, kind}]``."""
+def _decode(args: tuple[str, str]) -> np.ndarray:
+    lang, name = args
+    return decode(SOUNDS / SETS[lang] / f"{name}.g722")
+
+
+def load_or_align(lang: str, cache: Path, workers: int = 2, log=print, alignments: Path | None = None) -> list[dict]:
+    """Decoded and aligned prompts of one language (cached): ``[{name, text, audio, phones, kind}]``.
+
+    Without a cache, prompts found in the committed ``alignments`` (``corpus.alignments``) whose decoded audio
+    is the audio they were aligned on take the stored alignment; the others are aligned.
+    """
+    from .alignments import Store
+    from .synth import synth_pool
+
     path = cache / f"real_{lang}.npz"
     tr = transcripts(lang)
     names = sorted(n for n in tr if (SOUNDS / SETS[lang] / f"{n}.g722").exists())
@@ -94,11 +106,21 @@ def load_or_align(lang: str, cache: Path, workers: int = 2, log=print) -> list[d
         z = _load(path)
         if list(z["names"]) == names:
             return _unpack(z, tr)
-    from .synth import synth_pool
+    store = Store(alignments, path.name)
+    done: dict[str, tuple[str, np.ndarray, list, str]] = {}
     with synth_pool(workers) as pool:
-        res = pool.map(_process, [(lang, n, tr[n]) for n in names], chunksize=4)
+        if len(store):
+            for n, audio in zip(names, pool.map(_decode, [(lang, n) for n in names], chunksize=8), strict=True):
+                row = store.lookup(n, audio)
+                if row is not None:
+                    done[n] = (n, audio, row["phones"], row["kind"])
+            log(f"real {lang}: {len(done)} of {len(names)} prompts taken from the committed alignments")
+        todo = [n for n in names if n not in done]
+        for r in pool.map(_process, [(lang, n, tr[n]) for n in todo], chunksize=4):
+            done[r[0]] = r
+    res = [done[n] for n in names]
     ok = [r for r in res if r[2]]
-    log(f"real {lang}: aligned {len(ok)}/{len(res)} prompts")
+    log(f"real {lang}: aligned {len(ok)}/{len(res)} prompts ({len(todo)} aligned by this build)")
     cache.mkdir(parents=True, exist_ok=True)
     ph = [p for r in res for p in r[2]]
     np.savez_compressed(
@@ -129,11 +151,12 @@ def _unpack(z: dict[str, np.ndarray], tr: dict[str, str]) -> list[dict]:
 
 def build_real(root: Path, seed: int, stats: dict, log=print, workers: int = 2,
                langs: tuple[str, ...] = ("en", "es", "fr"), cache: Path | None = None,
-               sources: tuple[str, ...] = REAL_SOURCES) -> None:
+               sources: tuple[str, ...] = REAL_SOURCES, alignments: Path | None = None) -> None:
     """Write ``real_train`` / ``real_val`` shards under ``root`` (performances rendered from alignments).
 
     ``sources``: "asterisk" (this module's prompts, split by prompt) and the recorded sources of
-    ``recorded.py`` (split by speaker), in that order.
+    ``recorded.py`` (split by speaker), in that order. ``alignments``: committed alignments that spare a
+    build without caches the forced alignment (``corpus.alignments``).
     """
     from .articulation import ArticulationStyle
     from .build import _write_split
@@ -148,7 +171,7 @@ def build_real(root: Path, seed: int, stats: dict, log=print, workers: int = 2,
     neutral = EMOTIONS.index("neutral")
     for lang in langs if "asterisk" in sources else ():
         try:
-            prompts = load_or_align(lang, cache, workers, log)
+            prompts = load_or_align(lang, cache, workers, log, alignments)
         except (FileNotFoundError, subprocess.CalledProcessError) as exc:
             log(f"real {lang}: skipped ({exc})")
             continue
@@ -177,7 +200,7 @@ def build_real(root: Path, seed: int, stats: dict, log=print, workers: int = 2,
     if packaged:
         from .recorded import recorded_records
 
-        more, info = recorded_records(packaged, cache, seed, workers, log)
+        more, info = recorded_records(packaged, cache, seed, workers, log, alignments)
         for split, rs in more.items():
             recs[split] += rs
         stats["_recorded"] = info

@@ -186,12 +186,29 @@ def _process(clip) -> dict:  # noqa: ANN001 (devset.clips.Clip)
             "speech_s": r["speech_s"], "espeak_s": r["espeak_s"], "phones": r["phones"], "error": r["error"]}
 
 
-def load_or_align(key: str, clips: list, cache: Path, workers: int = 2, log=print) -> list[dict]:
+def _decode(clip) -> np.ndarray | None:  # noqa: ANN001 (devset.clips.Clip)
+    """Worker: the clip's decoded audio as int16 ``(S,)`` (as ``_process`` stores it), None if it does not decode."""
+    import subprocess
+
+    from thunder_train.devset.build import decode
+
+    try:
+        a = decode(clip)
+    except subprocess.CalledProcessError:
+        return None
+    return np.clip(np.round(a * 32767), -32768, 32767).astype(np.int16)
+
+
+def load_or_align(key: str, clips: list, cache: Path, workers: int = 2, log=print,
+                  alignments: Path | None = None) -> list[dict]:
     """Decoded and aligned clips of one source: devset ``process`` results in ``clips`` order.
 
     Cached in ``<cache>/recorded_<key>.npz`` per recording and text (``cache_key``): only clips not in the cache are aligned, so a
     rebuild only re-renders. Every clip is aligned with fresh decoders, so a result depends on its clip only.
+    Clips missing from the cache but found in the committed ``alignments`` (``corpus.alignments``) are only
+    decoded: their stored alignment is used when the decoded audio is the audio it was made from.
     """
+    from .alignments import Store
     from .synth import synth_pool
 
     path = cache / f"recorded_{key}.npz"
@@ -203,6 +220,22 @@ def load_or_align(key: str, clips: list, cache: Path, workers: int = 2, log=prin
         have = {str(k): r for k, r in zip(z["keys"], _rows(z), strict=True)}
     keys = [cache_key(c, cache) for c in clips]
     todo = [c for c, k in zip(clips, keys, strict=True) if k not in have]
+    store = Store(alignments, path.name)
+    stored = [c for c in todo if cache_key(c, cache) in store]
+    if stored:
+        with synth_pool(workers) as pool:
+            pcms = pool.map(_decode, stored, chunksize=16)
+        matched = 0
+        for c, pcm in zip(stored, pcms, strict=True):
+            row = store.lookup(cache_key(c, cache), pcm)
+            if row is not None:
+                have[cache_key(c, cache)] = {"audio": pcm, "speech_s": row["speech_s"], "espeak_s": row["espeak_s"],
+                                             "phones": row["phones"], "error": row["error"]}
+                matched += 1
+        todo = [c for c, k in zip(clips, keys, strict=True) if k not in have]
+        log(f"recorded {key}: {matched} of {len(stored)} clips taken from the committed alignments "
+            f"(the rest decode differently), {len(todo)} to align")
+        _save(path, [(k, have[k]) for k in keys if k in have], wall)
     if todo:
         with synth_pool(workers) as pool:
             for i in range(0, len(todo), SAVE_EVERY):
@@ -295,8 +328,8 @@ def report(results: list[dict], kept: list[dict], dropped: list[dict]) -> dict:
     return dict(sorted(groups.items(), key=lambda kv: -kv[1]["found"]))
 
 
-def recorded_records(keys: tuple[str, ...], cache: Path, seed: int, workers: int = 2, log=print
-                     ) -> tuple[dict[str, list], dict]:
+def recorded_records(keys: tuple[str, ...], cache: Path, seed: int, workers: int = 2, log=print,
+                     alignments: Path | None = None) -> tuple[dict[str, list], dict]:
     """Records of the selected recorded sources by split (``{"real_train": [...], "real_val": [...]}``) and a
     report per source (fetch and alignment wall time, per-group counts, drop reasons)."""
     from thunder_train.devset.build import DevsetConfig, select, to_records
@@ -317,7 +350,7 @@ def recorded_records(keys: tuple[str, ...], cache: Path, seed: int, workers: int
             from thunder_train.devset.clips import cap
 
             clips = cap(clips, MAX_CLIPS_PER_SPEAKER[key], seed)
-        results = load_or_align(key, clips, cache, workers, log)
+        results = load_or_align(key, clips, cache, workers, log, alignments)
         kept, dropped = select(results, checks)
         by_split: dict[str, list] = {"real_train": [], "real_val": []}
         for r in kept:
