@@ -242,6 +242,35 @@ def devset_section(dev: dict, shipped: str) -> list[str]:
     return lines + [""]
 
 
+README_GROUPS = ("read", "command", "acted", "processed", "telephone")
+
+
+def readme_devset_table(dev: dict, shipped: str, previous: dict | None = None) -> str:
+    """The README's development-set table: the shipped variant per style group and overall (means over seeds,
+    ARKit-weight definitions), with ``previous`` (an older devset_metrics.json) in brackets when given."""
+    groups = dev["groups"]
+    ship = shipped if shipped in groups else next(v for v in groups if v != "target")
+    names = [g for g in README_GROUPS if g in groups[ship]] + ["overall"]
+
+    def cell(per: dict, g: str, key: str) -> str:
+        v = per.get(g, {}).get(key, {})
+        return "-" if v.get("mean") is None else f"{v['mean']:.2f}"
+
+    old = None
+    if previous is not None:
+        pg = previous["groups"]
+        old = pg.get(previous.get("shipped", ship)) or pg.get(ship) or next(v for k, v in pg.items() if k != "target")
+    rows = [(f"arkit.{k}", lbl, f"≥ {t:.2f}") for k, lbl, t in DEV_RATES]
+    rows += [("peak_ratio.round", "rounding peak / target peak (median)", "0.85–1.15"),
+             ("lip_pcc_vs_target", "lip PCC against the target", "≥ baseline")]
+    lines = ["| ARKit-weight measure | " + " | ".join(names) + " | target |", "|---" * (len(names) + 2) + "|"]
+    for key, lbl, tgt in rows:
+        cells = [cell(groups[ship], g, key) for g in names]
+        cells[-1] = f"**{cells[-1]}**" + (f" ({cell(old, 'overall', key)})" if old is not None else "")
+        lines.append(f"| {lbl} | " + " | ".join(cells) + f" | {tgt} |")
+    return "\n".join(lines)
+
+
 # Closure targets on recorded speech (fractions; the definitions are in metrics.json).
 TARGET_CLOSURE = {"bilabial_sealed": 0.97, "open_jaw": 0.95, "rounded_lips": 0.95, "silent_closed": 0.99}
 
@@ -271,4 +300,12 @@ def headline_table(metrics: dict) -> str:
 if __name__ == "__main__":
     import sys
 
-    print(headline_table(json.loads(Path(sys.argv[1] if len(sys.argv) > 1 else "models/metrics.json").read_text())))
+    # python -m thunder_train.model_card [metrics.json]: the README's ablation table;
+    # python -m thunder_train.model_card --devset devset_metrics.json SHIPPED [previous devset_metrics.json]:
+    # the README's development-set table.
+    if len(sys.argv) > 2 and sys.argv[1] == "--devset":
+        prev = json.loads(Path(sys.argv[4]).read_text()) if len(sys.argv) > 4 else None
+        print(readme_devset_table(json.loads(Path(sys.argv[2]).read_text()), sys.argv[3], prev))
+    else:
+        print(headline_table(json.loads(Path(sys.argv[1] if len(sys.argv) > 1 else "models/metrics.json")
+                                        .read_text())))

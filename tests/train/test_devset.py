@@ -313,6 +313,13 @@ def test_devset_evaluation_separates_target_from_a_frozen_mouth(synth_clips, tmp
     assert "open vowels jaw open overall" not in card           # a reached target is not listed
     assert "with the transcript (frozen+text): p b m sealed overall 0.00 (target 0.98)" in card
 
+    from thunder_train.model_card import readme_devset_table
+
+    table = readme_devset_table(res, "frozen", previous=res).splitlines()
+    seal = next(row for row in table if row.startswith("| p b m sealed |"))
+    assert seal.endswith("| **0.00** (0.00) | ≥ 0.95 |")            # overall, bold, the previous figure after it
+    assert len(table) == 2 + 6 and table[0].endswith("| overall | target |")
+
 
 def test_devset_eval_cli_reports_a_missing_devset(tmp_path, capsys):
     from thunder_train.cli import main
