@@ -13,7 +13,8 @@ between. ``save`` copies what the next session needs into a small committed dire
   runs start from and the export reads;
 - the newest step checkpoint of the run in progress (``runs/<run>.ckpt/step_*.pt``: weights, AdamW moments,
   RNG and sampler states, ~17 MB) and every run's ``metrics.jsonl`` (the training curves);
-- the manifest: recipe hash, settings, root seed and the corpus seed / hours / shard hashes, so the corpus
+- the manifest: recipe hash, settings, root seed and the corpus seed / hours / shard hashes (and each
+  shard's per-array digests, so a restore can tell which arrays of a rebuilt shard differ), so the corpus
   is rebuilt identically (``thunder-train corpus --out data/corpus``) and checked, not copied (gigabytes);
 - the forced alignments of the recorded speech in ``--cache`` (``corpus.alignments``, written to
   ``--alignments``, default ``training/alignments``), so that rebuild decodes the recordings instead of
@@ -48,14 +49,46 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def corpus_identity(corpus: Path) -> dict:
-    """Seed, hours and per-shard sha256 of a built corpus (what a rebuild must reproduce)."""
+def shard_arrays(path: Path) -> dict[str, str]:
+    """{array name: sha256 (16 hex digits) of its values} of one shard, so that a rebuild that differs can
+    say what differs (the audio's float rounding, or the texts, labels and targets); {} for a file numpy
+    cannot read."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: hashlib.sha256(np.ascontiguousarray(f[k]).tobytes()).hexdigest()[:16] for k in sorted(f.files)}
+    except (OSError, ValueError):
+        return {}
+
+
+def corpus_identity(corpus: Path, arrays: bool = False) -> dict:
+    """Seed, hours and per-shard sha256 of a built corpus (what a rebuild must reproduce); with ``arrays``,
+    also each shard's per-array digests (``shard_arrays``)."""
     meta_path = corpus / "meta.json"
     if not meta_path.is_file():
         return {}
     meta = json.loads(meta_path.read_text())
-    shards = {str(p.relative_to(corpus)): sha256(p) for p in sorted(corpus.glob("*/shard_*.npz"))}
-    return {"seed": meta.get("seed"), "hours_requested": meta.get("hours_requested"), "shards": shards}
+    paths = sorted(corpus.glob("*/shard_*.npz"))
+    out = {"seed": meta.get("seed"), "hours_requested": meta.get("hours_requested"),
+           "shards": {str(p.relative_to(corpus)): sha256(p) for p in paths}}
+    if arrays:
+        out["arrays"] = {str(p.relative_to(corpus)): shard_arrays(p) for p in paths}
+    return out
+
+
+def differing_arrays(want: dict[str, dict[str, str]], corpus: Path, shards: list[str]) -> dict[str, int]:
+    """{array name: number of ``shards`` in which it differs from ``want``} (shards the manifest has array
+    digests for)."""
+    count: dict[str, int] = {}
+    for rel in shards:
+        if rel not in want or not (corpus / rel).is_file():
+            continue
+        have = shard_arrays(corpus / rel)
+        for name in sorted(set(want[rel]) | set(have)):
+            if want[rel].get(name) != have.get(name):
+                count[name] = count.get(name, 0) + 1
+    return count
 
 
 def session_files(work: Path, recipe: Recipe) -> tuple[dict[str, Path], dict[str, str]]:
@@ -118,7 +151,7 @@ def save_session(work: Path, corpus: Path, dest: Path, recipe: Recipe, log=print
         "format": FORMAT, "recipe_hash": recipe.hash, "recipe_smoke": recipe.smoke,
         "recipe_overrides": list(recipe.overrides), "root_seed": recipe.seed, "recipe": recipe.data,
         "corpus": {"path": str(corpus), "seed": recipe.build_config(corpus).seed,
-                   "hours": recipe.build_config(corpus).hours, **corpus_identity(corpus)},
+                   "hours": recipe.build_config(corpus).hours, **corpus_identity(corpus, arrays=True)},
         "runs": states, "files": entries, "commit": git_commit(Path(__file__).resolve().parents[1]),
     }
     atomic_write_text(dest / MANIFEST, json.dumps(manifest, indent=1) + "\n")
@@ -160,6 +193,11 @@ def restore_session(src: Path, work: Path, corpus: Path, recipe: Recipe, log=pri
         bad = sorted(k for k in set(want["shards"]) | set(have["shards"])
                      if want["shards"].get(k) != have["shards"].get(k))
         check = f"DIFFERENT content in {len(bad)} shard(s), e.g. {bad[:3]}: the runs will not continue bit-exactly"
+        if want.get("arrays"):
+            diff = differing_arrays(want["arrays"], corpus, bad)
+            same = sorted(set().union(*(want["arrays"].get(k, {}) for k in bad)) - set(diff))
+            check += (f"; arrays that differ (in how many of those shards): {diff}; identical: {same}" if diff
+                      else "; every array is identical (only the files' bytes differ)")
     else:
         check = "identical"
     manifest["corpus_check"] = check

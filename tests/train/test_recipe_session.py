@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from thunder_train.recipe import DEFAULT_PATH, Recipe, RecipeError, derive_seed
@@ -87,7 +88,7 @@ def _work(root: Path, recipe: Recipe) -> tuple[Path, Path]:
     want = recipe.build_config(corpus)
     (corpus / "train").mkdir(parents=True)
     (corpus / "meta.json").write_text(json.dumps({"seed": want.seed, "hours_requested": want.hours}))
-    (corpus / "train" / "shard_00000.npz").write_bytes(b"audio")
+    np.savez(corpus / "train" / "shard_00000.npz", audio=np.arange(8, dtype=np.int16), text=np.array(["a", "b"]))
     return work, corpus
 
 
@@ -115,8 +116,10 @@ def test_session_save_keeps_what_a_fresh_machine_needs_and_restore_checks_it(tmp
     assert (fresh / "work/runs/diffusion_base.ckpt/step_00000060.pt").read_bytes() == b"state 60"
     assert (fresh / "work/runs/deterministic.pt").read_bytes() == b"final weights"
     assert "missing" in restore_session(dest, fresh / "w2", fresh / "no_corpus", recipe, log=lambda s: None)["corpus_check"]
-    (corpus / "train" / "shard_00000.npz").write_bytes(b"other audio")
-    assert "DIFFERENT content" in restore_session(dest, fresh / "w3", corpus, recipe, log=lambda s: None)["corpus_check"]
+    np.savez(corpus / "train" / "shard_00000.npz", audio=np.arange(8, dtype=np.int16)[::-1], text=np.array(["a", "b"]))
+    check = restore_session(dest, fresh / "w3", corpus, recipe, log=lambda s: None)["corpus_check"]
+    assert "DIFFERENT content in 1 shard" in check
+    assert "differ (in how many of those shards): {'audio': 1}; identical: ['text']" in check   # what differs
 
     with pytest.raises(ValueError, match="saved with recipe"):
         restore_session(dest, fresh / "w4", corpus, Recipe.load(), log=lambda s: None)
