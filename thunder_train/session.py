@@ -1,7 +1,7 @@
 """``thunder-train session``: carry a long retraining from one machine to the next through git.
 
     thunder-train session save    [--work data/pipeline] [--corpus data/corpus] [--dir training/resume]
-                                  [--cache data/cache] [--alignments training/alignments]
+                                  [--cache data/cache] [--alignments training/alignments] [--devset data/devset]
     thunder-train session restore [--work data/pipeline] [--corpus data/corpus] [--dir training/resume]
 
 A retraining runs over several sessions; ``data/`` is not committed and the machine may be replaced in
@@ -18,7 +18,8 @@ between. ``save`` copies what the next session needs into a small committed dire
   is rebuilt identically (``thunder-train corpus --out data/corpus``) and checked, not copied (gigabytes);
 - the forced alignments of the recorded speech in ``--cache`` (``corpus.alignments``, written to
   ``--alignments``, default ``training/alignments``), so that rebuild decodes the recordings instead of
-  aligning them again (two hours on two cores).
+  aligning them again (two hours on two cores), and the development set's (``<--devset>/devset.npz``,
+  copied to ``<--alignments>/devset.npz``; ``thunder-train devset`` reads it and aligns only what differs).
 
 ``restore`` refuses a manifest written with another recipe (hash) and files whose sha256 differ from it;
 it exits with status 4 when the files were restored but the corpus is missing or differs from the one
@@ -120,15 +121,20 @@ def session_files(work: Path, recipe: Recipe) -> tuple[dict[str, Path], dict[str
 
 
 def save_session(work: Path, corpus: Path, dest: Path, recipe: Recipe, log=print,
-                 cache: Path | None = None, alignments: Path | None = None) -> dict:
+                 cache: Path | None = None, alignments: Path | None = None, devset: Path | None = None) -> dict:
     """Copy the files to keep into ``dest`` (replacing what an earlier save left there) + manifest.json, and
-    export the alignments of ``cache`` into ``alignments`` (both optional)."""
-    from thunder_train.corpus.alignments import export
+    export the alignments of ``cache`` and of the development set built in ``devset`` into ``alignments``
+    (all optional)."""
+    from thunder_train.corpus.alignments import copy, export
+    from thunder_train.devset.build import ALIGNMENTS_NAME
     from thunder_train.export import git_commit
 
     if cache is not None and alignments is not None:
         exported = export(cache, alignments, log)
         log(f"alignments of {sum(exported.values())} clips in {alignments}: {exported}")
+    if devset is not None and alignments is not None and (devset / ALIGNMENTS_NAME).is_file():
+        written = copy(devset / ALIGNMENTS_NAME, alignments / ALIGNMENTS_NAME)
+        log(f"development-set alignments {'copied to' if written else 'unchanged in'} {alignments / ALIGNMENTS_NAME}")
 
     files, states = session_files(work, recipe)
     dest.mkdir(parents=True, exist_ok=True)
@@ -213,6 +219,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", type=Path, default=Path("data/cache"), help="the corpus build's cache (save)")
     p.add_argument("--alignments", type=Path, default=Path("training/alignments"),
                    help="where save exports the cache's forced alignments (committed; the corpus build reads them)")
+    p.add_argument("--devset", type=Path, default=Path("data/devset"),
+                   help="the development set's build, whose alignments save copies to --alignments")
     p.add_argument("--recipe", type=Path, default=None)
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--smoke", action="store_true")
@@ -222,7 +230,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         recipe = Recipe.load(args.recipe, smoke=args.smoke, overrides=args.overrides)
         if args.action == "save":
-            save_session(args.work, args.corpus, args.dir, recipe, cache=args.cache, alignments=args.alignments)
+            save_session(args.work, args.corpus, args.dir, recipe, cache=args.cache, alignments=args.alignments,
+                         devset=args.devset)
             return 0
         m = restore_session(args.dir, args.work, args.corpus, recipe)
     except (RecipeError, ValueError, FileNotFoundError) as e:

@@ -214,6 +214,38 @@ def test_text_length_check_uses_the_group_median_and_skips_short_texts():
     assert db.text_ratio_ok(rs, 0.6, 1.7, 3) == [True] * 8 + [False, False, True]
 
 
+def test_stored_alignments_replace_aligning_only_for_the_same_audio_and_text(synth_clips, tmp_path, monkeypatch):
+    from thunder_train.corpus.alignments import Store, copy
+
+    clips, results = synth_clips
+    built = tmp_path / "build" / db.ALIGNMENTS_NAME
+    db.write_alignments(results, built)
+    committed = tmp_path / "committed"
+    assert copy(built, committed / db.ALIGNMENTS_NAME)
+    assert not copy(built, committed / db.ALIGNMENTS_NAME)  # same arrays: the committed file is left alone
+    store = Store(committed, db.ALIGNMENTS_NAME)
+    assert len(store) == len(clips)
+
+    calls: list[str] = []
+    real_align = db.align_clip
+    monkeypatch.setattr(db, "align_clip", lambda audio, text, lang: calls.append(text) or real_align(audio, text, lang))
+    again = [db.process(c, store.rows.get(db.store_key(c))) for c in clips]
+    assert calls == [] and all(r["stored"] for r in again)
+    for a, b in zip(results, again, strict=True):
+        assert (a["phones"], a["error"], a["espeak_s"], a["audio_sha"]) == (b["phones"], b["error"], b["espeak_s"],
+                                                                         b["audio_sha"])
+    assert [r["clip"].clip_id for r in db.select(again, db.DevsetConfig(max_floor_share=0.5))[0]] == \
+        [r["clip"].clip_id for r in db.select(results, db.DevsetConfig(max_floor_share=0.5))[0]]
+
+    # another transcript, or audio that decodes differently, is aligned afresh
+    c0 = clips[0]
+    edited = cl.Clip(c0.path, c0.text.replace("bear", "bird"), c0.speaker, c0.lang, c0.style, c0.source)
+    assert store.rows.get(db.store_key(edited)) is None
+    row = dict(store.rows[db.store_key(c0)], audio_sha="0" * 64)
+    r = db.process(c0, row)
+    assert not r["stored"] and calls == [c0.text] and r["phones"] == results[0]["phones"]
+
+
 def test_fresh_aligner_does_not_depend_on_earlier_clips(synth_clips):
     from thunder_train.corpus.align import Aligner
 

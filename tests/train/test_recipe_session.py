@@ -105,9 +105,18 @@ def test_session_save_keeps_what_a_fresh_machine_needs_and_restore_checks_it(tmp
     assert set(m["files"]) == {"judges/m2s_mouth.pt", "judges/sync_loss.pt", "judges/judges.json",
                                "runs/deterministic.pt", "runs/deterministic.json",
                                "runs/deterministic.ckpt/metrics.jsonl", "runs/diffusion_base.ckpt/step_00000040.pt"}
-    # the run goes on; the next save replaces the older step checkpoint
+    # the run goes on; the next save replaces the older step checkpoint, and copies a built development set's
+    # alignments next to the committed ones
     (work / "runs" / "diffusion_base.ckpt" / "step_00000060.pt").write_bytes(b"state 60")
-    save_session(work, corpus, dest, recipe, log=lambda s: None)
+    from thunder_train.corpus.alignments import Store, rows_to_arrays, write
+
+    row = {"key": "s/a/clip|en|Bob.", "audio_sha": "ab" * 32, "decoded": True, "error": "", "speech_s": 0.5,
+           "espeak_s": 0.6, "phones": [("B", 0.1, 0.18), ("AA", 0.18, 0.3)]}
+    write(tmp_path / "devset" / "devset.npz", rows_to_arrays([row]))
+    save_session(work, corpus, dest, recipe, log=lambda s: None, alignments=tmp_path / "al",
+                 devset=tmp_path / "devset")
+    stored = Store(tmp_path / "al", "devset.npz").rows
+    assert stored == {row["key"]: {**{k: v for k, v in row.items() if k != "key"}, "kind": ""}}
     assert sorted(p.name for p in (dest / "runs" / "diffusion_base.ckpt").iterdir()) == ["step_00000060.pt"]
 
     fresh = tmp_path / "fresh"

@@ -65,17 +65,44 @@ def export(cache: Path, dest: Path, log=print) -> dict[str, int]:
                 "kinds": z.get("kinds", np.array([""] * n)),
                 **{k: z[k] for k in PHONE_ARRAYS},
             }
-            target = Path(dest) / path.name
-            if target.is_file() and _same(_load(target), arrays):
-                out[path.name] = n
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(target.stem + ".part.npz")
-            np.savez_compressed(tmp, **arrays)
-            tmp.replace(target)
+            if write(Path(dest) / path.name, arrays):
+                log(f"alignments: {Path(dest) / path.name} ({n} clips)")
             out[path.name] = n
-            log(f"alignments: {target} ({n} clips, {target.stat().st_size / 1e6:.1f} MB)")
     return out
+
+
+def rows_to_arrays(rows: list[dict]) -> dict[str, np.ndarray]:
+    """The stored arrays of ``rows`` (``[{key, audio_sha, decoded, error, speech_s, espeak_s, kind, phones}]``,
+    ``phones`` = ``[(name, start_s, end_s)]``), in the format ``Store`` reads."""
+    phones = [p for r in rows for p in r["phones"]]
+    return {
+        "keys": np.array([r["key"] for r in rows], dtype=str), "decoded": np.array([r["decoded"] for r in rows], bool),
+        "audio_sha": np.array([r["audio_sha"] for r in rows], dtype=str),
+        "errors": np.array([r["error"] for r in rows], dtype=str),
+        "speech_s": np.array([r["speech_s"] for r in rows], np.float64),
+        "espeak_s": np.array([r["espeak_s"] for r in rows], np.float64),
+        "kinds": np.array([r.get("kind", "") for r in rows], dtype=str),
+        "ph_name": np.array([p[0] for p in phones], dtype=str),
+        "ph_time": np.array([(p[1], p[2]) for p in phones], np.float64).reshape(-1, 2),
+        "ph_offsets": np.cumsum([0] + [len(r["phones"]) for r in rows]).astype(np.int64),
+    }
+
+
+def write(target: Path, arrays: dict[str, np.ndarray]) -> bool:
+    """Write ``arrays`` to ``target`` (atomically) unless it already holds them; True when written."""
+    target = Path(target)
+    if target.is_file() and _same(_load(target), arrays):
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.stem + ".part.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(target)
+    return True
+
+
+def copy(src: Path, target: Path) -> bool:
+    """Copy a stored alignments file (e.g. the development set's) to ``target`` unless their arrays agree."""
+    return write(target, _load(src))
 
 
 def _same(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:

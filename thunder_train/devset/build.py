@@ -17,6 +17,11 @@ Checks, in order (a clip failing one is dropped and counted):
 - ``align``: pocketsphinx (en-us model; CMU dictionary for English, espeak-ng pronunciations mapped to
   CMU phones for other languages) cannot align the transcript.
 - ``squeezed``: more than ``max_floor_share`` of the phones sit at pocketsphinx's 30 ms minimum.
+
+Alignment is most of a build's time. ``<out>/devset.npz`` keeps every clip's alignment, keyed by clip,
+language and transcript with the sha256 of the decoded audio (``corpus.alignments``); ``thunder-train session
+save`` copies it to the committed ``training/alignments/devset.npz``, and a build reads that file and aligns
+only clips whose decoded audio or transcript differ.
 """
 from __future__ import annotations
 
@@ -31,11 +36,15 @@ from pathlib import Path
 
 import numpy as np
 
+from thunder_train.corpus.alignments import DEFAULT_DIR as ALIGNMENTS_DIR
+from thunder_train.corpus.alignments import Store
+
 from . import clips as cl
 from .fetch import fetch_all, unzip_members
 from .sources import SOURCE_BY_KEY, SOURCES, STYLES
 
 SR = 16000
+ALIGNMENTS_NAME = "devset.npz"  # in the build's output root, and under the committed alignments
 
 
 @dataclass
@@ -55,6 +64,7 @@ class DevsetConfig:
     caps: dict[str, int] = field(default_factory=lambda: {
         "warzone": 40, "fillets-nl": 80, "tuxpaint": 30, "asterisk": 40})
     shard_seconds: float = 900.0
+    alignments: Path | None = ALIGNMENTS_DIR  # committed alignments read (``<dir>/devset.npz``); None: align all
 
 
 def catalogue(cfg: DevsetConfig, dirs: dict[str, Path]) -> list[cl.Clip]:
@@ -119,18 +129,37 @@ def align_clip(audio: np.ndarray, text: str, lang: str) -> list[tuple[str, float
     return _ALIGNER.align_words(audio, aligner_tokens(_ALIGNER, text, lang))
 
 
-def process(clip: cl.Clip) -> dict:
-    """Worker: decode, measure and align one clip -> ``{clip, audio, speech_s, espeak_s, phones, error}``."""
+def store_key(clip: cl.Clip) -> str:
+    """A clip's key in the stored alignments: its id, language and transcript (the alignment depends on all)."""
+    return f"{clip.clip_id}|{clip.lang}|{clip.text}"
+
+
+def process(clip: cl.Clip, stored: dict | None = None) -> dict:
+    """Worker: decode, measure and align one clip -> ``{clip, audio, audio_sha, speech_s, espeak_s, phones, error,
+    stored}``.
+
+    ``stored``: the clip's row in the committed alignments (``corpus.alignments.Store``), or None. When the
+    decoded audio is the audio that row was aligned on (same sha256), its espeak-ng length, phones and error
+    are taken and nothing is synthesised or aligned (``stored`` True in the result).
+    """
+    from thunder_train.corpus.alignments import audio_sha
+
     from .xlang import espeak_seconds, trimmed_seconds
 
-    out: dict = {"clip": clip, "audio": None, "speech_s": 0.0, "espeak_s": 0.0, "phones": [], "error": ""}
+    out: dict = {"clip": clip, "audio": None, "audio_sha": "", "speech_s": 0.0, "espeak_s": 0.0, "phones": [],
+                 "error": "", "stored": False}
     try:
         audio = decode(clip)
     except subprocess.CalledProcessError as e:
         out["error"] = f"decode: {e.stderr.decode(errors='replace')[-200:]}"
         return out
     out["audio"] = audio
+    out["audio_sha"] = audio_sha(audio)
     out["speech_s"] = trimmed_seconds(audio, SR)
+    if stored is not None and stored["decoded"] and stored["audio_sha"] == out["audio_sha"]:
+        out.update(espeak_s=stored["espeak_s"], phones=[tuple(p) for p in stored["phones"]], error=stored["error"],
+                   stored=True)
+        return out
     try:
         out["espeak_s"] = espeak_seconds(clip.text, clip.lang)
     except (subprocess.CalledProcessError, RuntimeError) as e:  # soundfile's errors are RuntimeErrors
@@ -240,6 +269,18 @@ def summarise(recs: list, dropped: list[dict], n_candidates: int) -> dict:
     }
 
 
+def write_alignments(results: list[dict], path: Path) -> None:
+    """Every decoded clip's alignment (dropped clips too) in the committed-alignments format: ``thunder-train
+    session save`` copies it to ``training/alignments/devset.npz``, and the next build on any machine reads it
+    there instead of aligning again."""
+    from thunder_train.corpus.alignments import rows_to_arrays, write
+
+    rows = [{"key": store_key(r["clip"]), "audio_sha": r["audio_sha"], "decoded": True, "error": r["error"],
+             "speech_s": r["speech_s"], "espeak_s": r["espeak_s"], "phones": r["phones"]}
+            for r in results if r["audio"] is not None]
+    write(path, rows_to_arrays(rows))
+
+
 def build(cfg: DevsetConfig, log=print) -> dict:
     """Build the development set under ``cfg.out`` (staged, then swapped in); returns meta.json's dict."""
     from thunder_train.corpus.build import _write_split
@@ -251,8 +292,12 @@ def build(cfg: DevsetConfig, log=print) -> dict:
     dirs = fetch_all(cfg.src, log=log)
     clips = catalogue(cfg, dirs)
     log(f"devset: {len(clips)} candidate clips from {len(dirs)} packages ({time.time() - t0:.0f} s)")
+    store = Store(cfg.alignments, ALIGNMENTS_NAME)
     with synth_pool(cfg.workers) as pool:
-        results = pool.map(process, clips, chunksize=16)
+        results = pool.starmap(process, [(c, store.rows.get(store_key(c))) for c in clips], chunksize=16)
+    n_stored = sum(r["stored"] for r in results)
+    log(f"devset: {n_stored} of {len(results)} clips taken from the committed alignments "
+        f"({cfg.alignments / ALIGNMENTS_NAME if cfg.alignments else 'none'}), {len(results) - n_stored} aligned")
     kept, dropped = select(results, cfg)
     log(f"devset: kept {len(kept)}, dropped {len(dropped)} ({dict(Counter(d['reason'] for d in dropped))}) "
         f"after {time.time() - t0:.0f} s")
@@ -268,6 +313,7 @@ def build(cfg: DevsetConfig, log=print) -> dict:
                                                                      for k, v in asdict(cfg).items()},
             "sources": [asdict(s) for s in SOURCES], "summary": summarise(recs, dropped, len(clips)),
             "dropped": dropped, "build_wall_s": round(time.time() - t0, 1)}
+    write_alignments(results, root / ALIGNMENTS_NAME)
     (root / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
     write_card(root / "DEVSET_CARD.md", meta, cfg.card)
     if final.exists():

@@ -15,11 +15,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--card", default=str(d.card), help="copy of the data card ('' for none)")
     p.add_argument("--seed", type=int, default=d.seed, help="seed of the per-speaker subsets and target styles")
     p.add_argument("--workers", type=int, default=d.workers)
+    p.add_argument("--alignments", default=str(d.alignments),
+                   help="committed alignments read instead of aligning again ('' to align every clip)")
 
 
 def run(args: argparse.Namespace) -> int:
     cfg = DevsetConfig(out=Path(args.out), src=Path(args.src), card=Path(args.card) if args.card else None,
-                       seed=args.seed, workers=args.workers)
+                       seed=args.seed, workers=args.workers,
+                       alignments=Path(args.alignments) if args.alignments else None)
     try:
         meta = build(cfg)
     except FetchError as e:
