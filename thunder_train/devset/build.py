@@ -312,7 +312,8 @@ def build(cfg: DevsetConfig, log=print) -> dict:
     meta = {"split": "dev", "sample_rate": SR, "fps": 50, "config": {k: str(v) if isinstance(v, Path) else v
                                                                      for k, v in asdict(cfg).items()},
             "sources": [asdict(s) for s in SOURCES], "summary": summarise(recs, dropped, len(clips)),
-            "dropped": dropped, "build_wall_s": round(time.time() - t0, 1)}
+            "dropped": dropped, "candidates": len(results), "stored_alignments": n_stored,
+            "build_wall_s": round(time.time() - t0, 1)}
     write_alignments(results, root / ALIGNMENTS_NAME)
     (root / "meta.json").write_text(json.dumps(meta, indent=1, ensure_ascii=False))
     write_card(root / "DEVSET_CARD.md", meta, cfg.card)

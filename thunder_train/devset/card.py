@@ -79,8 +79,10 @@ def render_card(meta: dict) -> str:
         f"clips that fail alignment; clips with more than {100 * c['max_floor_share']:.0f} % of phones at the "
         "30 ms alignment minimum.",
         f"- Per-speaker caps (seed {c['seed']}): {c['caps']}.",
-        f"- Built in {meta['build_wall_s']:.0f} s wall with {c['workers']} workers (downloads already cached; "
-        "includes waiting for the CPU on a shared machine).",
+        f"- Built in {meta['build_wall_s']:.0f} s wall with {c['workers']} workers"
+        + (f"; {meta['stored_alignments']} of {meta['candidates']} candidate clips took their stored alignment "
+           "(training/alignments/devset.npz), the others were aligned" if "stored_alignments" in meta else "")
+        + " (downloads and waiting for the CPU included).",
         "- `perf` in the shards is the articulation model's target rendered from the alignment (one articulation "
         "style per speaker, neutral expression): the reference for the peak-amplitude ratio, not a capture.",
         "", "| dropped because | clips |", "|---|---|",
